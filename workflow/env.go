@@ -1,0 +1,181 @@
+package workflow
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxEnvName bounds an env name; it ends up in branch names and Redis keys.
+const maxEnvName = 32
+
+// Env is one deployment environment as the workflow sees it. AWS details
+// belong to the deployer.
+type Env struct {
+	// Name is the env's name: lower-case ASCII letters, digits and dashes.
+	Name string
+	// Production marks the env that takes the production branch (master)
+	// only, and refuses tickets that are not in it yet.
+	Production bool
+	// Branch is the branch deployed to the env. Config validation fills it:
+	// the production branch for the production env, release/<name> for the
+	// others.
+	Branch string
+	// RequiresEnv names the env a ticket must have gone through before this
+	// one (e.g. stg before prod). Checked by the prod approval flow.
+	RequiresEnv string
+	// Allowed lists the user and group IDs that may release to the env;
+	// empty allows everyone.
+	Allowed []string
+}
+
+// User is the person asking. Groups are the user groups the caller (Slack)
+// resolved for them, used by allow lists.
+type User struct {
+	ID     string
+	Name   string
+	Groups []string
+}
+
+// String returns the name when known, else the ID.
+func (u User) String() string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.ID
+}
+
+// Allows reports whether u may release to e.
+func (e Env) Allows(u User) bool {
+	if len(e.Allowed) == 0 {
+		return true
+	}
+	for _, a := range e.Allowed {
+		if a == u.ID || slices.Contains(u.Groups, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateEnvName returns an Invalid error unless name is 1 to 32 of
+// [a-z0-9-], not starting or ending with a dash.
+func ValidateEnvName(name string) error {
+	const op = "env.name"
+	if name == "" {
+		return Errorf(op, Invalid, "an env name is required")
+	}
+	if len(name) > maxEnvName {
+		return Errorf(op, Invalid, "%q is not an env name: longer than %d characters", truncate(name, 20), maxEnvName)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return Errorf(op, Invalid, "%q is not an env name: use lower-case letters, digits and dashes", printable(name))
+		}
+	}
+	if name[0] == '-' || name[len(name)-1] == '-' {
+		return Errorf(op, Invalid, "%q is not an env name: it may not start or end with a dash", name)
+	}
+	return nil
+}
+
+// ValidateBranchName returns an Invalid error unless name is a branch name
+// git accepts (git check-ref-format --branch) and that cannot be mistaken
+// for an option, a refspec or a revision expression.
+func ValidateBranchName(name string) error {
+	const op = "branch.name"
+	bad := func(why string) error {
+		return Errorf(op, Invalid, "%q is not a usable branch name: %s", printable(name), why)
+	}
+	switch {
+	case name == "":
+		return Errorf(op, Invalid, "a branch name is required")
+	case len(name) > 255:
+		return bad("longer than 255 characters")
+	case !utf8.ValidString(name):
+		return bad("not valid UTF-8")
+	case name[0] == '-':
+		return bad("it starts with a dash")
+	case name == "@" || name == "HEAD":
+		return bad("it is reserved")
+	case strings.HasPrefix(name, "refs/"):
+		return bad("give the branch name without refs/")
+	case strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
+		return bad("empty path component")
+	case strings.HasSuffix(name, "."):
+		return bad("it ends with a dot")
+	case strings.Contains(name, ".."):
+		return bad(`it contains ".."`)
+	case strings.Contains(name, "@{"):
+		return bad(`it contains "@{"`)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune(" ~^:?*[\\", r) {
+			return bad(fmt.Sprintf("it contains %q", r))
+		}
+	}
+	for _, part := range strings.Split(name, "/") {
+		if strings.HasPrefix(part, ".") {
+			return bad("a component starts with a dot")
+		}
+		if strings.HasSuffix(part, ".lock") {
+			return bad(`a component ends with ".lock"`)
+		}
+	}
+	return nil
+}
+
+// validateEnvs checks envs as a set and fills each Branch. It returns the
+// envs in order and the name of the production env ("" when none).
+func validateEnvs(envs []Env, production, prefix string) ([]Env, error) {
+	const op = "config.environments"
+	if len(envs) == 0 {
+		return nil, Errorf(op, Invalid, "no environments configured")
+	}
+	out := make([]Env, len(envs))
+	seen := map[string]bool{}
+	prods := 0
+	for i, e := range envs {
+		if err := ValidateEnvName(e.Name); err != nil {
+			return nil, fmt.Errorf("environments[%d].name: %w", i, err)
+		}
+		if seen[e.Name] {
+			return nil, Errorf(op, Invalid, "environments[%d].name: %s is configured twice", i, e.Name)
+		}
+		seen[e.Name] = true
+		if e.Production {
+			prods++
+		}
+		if e.Branch == "" {
+			e.Branch = prefix + e.Name
+			if e.Production {
+				e.Branch = production
+			}
+		}
+		if err := ValidateBranchName(e.Branch); err != nil {
+			return nil, fmt.Errorf("environments[%d].branch: %w", i, err)
+		}
+		if e.Production && e.Branch != production {
+			return nil, Errorf(op, Invalid, "environments[%d].branch: the production env deploys %s, not %s", i, production, e.Branch)
+		}
+		if !e.Production && e.Branch == production {
+			return nil, Errorf(op, Invalid, "environments[%d].branch: %s is the production branch; only the production env may use it", i, e.Branch)
+		}
+		e.Allowed = slices.Clone(e.Allowed)
+		out[i] = e
+	}
+	if prods > 1 {
+		return nil, Errorf(op, Invalid, "more than one production environment")
+	}
+	for i, e := range out {
+		if e.RequiresEnv == "" {
+			continue
+		}
+		if !seen[e.RequiresEnv] || e.RequiresEnv == e.Name {
+			return nil, Errorf(op, Invalid, "environments[%d].requires_env: %q is not another configured env", i, e.RequiresEnv)
+		}
+	}
+	return out, nil
+}
