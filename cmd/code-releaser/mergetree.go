@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/code-releaser/code-releaser/integrations/gitrepo/merge"
+)
+
+// runMergeTree is `git merge-tree --write-tree [--name-only] OURS THEIRS` on
+// the pure-Go merge engine: same output, same exit status (1 on conflicts).
+func runMergeTree(ctx context.Context, e *env, args []string) error {
+	nameOnly := false
+	var revs []string
+	for _, a := range args {
+		switch {
+		case a == "--name-only":
+			nameOnly = true
+		case a == "--write-tree":
+			// the only mode there is; accepted for git compatibility
+		case strings.HasPrefix(a, "-"):
+			return usageError{fmt.Sprintf("unknown option %q", a)}
+		default:
+			revs = append(revs, a)
+		}
+	}
+	if len(revs) != 2 {
+		return usageError{"need exactly two revisions"}
+	}
+	repo, err := git.PlainOpenWithOptions(e.dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return fmt.Errorf("open repository at %s: %w", e.dir, err)
+	}
+	var hashes [2]plumbing.Hash
+	for i, rev := range revs {
+		if hashes[i], err = resolveCommit(repo, rev); err != nil {
+			return err
+		}
+	}
+	m := merge.New(repo.Storer)
+	res, err := m.MergeCommits(ctx, hashes[0], hashes[1], merge.Options{OursLabel: revs[0], TheirsLabel: revs[1]})
+	if err != nil {
+		return fmt.Errorf("merge %s into %s: %w", revs[1], revs[0], err)
+	}
+	w := bufio.NewWriter(e.stdout)
+	writeMergeTree(w, res, nameOnly)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if !res.Clean() {
+		return exitError{1}
+	}
+	return nil
+}
+
+// resolveCommit resolves a revision to a commit, peeling annotated tags.
+func resolveCommit(repo *git.Repository, rev string) (plumbing.Hash, error) {
+	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
+	}
+	for range 10 {
+		obj, err := repo.Object(plumbing.AnyObject, *h)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("read %q (%s): %w", rev, h, err)
+		}
+		switch o := obj.(type) {
+		case *object.Commit:
+			return o.Hash, nil
+		case *object.Tag:
+			h = &o.Target
+		default:
+			return plumbing.ZeroHash, fmt.Errorf("%q is a %s, not a commit", rev, obj.Type())
+		}
+	}
+	return plumbing.ZeroHash, errors.New("tag chain too long for " + rev)
+}
+
+// writeMergeTree prints a result in git merge-tree --write-tree's format.
+func writeMergeTree(w *bufio.Writer, res *merge.Result, nameOnly bool) {
+	fmt.Fprintln(w, res.Tree)
+	if res.Clean() {
+		return
+	}
+	for _, c := range res.Conflicts {
+		if nameOnly {
+			fmt.Fprintln(w, quotePath(c.Path))
+			continue
+		}
+		for i, s := range []merge.Stage{c.Base, c.Ours, c.Theirs} {
+			if s.Present() {
+				fmt.Fprintf(w, "%06o %s %d\t%s\n", uint32(s.Mode), s.Hash, i+1, quotePath(c.Path))
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	for _, m := range res.Messages {
+		fmt.Fprintln(w, m.Text)
+	}
+}
+
+// quotePath quotes a path as git does with core.quotePath=true.
+func quotePath(p string) string {
+	needs := false
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			needs = true
+			break
+		}
+	}
+	if !needs {
+		return p
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch c {
+		case '\a':
+			b.WriteString(`\a`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\v':
+			b.WriteString(`\v`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		default:
+			if c < 0x20 || c >= 0x7f {
+				fmt.Fprintf(&b, `\%03o`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -1,0 +1,1055 @@
+package merge
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// Merger merges commits and trees of one object store. It caches parsed
+// commits across merges; it is safe for concurrent use.
+type Merger struct {
+	store storer.EncodedObjectStorer
+	graph *commitGraph
+}
+
+// New returns a Merger reading from and writing into s.
+func New(s storer.EncodedObjectStorer) *Merger {
+	return &Merger{store: s, graph: newCommitGraph(s)}
+}
+
+// IsAncestor reports whether commit a is reachable from commit b (a == b counts).
+func (m *Merger) IsAncestor(ctx context.Context, a, b plumbing.Hash) (bool, error) {
+	return m.graph.isAncestor(ctx, a, b)
+}
+
+// MergeBases returns the merge bases of a and b, as `git merge-base --all`.
+func (m *Merger) MergeBases(ctx context.Context, a, b plumbing.Hash) ([]plumbing.Hash, error) {
+	return m.graph.mergeBases(ctx, a, b)
+}
+
+// MergeCommits merges commit theirs into commit ours like git's ort strategy
+// (`git merge-tree --write-tree ours theirs`): criss-cross histories are
+// merged through a recursive virtual base. The result tree is written into
+// the store; no ref is changed.
+func (m *Merger) MergeCommits(ctx context.Context, ours, theirs plumbing.Hash, opt Options) (*Result, error) {
+	oc, err := m.graph.commit(ctx, ours)
+	if err != nil {
+		return nil, fmt.Errorf("merge: ours: %w", err)
+	}
+	tc, err := m.graph.commit(ctx, theirs)
+	if err != nil {
+		return nil, fmt.Errorf("merge: theirs: %w", err)
+	}
+	bases, err := m.graph.mergeBases(ctx, ours, theirs)
+	if err != nil {
+		return nil, fmt.Errorf("merge: merge bases of %s and %s: %w", short(ours), short(theirs), err)
+	}
+	// git merges the bases oldest first (it reverses get_merge_bases' order).
+	rev := make([]plumbing.Hash, len(bases))
+	for i, b := range bases {
+		rev[len(bases)-1-i] = b
+	}
+	baseTree := emptyTreeHash
+	if len(rev) > 0 {
+		baseTree, err = m.virtualBase(ctx, rev, 1)
+		if err != nil {
+			return nil, err
+		}
+	}
+	st := newMergeState(m, opt, 0)
+	res, err := st.mergeTrees(ctx, baseTree, oc.tree, tc.tree)
+	if err != nil {
+		return nil, err
+	}
+	res.Bases = bases
+	return res, nil
+}
+
+// MergeTrees merges the trees ours and theirs against base (no history).
+func (m *Merger) MergeTrees(ctx context.Context, base, ours, theirs plumbing.Hash, opt Options) (*Result, error) {
+	return newMergeState(m, opt, 0).mergeTrees(ctx, base, ours, theirs)
+}
+
+// virtualBase merges the commits of bases (oldest first) pairwise into one
+// tree, as git's merge_ort_internal does with call_depth > 0.
+func (m *Merger) virtualBase(ctx context.Context, bases []plumbing.Hash, depth int) (plumbing.Hash, error) {
+	first, err := m.graph.commit(ctx, bases[0])
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if len(bases) == 1 {
+		return first.tree, nil
+	}
+	merged := first.tree
+	prev := []plumbing.Hash{bases[0]} // the commits whose merge `merged` is
+	for _, next := range bases[1:] {
+		nc, err := m.graph.commit(ctx, next)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		// Bases of (virtual commit made of prev) and next: the bases of
+		// each part, reduced. For two real commits this is exact.
+		inner, err := m.basesOfMany(ctx, prev, next)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		innerBase := emptyTreeHash
+		if len(inner) > 0 {
+			rev := make([]plumbing.Hash, len(inner))
+			for i, b := range inner {
+				rev[len(inner)-1-i] = b
+			}
+			innerBase, err = m.virtualBase(ctx, rev, depth+1)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+		}
+		st := newMergeState(m, Options{OursLabel: "Temporary merge branch 1", TheirsLabel: "Temporary merge branch 2", RenameLimit: 0}, depth)
+		res, err := st.mergeTrees(ctx, innerBase, merged, nc.tree)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		merged = res.Tree
+		prev = append(prev, next)
+	}
+	return merged, nil
+}
+
+var (
+	emptyTreeHash = plumbing.NewHash("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+	emptyBlobHash = plumbing.NewHash("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")
+)
+
+func short(h plumbing.Hash) string { return h.String()[:7] }
+
+// version is one side's entry at a path: mode 0 means absent.
+type version struct {
+	mode filemode.FileMode
+	hash plumbing.Hash
+}
+
+func (v version) present() bool { return v.mode != 0 }
+func (v version) isDir() bool   { return v.mode == filemode.Dir }
+
+// pathInfo is what the merge knows of one path; it mirrors the role of
+// merge-ort's merged_info/conflict_info.
+type pathInfo struct {
+	resolved bool // resolved while collecting (no conflict_info)
+	clean    bool
+	isNull   bool
+	result   version
+
+	stages       [3]version // file versions only (dirs are zeroed later)
+	pathnames    [3]string
+	filemask     uint8
+	dirmask      uint8
+	matchMask    uint8
+	dfConflict   bool
+	pathConflict bool
+	kind         ConflictKind
+	hunks        []Hunk
+}
+
+type mergeState struct {
+	m       *Merger
+	opt     Options
+	depth   int
+	branch1 string
+	branch2 string
+	blobs   *blobCache
+
+	paths map[string]*pathInfo
+	// rename candidates per side (index 1, 2): deletions and additions, in
+	// traversal order, and which deletions are relevant sources.
+	deleted  [3][]fileEntry
+	added    [3][]fileEntry
+	relevant [3]map[string]bool
+	messages map[string][]Message
+	nonEmpty map[string]bool // directories with something in the merged tree
+}
+
+func newMergeState(m *Merger, opt Options, depth int) *mergeState {
+	b1, b2 := opt.OursLabel, opt.TheirsLabel
+	if b1 == "" {
+		b1 = "ours"
+	}
+	if b2 == "" {
+		b2 = "theirs"
+	}
+	st := &mergeState{
+		m: m, opt: opt, depth: depth, branch1: b1, branch2: b2,
+		blobs:    newBlobCache(m.store),
+		paths:    map[string]*pathInfo{},
+		messages: map[string][]Message{},
+	}
+	st.relevant[1] = map[string]bool{}
+	st.relevant[2] = map[string]bool{}
+	return st
+}
+
+func (st *mergeState) msg(path string, conflict bool, format string, args ...any) {
+	if st.depth > 0 {
+		return // git drops messages of inner merges
+	}
+	st.messages[path] = append(st.messages[path], Message{Path: path, Conflict: conflict, Text: fmt.Sprintf(format, args...)})
+}
+
+func (st *mergeState) mergeTrees(ctx context.Context, base, ours, theirs plumbing.Hash) (*Result, error) {
+	roots := [3]version{{filemode.Dir, base}, {filemode.Dir, ours}, {filemode.Dir, theirs}}
+	if base == ours && base == theirs {
+		return &Result{Tree: base}, nil
+	}
+	if err := st.collect(ctx, "", roots, 0); err != nil {
+		return nil, err
+	}
+	if err := st.renames(ctx); err != nil {
+		return nil, err
+	}
+	if err := st.processEntries(ctx); err != nil {
+		return nil, err
+	}
+	tree, err := st.writeTrees(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Tree: tree}
+	res.Conflicts = st.conflicts()
+	var mpaths []string
+	for p := range st.messages {
+		mpaths = append(mpaths, p)
+	}
+	sort.Strings(mpaths)
+	for _, p := range mpaths {
+		res.Messages = append(res.Messages, st.messages[p]...)
+	}
+	return res, nil
+}
+
+// treeEntries reads the entries of a tree by name (nil for an absent side).
+func (st *mergeState) treeEntries(ctx context.Context, v version) (map[string]version, error) {
+	if !v.isDir() {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t, err := object.GetTree(st.m.store, v.hash)
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", short(v.hash), err)
+	}
+	out := make(map[string]version, len(t.Entries))
+	for _, e := range t.Entries {
+		mode := e.Mode
+		if mode == filemode.Deprecated {
+			mode = filemode.Regular
+		}
+		out[e.Name] = version{mode, e.Hash}
+	}
+	return out, nil
+}
+
+// collect walks the three trees below dir, recording every path whose
+// versions differ, like merge-ort's collect_merge_info. It descends only into
+// subtrees that differ on some side. dirRenameMask follows git's rules for
+// which deleted files are relevant to directory rename detection.
+func (st *mergeState) collect(ctx context.Context, dir string, trees [3]version, dirRenameMask uint8) error {
+	var ents [3]map[string]version
+	for i := 0; i < 3; i++ {
+		var err error
+		if ents[i], err = st.treeEntries(ctx, trees[i]); err != nil {
+			return err
+		}
+	}
+	names := map[string]struct{}{}
+	for i := 0; i < 3; i++ {
+		for n := range ents[i] {
+			names[n] = struct{}{}
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+
+	// git's traverse_trees_wrapper: in a directory removed on one side, a
+	// file added on the other side makes every deletion below relevant for
+	// directory rename detection.
+	if dirRenameMask == 2 || dirRenameMask == 4 {
+		for _, n := range sorted {
+			var fm uint8
+			for i := 0; i < 3; i++ {
+				if v, ok := ents[i][n]; ok && !v.isDir() {
+					fm |= 1 << i
+				}
+			}
+			if fm != 0 && fm == dirRenameMask {
+				dirRenameMask = 7
+				break
+			}
+		}
+	}
+
+	for _, name := range sorted {
+		var names [3]version
+		var mask, dirmask uint8
+		for i := 0; i < 3; i++ {
+			if v, ok := ents[i][name]; ok {
+				names[i] = v
+				mask |= 1 << i
+				if v.isDir() {
+					dirmask |= 1 << i
+				}
+			}
+		}
+		filemask := mask &^ dirmask
+		full := name
+		if dir != "" {
+			full = dir + "/" + name
+		}
+		same := func(a, b int) bool {
+			return names[a].present() && names[b].present() && names[a] == names[b]
+		}
+		s1base, s2base, sides := same(0, 1), same(0, 2), same(1, 2)
+		var matchMask uint8
+		switch {
+		case s1base && s2base:
+			matchMask = 7
+		case s1base:
+			matchMask = 3
+		case s2base:
+			matchMask = 5
+		case sides:
+			matchMask = 6
+		}
+		switch {
+		case s1base && s2base:
+			st.resolve(full, names[0])
+			continue
+		case sides && filemask == 7:
+			st.resolve(full, names[1])
+			continue
+		case s1base && filemask == 7:
+			st.resolve(full, names[2])
+			continue
+		case s2base && filemask == 7:
+			st.resolve(full, names[1])
+			continue
+		}
+
+		// rename bookkeeping (collect_rename_info)
+		childMask := dirRenameMask
+		if childMask != 7 && (dirmask == 3 || dirmask == 5) {
+			childMask = dirmask &^ 1
+		}
+		if filemask != 0 && filemask != 7 {
+			for side := 1; side <= 2; side++ {
+				sm := uint8(1) << side
+				if filemask&1 != 0 && filemask&sm == 0 {
+					st.deleted[side] = append(st.deleted[side], fileEntry{full, names[0].mode, names[0].hash})
+					if matchMask&filemask == 0 || dirRenameMask == 7 {
+						st.relevant[side][full] = true
+					}
+				}
+				// git's merges set rename_empty=0: an empty file is
+				// never a rename destination.
+				if filemask&1 == 0 && filemask&sm != 0 && names[side].hash != emptyBlobHash {
+					st.added[side] = append(st.added[side], fileEntry{full, names[side].mode, names[side].hash})
+				}
+			}
+		}
+
+		pi := &pathInfo{filemask: filemask, dirmask: dirmask, matchMask: matchMask,
+			dfConflict: filemask != 0 && dirmask != 0}
+		for i := 0; i < 3; i++ {
+			pi.stages[i] = names[i]
+			pi.pathnames[i] = full
+		}
+		if dirmask != 0 {
+			pi.isNull = true
+		}
+		st.paths[full] = pi
+
+		if dirmask != 0 {
+			pi.matchMask &= filemask
+			var sub [3]version
+			for i := 0; i < 3; i++ {
+				if dirmask&(1<<i) != 0 {
+					sub[i] = names[i]
+				}
+			}
+			if err := st.collect(ctx, full, sub, childMask); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (st *mergeState) resolve(path string, v version) {
+	st.paths[path] = &pathInfo{resolved: true, clean: true, result: v, isNull: !v.present()}
+}
+
+// renames detects renames on both sides and folds them into the path
+// infos, like merge-ort's detect_and_process_renames + process_renames.
+type sidePair struct {
+	renamePair
+	side int
+}
+
+func (st *mergeState) renames(ctx context.Context) error {
+	var combined []sidePair
+	for side := 1; side <= 2; side++ {
+		if len(st.deleted[side]) == 0 || len(st.relevant[side]) == 0 || len(st.added[side]) == 0 {
+			continue
+		}
+		rel := st.relevant[side]
+		pairs, err := detectRenames(ctx, st.blobs, st.deleted[side], st.added[side], renameOptions{
+			Limit:    st.opt.RenameLimit,
+			Relevant: func(p string) bool { return rel[p] },
+		})
+		if err != nil {
+			return fmt.Errorf("detect renames: %w", err)
+		}
+		for _, p := range pairs {
+			combined = append(combined, sidePair{p, side})
+		}
+	}
+	sort.SliceStable(combined, func(i, j int) bool { return combined[i].From.path < combined[j].From.path })
+
+	for i := 0; i < len(combined); i++ {
+		pair := combined[i]
+		oldpath, newpath := pair.From.path, pair.To.path
+		oldinfo, newinfo := st.paths[oldpath], st.paths[newpath]
+		if oldinfo == nil || oldinfo.resolved || oldinfo.clean {
+			continue
+		}
+		if i+1 < len(combined) && combined[i+1].From.path == oldpath {
+			// rename/rename(1to2) or (1to1)
+			p2 := combined[i+1].To.path
+			base, side1, side2 := st.paths[oldpath], st.paths[newpath], st.paths[p2]
+			if newpath == p2 {
+				side1.stages[0] = base.stages[0]
+				side1.filemask |= 1
+				base.isNull, base.clean = true, true
+				i++
+				continue
+			}
+			merged, clean, err := st.contentMerge(ctx, oldpath, base.stages[0], side1.stages[1], side2.stages[2],
+				[3]string{oldpath, newpath, p2}, 1+2*st.depth)
+			if err != nil {
+				return err
+			}
+			wasBinary := !clean && merged.version == side1.stages[1]
+			side1.stages[1] = merged.version
+			side1.hunks = merged.hunks
+			if wasBinary {
+				merged.version = side2.stages[2]
+			}
+			side2.stages[2] = merged.version
+			side2.hunks = merged.hunks
+			side1.pathConflict, side2.pathConflict, base.pathConflict = true, true, true
+			side1.kind, side2.kind, base.kind = KindRenameRename, KindRenameRename, KindRenameRename
+			st.msg(oldpath, true, "CONFLICT (rename/rename): %s renamed to %s in %s and to %s in %s.",
+				oldpath, newpath, st.branch1, p2, st.branch2)
+			i++
+			continue
+		}
+		if newinfo == nil || newinfo.resolved {
+			continue // cannot happen for a detected rename; be safe
+		}
+		target := pair.side
+		other := 3 - target
+		oldSideMask := uint8(1) << other
+		sourceDeleted := oldinfo.filemask == 1
+		collision := newinfo.filemask&oldSideMask != 0
+		typeChanged := !sourceDeleted &&
+			(typeOf(oldinfo.stages[other].mode) == 'f') != (typeOf(newinfo.stages[target].mode) == 'f')
+		if typeChanged && collision {
+			collision = false
+		}
+		renameBranch, deleteBranch := st.branch1, st.branch2
+		if target == 2 {
+			renameBranch, deleteBranch = st.branch2, st.branch1
+		}
+		switch {
+		case collision && !sourceDeleted:
+			var pn [3]string
+			pn[0], pn[other], pn[target] = oldpath, oldpath, newpath
+			b, s1, s2 := st.paths[pn[0]], st.paths[pn[1]], st.paths[pn[2]]
+			merged, clean, err := st.contentMerge(ctx, oldpath, b.stages[0], s1.stages[1], s2.stages[2], pn, 1+2*st.depth)
+			if err != nil {
+				return err
+			}
+			newinfo.stages[target] = merged.version
+			if !clean {
+				st.msg(newpath, true, "CONFLICT (rename involved in collision): rename of %s -> %s has content conflicts AND collides with another path; this may result in nested conflict markers.", oldpath, newpath)
+			}
+		case collision && sourceDeleted:
+			newinfo.pathConflict = true
+			newinfo.kind = KindRenameDelete
+			st.msg(newpath, true, "CONFLICT (rename/delete): %s renamed to %s in %s, but deleted in %s.", oldpath, newpath, renameBranch, deleteBranch)
+		default:
+			newinfo.stages[0] = oldinfo.stages[0]
+			newinfo.filemask |= 1
+			newinfo.pathnames[0] = oldpath
+			switch {
+			case typeChanged:
+				oldinfo.stages[0] = version{}
+				oldinfo.filemask &= 6
+			case sourceDeleted:
+				newinfo.pathConflict = true
+				newinfo.kind = KindRenameDelete
+				st.msg(newpath, true, "CONFLICT (rename/delete): %s renamed to %s in %s, but deleted in %s.", oldpath, newpath, renameBranch, deleteBranch)
+			default:
+				newinfo.stages[other] = oldinfo.stages[other]
+				newinfo.filemask |= oldSideMask
+				newinfo.pathnames[other] = oldpath
+			}
+		}
+		if !typeChanged {
+			oldinfo.isNull, oldinfo.clean = true, true
+		}
+	}
+	return nil
+}
+
+type mergedVersion struct {
+	version
+	hunks []Hunk
+}
+
+// contentMerge is merge-ort's handle_content_merge: o, a, b are the base,
+// ours and theirs versions (a and b of the same type).
+func (st *mergeState) contentMerge(ctx context.Context, path string, o, a, b version, pathnames [3]string, extraMarker int) (mergedVersion, bool, error) {
+	clean := true
+	var res mergedVersion
+	if a.mode == b.mode || a.mode == o.mode {
+		res.mode = b.mode
+	} else {
+		res.mode = a.mode
+		clean = b.mode == o.mode
+	}
+	switch {
+	case a.hash == b.hash || a.hash == o.hash:
+		res.hash = b.hash
+	case b.hash == o.hash:
+		res.hash = a.hash
+	case typeOf(a.mode) == 'f':
+		twoWay := typeOf(o.mode) != typeOf(a.mode)
+		var base []byte
+		var err error
+		if !twoWay {
+			if base, err = st.blobs.readBlob(ctx, o.hash); err != nil {
+				return res, false, err
+			}
+		}
+		ours, err := st.blobs.readBlob(ctx, a.hash)
+		if err != nil {
+			return res, false, err
+		}
+		theirs, err := st.blobs.readBlob(ctx, b.hash)
+		if err != nil {
+			return res, false, err
+		}
+		name1, name2 := st.branch1, st.branch2
+		if !(pathnames[0] == pathnames[1] && pathnames[1] == pathnames[2]) {
+			name1 = st.branch1 + ":" + pathnames[1]
+			name2 = st.branch2 + ":" + pathnames[2]
+		}
+		var out []byte
+		conflict := false
+		if isBinary(base) || isBinary(ours) || isBinary(theirs) {
+			if st.depth > 0 {
+				out = base
+			} else {
+				out = ours
+				conflict = true
+				st.msg(path, true, "warning: Cannot merge binary files: %s (%s vs. %s)", path, name1, name2)
+			}
+		} else {
+			fr := mergeFile(base, ours, theirs, fileMergeOptions{OursLabel: name1, TheirsLabel: name2, MarkerSize: 7 + extraMarker})
+			out = fr.Content
+			conflict = len(fr.Conflicts) > 0
+			res.hunks = fr.Conflicts
+		}
+		h, err := st.blobs.write(out)
+		if err != nil {
+			return res, false, fmt.Errorf("write merged %s: %w", path, err)
+		}
+		res.hash = h
+		clean = clean && !conflict
+		st.msg(path, false, "Auto-merging %s", path)
+	case a.mode == filemode.Submodule:
+		// The submodule's commits are not in this repository (git reports
+		// "not checked out" in a bare merge): keep ours, or the base when
+		// building a virtual ancestor.
+		res.hash = a.hash
+		if st.depth > 0 {
+			res.hash = o.hash
+			if o.mode != a.mode {
+				res.mode = o.mode
+			}
+		}
+		clean = false
+		st.msg(path, true, "Failed to merge submodule %s (not checked out)", pathnames[0])
+	case a.mode == filemode.Symlink:
+		clean = false
+		if st.depth > 0 {
+			res.version = o
+		} else {
+			res.hash = a.hash
+		}
+	default:
+		return res, false, fmt.Errorf("merge %s: unsupported mode %o", path, a.mode)
+	}
+	return res, clean, nil
+}
+
+// processEntries resolves every collected path, children before parents,
+// like merge-ort's process_entries: a directory's result is known (empty
+// or not) before the file that may sit at the same path is handled.
+func (st *mergeState) processEntries(ctx context.Context) error {
+	keys := make([]string, 0, len(st.paths))
+	for p := range st.paths {
+		keys = append(keys, p)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] > keys[j] })
+	st.nonEmpty = map[string]bool{}
+	for _, p := range keys {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		pi := st.paths[p]
+		if !pi.resolved {
+			if pi.dirmask != 0 {
+				if st.nonEmpty[p] {
+					pi.result = version{mode: filemode.Dir}
+					pi.isNull = false
+				} else {
+					pi.result = version{}
+					pi.isNull = true
+				}
+			}
+			if !pi.clean {
+				if err := st.processEntry(ctx, p, pi); err != nil {
+					return err
+				}
+			}
+		}
+		if !pi.isNull && pi.result.present() {
+			st.markParents(p)
+		}
+	}
+	return nil
+}
+
+// markParents records that the directories above path are not empty.
+func (st *mergeState) markParents(path string) {
+	for i := len(path) - 1; i > 0; i-- {
+		if path[i] == '/' {
+			if st.nonEmpty[path[:i]] {
+				return
+			}
+			st.nonEmpty[path[:i]] = true
+		}
+	}
+}
+
+func (st *mergeState) processEntry(ctx context.Context, path string, ci *pathInfo) error {
+	dfFileIndex := 0
+	if ci.dirmask != 0 && ci.filemask == 0 {
+		ci.clean = true // a directory: nothing else to handle
+		return nil
+	}
+	if ci.dfConflict && !ci.result.present() {
+		ci.dfConflict = false
+		ci.clean = false
+		ci.isNull = false
+		ci.matchMask &^= ci.dirmask
+		ci.dirmask = 0
+		for i := 0; i < 3; i++ {
+			if ci.filemask&(1<<i) == 0 {
+				ci.stages[i] = version{}
+			}
+		}
+	} else if ci.dfConflict && ci.result.present() {
+		if ci.filemask == 1 {
+			ci.filemask = 0
+			ci.clean = true
+			return nil
+		}
+		nci := *ci
+		nci.matchMask &^= nci.dirmask
+		for i := 0; i < 3; i++ {
+			if nci.filemask&(1<<i) == 0 {
+				nci.stages[i] = version{}
+			}
+		}
+		dfFileIndex = 1
+		if ci.dirmask&2 != 0 {
+			dfFileIndex = 2
+		}
+		nci.dirmask = 0
+		nci.result = version{}
+		nci.isNull = false
+		branch := st.branch1
+		if dfFileIndex == 2 {
+			branch = st.branch2
+		}
+		old := path
+		path = st.uniquePath(path, branch)
+		st.paths[path] = &nci
+		defer st.markParents(path)
+		nci.kind = KindFileDirectory
+		st.msg(path, true, "CONFLICT (file/directory): directory in the way of %s from %s; moving it to %s instead.", old, branch, path)
+		ci.filemask = 0
+		ci.clean = true
+		ci = &nci
+	}
+
+	switch {
+	case ci.matchMask != 0:
+		ci.clean = !ci.dfConflict && !ci.pathConflict
+		if ci.matchMask == 6 {
+			ci.result = ci.stages[1]
+		} else {
+			other := 7 &^ ci.matchMask
+			side := 1
+			if other == 4 {
+				side = 2
+			}
+			ci.result = ci.stages[side]
+			ci.isNull = !ci.result.present()
+			if ci.isNull {
+				ci.clean = true
+			}
+		}
+	case ci.filemask >= 6 && typeOf(ci.stages[1].mode) != typeOf(ci.stages[2].mode):
+		if st.depth > 0 {
+			ci.clean = false
+			ci.result = ci.stages[0]
+			ci.isNull = !ci.result.present()
+			break
+		}
+		o, a, b := ci.stages[0].mode, ci.stages[1].mode, ci.stages[2].mode
+		renameA, renameB := false, false
+		switch {
+		case typeOf(a) == 'f':
+			renameA = true
+		case typeOf(b) == 'f':
+			renameB = true
+		default:
+			renameA, renameB = true, true
+		}
+		var aPath, bPath string
+		if renameA {
+			aPath = st.uniquePath(path, st.branch1)
+		}
+		if renameB {
+			bPath = st.uniquePath(path, st.branch2)
+		}
+		if renameA && renameB {
+			st.msg(path, true, "CONFLICT (distinct types): %s had different types on each side; renamed both of them so each can be recorded somewhere.", path)
+		} else {
+			st.msg(path, true, "CONFLICT (distinct types): %s had different types on each side; renamed one of them so each can be recorded somewhere.", path)
+		}
+		ci.clean = false
+		nci := *ci
+		nci.result = ci.stages[2]
+		nci.stages[1] = version{}
+		nci.filemask = 5
+		if typeOf(b) != typeOf(o) {
+			nci.stages[0] = version{}
+			nci.filemask = 4
+		}
+		nci.kind = KindDistinctTypes
+		ci.result = ci.stages[1]
+		ci.stages[2] = version{}
+		ci.filemask = 3
+		if typeOf(a) != typeOf(o) {
+			ci.stages[0] = version{}
+			ci.filemask = 2
+		}
+		ci.kind = KindDistinctTypes
+		if renameA {
+			st.paths[aPath] = ci
+		}
+		if !renameB {
+			bPath = path
+		}
+		st.paths[bPath] = &nci
+		if renameA && renameB {
+			delete(st.paths, path)
+		}
+		if renameA {
+			path = aPath
+		}
+	case ci.filemask >= 6:
+		mv, clean, err := st.contentMerge(ctx, path, ci.stages[0], ci.stages[1], ci.stages[2], ci.pathnames, 2*st.depth)
+		if err != nil {
+			return err
+		}
+		ci.clean = clean && !ci.dfConflict && !ci.pathConflict
+		ci.result = mv.version
+		ci.isNull = !mv.present()
+		if len(mv.hunks) > 0 {
+			ci.hunks = mv.hunks
+		}
+		if clean && ci.dfConflict {
+			ci.filemask = 1 << dfFileIndex
+			ci.stages[dfFileIndex] = mv.version
+		}
+		if !clean {
+			reason := KindContent
+			if ci.filemask == 6 {
+				reason = KindAddAdd
+			}
+			if mv.mode == filemode.Submodule {
+				reason = KindSubmodule
+			}
+			if ci.kind == "" {
+				ci.kind = reason
+			}
+			st.msg(path, true, "CONFLICT (%s): Merge conflict in %s", reason, path)
+		}
+	case ci.filemask == 3 || ci.filemask == 5:
+		side := 1
+		if ci.filemask == 5 {
+			side = 2
+		}
+		index := side
+		if st.depth > 0 {
+			index = 0
+		}
+		ci.result = ci.stages[index]
+		ci.clean = false
+		modifyBranch, deleteBranch := st.branch1, st.branch2
+		if side == 2 {
+			modifyBranch, deleteBranch = st.branch2, st.branch1
+		}
+		if ci.pathConflict && ci.stages[0].hash == ci.stages[side].hash {
+			// rename/delete, already reported
+		} else {
+			if ci.kind == "" {
+				ci.kind = KindModifyDelete
+			}
+			st.msg(path, true, "CONFLICT (modify/delete): %s deleted in %s and modified in %s.  Version %s of %s left in tree.",
+				path, deleteBranch, modifyBranch, modifyBranch, path)
+		}
+	case ci.filemask == 2 || ci.filemask == 4:
+		side := 1
+		if ci.filemask == 4 {
+			side = 2
+		}
+		ci.result = ci.stages[side]
+		ci.clean = !ci.dfConflict && !ci.pathConflict
+	case ci.filemask == 1:
+		ci.isNull = true
+		ci.result = version{}
+		ci.clean = !ci.pathConflict
+	}
+	if !ci.clean && ci.kind == "" {
+		if ci.dfConflict {
+			ci.kind = KindFileDirectory
+		} else {
+			ci.kind = KindContent
+		}
+	}
+	return nil
+}
+
+// typeOf classifies a mode as git's S_IFMT does: file, link, gitlink, dir.
+func typeOf(m filemode.FileMode) byte {
+	switch m {
+	case filemode.Regular, filemode.Executable, filemode.Deprecated:
+		return 'f'
+	case filemode.Symlink:
+		return 'l'
+	case filemode.Submodule:
+		return 'g'
+	case filemode.Dir:
+		return 'd'
+	}
+	return 0
+}
+
+// uniquePath is git's unique_path: path~branch (slashes in branch become
+// underscores), with _0, _1, ... appended while taken.
+func (st *mergeState) uniquePath(path, branch string) string {
+	base := path + "~" + strings.ReplaceAll(branch, "/", "_")
+	p := base
+	for i := 0; ; i++ {
+		if _, taken := st.paths[p]; !taken {
+			return p
+		}
+		p = fmt.Sprintf("%s_%d", base, i)
+	}
+}
+
+// conflicts lists the unclean paths, sorted.
+func (st *mergeState) conflicts() []Conflict {
+	var out []Conflict
+	for p, pi := range st.paths {
+		if pi.resolved || pi.clean {
+			continue
+		}
+		c := Conflict{Path: p, Kind: pi.kind, Hunks: pi.hunks}
+		stage := func(i int) Stage {
+			if pi.filemask&(1<<i) == 0 {
+				return Stage{}
+			}
+			return Stage{Path: pi.pathnames[i], Mode: pi.stages[i].mode, Hash: pi.stages[i].hash}
+		}
+		c.Base, c.Ours, c.Theirs = stage(0), stage(1), stage(2)
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// writeTrees writes the merged tree bottom-up and returns the root.
+func (st *mergeState) writeTrees(ctx context.Context) (plumbing.Hash, error) {
+	type dirNode struct {
+		entries map[string]version
+		subdirs map[string]*dirNode
+	}
+	newNode := func() *dirNode { return &dirNode{entries: map[string]version{}, subdirs: map[string]*dirNode{}} }
+	root := newNode()
+	nodeFor := func(dir string) *dirNode {
+		n := root
+		if dir == "" {
+			return n
+		}
+		for _, part := range strings.Split(dir, "/") {
+			c := n.subdirs[part]
+			if c == nil {
+				c = newNode()
+				n.subdirs[part] = c
+			}
+			n = c
+		}
+		return n
+	}
+	for p, pi := range st.paths {
+		if pi.isNull || !pi.result.present() {
+			continue
+		}
+		if !pi.resolved && pi.result.isDir() {
+			continue // a merged directory: written from its children
+		}
+		dir, name := "", p
+		if i := strings.LastIndexByte(p, '/'); i >= 0 {
+			dir, name = p[:i], p[i+1:]
+		}
+		nodeFor(dir).entries[name] = pi.result
+	}
+	var write func(n *dirNode) (plumbing.Hash, bool, error)
+	write = func(n *dirNode) (plumbing.Hash, bool, error) {
+		if err := ctx.Err(); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		for name, c := range n.subdirs {
+			h, ok, err := write(c)
+			if err != nil {
+				return plumbing.ZeroHash, false, err
+			}
+			if ok {
+				n.entries[name] = version{filemode.Dir, h}
+			}
+		}
+		if len(n.entries) == 0 {
+			return plumbing.ZeroHash, false, nil
+		}
+		t := &object.Tree{}
+		for name, v := range n.entries {
+			t.Entries = append(t.Entries, object.TreeEntry{Name: name, Mode: v.mode, Hash: v.hash})
+		}
+		sort.Slice(t.Entries, func(i, j int) bool {
+			return treeOrderKey(t.Entries[i]) < treeOrderKey(t.Entries[j])
+		})
+		obj := st.m.store.NewEncodedObject()
+		if err := t.Encode(obj); err != nil {
+			return plumbing.ZeroHash, false, fmt.Errorf("encode tree: %w", err)
+		}
+		h, err := st.m.store.SetEncodedObject(obj)
+		if err != nil {
+			return plumbing.ZeroHash, false, fmt.Errorf("write tree: %w", err)
+		}
+		return h, true, nil
+	}
+	h, ok, err := write(root)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if !ok {
+		// the empty tree
+		obj := st.m.store.NewEncodedObject()
+		if err := (&object.Tree{}).Encode(obj); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		return st.m.store.SetEncodedObject(obj)
+	}
+	return h, nil
+}
+
+// treeOrderKey sorts tree entries as git does: directories as if their
+// name ended with '/'.
+func treeOrderKey(e object.TreeEntry) string {
+	if e.Mode == filemode.Dir {
+		return e.Name + "/"
+	}
+	return e.Name
+}
+
+// basesOfMany returns the merge bases of next and a virtual commit whose
+// parents are prev, as git computes them for the virtual commits of a
+// recursive merge: the best common ancestors of next and any of prev,
+// newest first. For one commit in prev it is exactly git merge-base --all.
+func (m *Merger) basesOfMany(ctx context.Context, prev []plumbing.Hash, next plumbing.Hash) ([]plumbing.Hash, error) {
+	if len(prev) == 1 {
+		return m.graph.mergeBases(ctx, prev[0], next)
+	}
+	var cand []plumbing.Hash
+	seen := map[plumbing.Hash]bool{}
+	for _, p := range prev {
+		bs, err := m.graph.mergeBases(ctx, p, next)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bs {
+			if !seen[b] {
+				seen[b] = true
+				cand = append(cand, b)
+			}
+		}
+	}
+	var out []plumbing.Hash
+	for i, c := range cand {
+		redundant := false
+		for j, d := range cand {
+			if i == j {
+				continue
+			}
+			anc, err := m.graph.isAncestor(ctx, c, d)
+			if err != nil {
+				return nil, err
+			}
+			if anc {
+				redundant = true
+				break
+			}
+		}
+		if !redundant {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
