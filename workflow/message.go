@@ -68,3 +68,14 @@ func IsReleaseMerge(msg string) bool {
 	}
 	return false
 }
+
+// joinComma joins s with ", ".
+func joinComma(s []string) string { return strings.Join(s, ", ") }
+
+// short abbreviates a SHA for people.
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}

@@ -1,167 +1,224 @@
 package workflow
 
-import "time"
-
-// ReleaseState is where a release stands.
-type ReleaseState string
-
-// The release states. Queued and Running are live; the others are final.
-const (
-	StateQueued   ReleaseState = "queued"   // waiting for the env's lease
-	StateRunning  ReleaseState = "running"  // holding the lease, working
-	StateReleased ReleaseState = "released" // pushed, deployed, announced
-	StateConflict ReleaseState = "conflict" // the merge conflicts; nothing was pushed
-	StateRefused  ReleaseState = "refused"  // a rule refused it (not in master, polluted branch, ...)
-	StateFailed   ReleaseState = "failed"   // an error stopped it (git, deploy, store, ...)
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
 )
 
-// Final reports whether s is an end state.
-func (s ReleaseState) Final() bool {
-	return s != StateQueued && s != StateRunning && s != ""
-}
-
-// Release is the record of one /release request, kept by the Store with its
-// step journal so that any replica can tell what happened.
-type Release struct {
-	ID          string
-	Ticket      TicketKey
-	Env         string
-	By          string // the requesting user's ID
-	RequestedAt time.Time
-	State       ReleaseState
-	UpdatedAt   time.Time
-	Steps       []Step // the journal, oldest first
-	Branch      string // the ticket's branch, once resolved
-	TicketSHA   string // its tip as released
-	MergedSHA   string // the env branch commit built (the master SHA for prod)
-	PushedSHA   string // the env branch commit pushed ("" when nothing was pushed)
-	DeployedSHA string // the commit deployed
-	Error       string // the user-facing reason of a final failure
-}
-
-// Step is one entry of a release's journal.
-type Step struct {
-	Name   string
-	At     time.Time
-	Detail string
-}
-
-// The journal's step names, in the order a release goes through them.
-const (
-	StepValidated = "validated" // env, key, user, ticket checked
-	StepQueued    = "queued"    // in the env's queue (Detail: position)
-	StepLeased    = "leased"    // holding the env's lease (Detail: fencing number)
-	StepFetched   = "fetched"   // mirror up to date
-	StepResolved  = "resolved"  // ticket branch found (Detail: branch@sha)
-	StepChecked   = "checked"   // branch is clean of release merges / in master (prod)
-	StepCreated   = "created"   // env branch created from master
-	StepSynced    = "synced"    // master merged into the env branch
-	StepMerged    = "merged"    // ticket merged into the env branch
-	StepRetry     = "retry"     // the push lost a race; merging again
-	StepPushed    = "pushed"    // env branch pushed with lease
-	StepApproval  = "approval"  // prod approval (hook)
-	StepOccupied  = "occupied"  // occupants recorded
-	StepDeploying = "deploying" // deploy started; deployer steps follow
-	StepDeployed  = "deployed"  // deploy finished (Detail: status)
-	StepAnnounced = "announced" // release announced
-	StepFailed    = "failed"    // stopped (Detail: reason)
-)
-
-// ReleaseUpdate changes a release record. Empty fields leave the record's
-// value unchanged, so that an update is one atomic write of the set fields.
-type ReleaseUpdate struct {
-	State       ReleaseState
-	At          time.Time // becomes UpdatedAt
-	Branch      string
-	TicketSHA   string
-	MergedSHA   string
-	PushedSHA   string
-	DeployedSHA string
-	Error       string
-}
-
-// Apply applies u to r; Store implementations use it to keep the same
-// semantics.
-func (u ReleaseUpdate) Apply(r *Release) {
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	if u.State != "" {
-		r.State = u.State
-	}
-	if !u.At.IsZero() {
-		r.UpdatedAt = u.At
-	}
-	set(&r.Branch, u.Branch)
-	set(&r.TicketSHA, u.TicketSHA)
-	set(&r.MergedSHA, u.MergedSHA)
-	set(&r.PushedSHA, u.PushedSHA)
-	set(&r.DeployedSHA, u.DeployedSHA)
-	set(&r.Error, u.Error)
-}
-
-// Occupant is a ticket living in a non-prod env: merged into its branch and
-// not yet in master.
-type Occupant struct {
-	Ticket    TicketKey
-	Branch    string // the ticket's branch
-	TicketSHA string // the ticket's tip as released
-	MergeSHA  string // the env branch merge commit that brought it in
-	By        string // user ID of who released it
-	At        time.Time
-	ReleaseID string
-}
-
-// Hold freezes an env: releases queue behind it until it is lifted or ends.
-type Hold struct {
+// ReleaseRequest is a /release TICKET ENV request, as typed.
+type ReleaseRequest struct {
+	Ticket string // the key as typed; parsed forgivingly
 	Env    string
-	By     string
-	Reason string
-	At     time.Time
-	Until  time.Time // zero: until lifted
+	User   User
+	// ID is the release ID to use, e.g. derived from the Slack envelope so
+	// that a redelivery finds the same record; "" makes a new one.
+	ID string
 }
 
-// QueueEntry is one release waiting for an env.
-type QueueEntry struct {
-	ID       string // the release ID
-	Ticket   TicketKey
-	By       string
-	Enqueued time.Time // set by the Store
+// finishTimeout bounds the bookkeeping done after a release's context ended.
+const finishTimeout = 10 * time.Second
+
+// Release runs one release to completion: for a non-prod env, merge the
+// ticket's branch into the env branch (creating it from the production
+// branch, syncing the production branch in first), push it with a lease,
+// deploy it and record the occupants; for prod, check the ticket is in the
+// production branch and deploy that branch's tip.
+//
+// Invalid input (unknown env, malformed key, user not allowed) and unknown
+// or refused tickets return an error before anything is recorded and
+// before any Repo call. From then on the release has a record in the Store
+// with its journal, every outcome goes to the Notifier as well as being
+// returned, and the env's lease is released however Release ends. A merge
+// conflict returns an error of kind Conflict that wraps a *ConflictReport.
+func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, error) {
+	env, key, err := s.validate(req)
+	if err != nil {
+		return Release{}, err
+	}
+	ticket, err := s.tickets.Lookup(ctx, key)
+	if err != nil {
+		return Release{}, fmt.Errorf("look up %s: %w", key, err)
+	}
+	if ticket.Key == "" {
+		ticket.Key = key
+	}
+	if err := s.cfg.Policy.Check(ticket); err != nil {
+		return Release{}, err
+	}
+
+	id := req.ID
+	if id == "" {
+		id = s.newID()
+	}
+	now := s.clock.Now()
+	r := &run{
+		s: s, env: env, ticket: ticket, user: req.User, start: now,
+		log: s.log.With(slog.String("release", id), slog.String("ticket", string(key)), slog.String("env", env.Name)),
+		rec: Release{
+			ID: id, Ticket: key, Env: env.Name, By: req.User.ID,
+			RequestedAt: now, State: StateQueued, UpdatedAt: now,
+		},
+	}
+	if err := s.store.CreateRelease(ctx, r.rec); err != nil {
+		return Release{}, fmt.Errorf("record release %s: %w", id, err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.finish(ctx, Errorf("release", Internal, "internal error in release %s", id))
+			panic(p)
+		}
+	}()
+	r.step(ctx, StepValidated, oneLine(string(key)+" "+ticket.Summary, 200))
+	r.audit(ctx, Event{Action: ActionRequested, Actor: req.User.ID})
+
+	err = r.execute(ctx)
+	r.finish(ctx, err)
+	return r.rec, err
 }
 
-// Lease is the right to change one env, held by one release at a time.
-type Lease struct {
-	Env       string
-	Token     string // the owner token: only its holder may renew or release
-	Fence     int64  // strictly increasing per env across acquisitions
-	ReleaseID string
-	Ticket    TicketKey
-	By        string
-	Acquired  time.Time
-	Expires   time.Time
+// validate checks a request without any I/O.
+func (s *Service) validate(req ReleaseRequest) (Env, TicketKey, error) {
+	env, err := s.Env(req.Env)
+	if err != nil {
+		return Env{}, "", err
+	}
+	key, err := ParseTicketKey(req.Ticket)
+	if err != nil {
+		return Env{}, "", err
+	}
+	if req.User.ID == "" {
+		return Env{}, "", Errorf("release", Invalid, "who is releasing? a user is required")
+	}
+	if !env.Allows(req.User) {
+		return Env{}, "", Errorf("release", Forbidden, "%s may not release to %s", req.User, env.Name)
+	}
+	return env, key, nil
 }
 
-// Event is one entry of the audit trail: who did what, when, with which SHA.
-type Event struct {
-	At        time.Time
-	Env       string
-	Action    string // see the Action constants
-	Actor     string // user ID, or "code-releaser"
-	Ticket    TicketKey
-	ReleaseID string
-	SHA       string
-	Detail    string
+// run is one release in progress.
+type run struct {
+	s      *Service
+	log    *slog.Logger
+	env    Env
+	ticket Ticket
+	user   User
+	start  time.Time
+	rec    Release
+	lease  Lease
+
+	deployed DeployResult
 }
 
-// Audit actions.
-const (
-	ActionRequested = "release.requested"
-	ActionReleased  = "release.released"
-	ActionConflict  = "release.conflict"
-	ActionRefused   = "release.refused"
-	ActionFailed    = "release.failed"
-	ActionDeployed  = "deploy"
-	ActionGraduated = "occupant.graduated"
-)
+// execute waits for the env, holds its lease while working and gives it
+// back on every way out.
+func (r *run) execute(ctx context.Context) (err error) {
+	lease, err := r.s.waitTurn(ctx, r)
+	if err != nil {
+		return err
+	}
+	r.lease = lease
+	work, stop := r.s.keepLease(ctx, lease, r.log)
+	defer func() {
+		stop()
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		if _, rerr := r.s.store.ReleaseLease(bg, lease.Env, lease.Token); rerr != nil {
+			r.log.Error("release lease", slog.Any("err", rerr))
+		}
+		// A lost lease explains whatever error the cancellation caused.
+		if err != nil && errors.Is(context.Cause(work), ErrLeaseLost) {
+			err = fmt.Errorf("%w (after: %v)", ErrLeaseLost, err)
+		}
+	}()
+
+	r.update(work, ReleaseUpdate{State: StateRunning})
+	r.note("started", r.s.notify.Started(work, r.rec))
+	r.step(work, StepLeased, fmt.Sprintf("fence %d", lease.Fence))
+	if r.env.Production {
+		return r.prod(work)
+	}
+	return r.nonProd(work)
+}
+
+// step journals a step in the store and the local record and reports it.
+func (r *run) step(ctx context.Context, name, detail string) {
+	st := Step{Name: name, At: r.s.clock.Now(), Detail: detail}
+	r.rec.Steps = append(r.rec.Steps, st)
+	if err := r.s.store.AppendStep(ctx, r.rec.ID, st); err != nil {
+		r.log.Error("journal step", slog.String("step", name), slog.Any("err", err))
+	}
+	r.note("progress", r.s.notify.Progress(ctx, r.rec, st))
+}
+
+// update changes the record in the store and locally.
+func (r *run) update(ctx context.Context, u ReleaseUpdate) {
+	u.At = r.s.clock.Now()
+	u.Apply(&r.rec)
+	if err := r.s.store.UpdateRelease(ctx, r.rec.ID, u); err != nil {
+		r.log.Error("update release", slog.Any("err", err))
+	}
+}
+
+// audit appends e, filled with the release's identity, to the trail.
+func (r *run) audit(ctx context.Context, e Event) {
+	e.At = r.s.clock.Now()
+	e.Env = r.env.Name
+	e.Ticket = r.rec.Ticket
+	e.ReleaseID = r.rec.ID
+	if e.Actor == "" {
+		e.Actor = r.rec.By
+	}
+	if err := r.s.store.AppendEvent(ctx, e); err != nil {
+		r.log.Error("audit", slog.String("action", e.Action), slog.Any("err", err))
+	}
+}
+
+// note logs a Notifier failure; notifications never stop a release.
+func (r *run) note(what string, err error) {
+	if err != nil {
+		r.log.Warn("notify", slog.String("what", what), slog.Any("err", err))
+	}
+}
+
+// finish records the final state, tells the user about failures and logs
+// the outcome once.
+func (r *run) finish(ctx context.Context, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	took := slog.Duration("took", r.s.clock.Now().Sub(r.start))
+	if err == nil {
+		r.update(ctx, ReleaseUpdate{State: StateReleased})
+		r.audit(ctx, Event{Action: ActionReleased, SHA: r.rec.DeployedSHA})
+		r.log.Info("released", slog.String("sha", r.rec.DeployedSHA), took)
+		return
+	}
+	msg := UserMessage(err)
+	if msg == "" {
+		msg = "internal error, logged with release " + r.rec.ID
+	}
+	state, action := StateFailed, ActionFailed
+	switch KindOf(err) {
+	case Conflict:
+		state, action = StateConflict, ActionConflict
+	case Invalid, NotFound, Forbidden:
+		state, action = StateRefused, ActionRefused
+	}
+	r.step(ctx, StepFailed, msg)
+	r.update(ctx, ReleaseUpdate{State: state, Error: msg})
+	r.audit(ctx, Event{Action: action, Detail: msg})
+	var rep *ConflictReport
+	if state == StateConflict && errors.As(err, &rep) {
+		r.note("conflict", r.s.notify.Conflict(ctx, r.rec, *rep))
+		r.log.Warn("release conflicts", slog.Any("files", rep.Paths()), took)
+		return
+	}
+	r.note("failed", r.s.notify.Failed(ctx, r.rec, err))
+	if state == StateRefused {
+		r.log.Warn("release refused", slog.Any("err", err), took)
+	} else {
+		r.log.Error("release failed", slog.Any("err", err), took)
+	}
+}

@@ -1,0 +1,154 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+)
+
+// occupy records the env's occupants after a push: occupants whose ticket
+// is in master have graduated and leave; this ticket joins or is
+// refreshed. It runs before the deploy so that the board matches the
+// branch even when the deploy fails.
+func (r *run) occupy(ctx context.Context, master string, br Branch, b built) (occupants, graduated []Occupant, err error) {
+	s := r.s
+	var current []Occupant
+	if !b.created {
+		// A new env branch holds nobody from before.
+		if current, err = s.store.Occupants(ctx, r.env.Name); err != nil {
+			return nil, nil, fmt.Errorf("read %s's occupants: %w", r.env.Name, err)
+		}
+	}
+	for _, o := range current {
+		if o.Ticket == r.rec.Ticket {
+			continue
+		}
+		in, err := s.repo.IsAncestor(ctx, o.TicketSHA, master)
+		if err != nil {
+			return nil, nil, fmt.Errorf("is %s in %s: %w", o.Ticket, s.cfg.ProductionBranch, err)
+		}
+		if in {
+			graduated = append(graduated, o)
+			continue
+		}
+		occupants = append(occupants, o)
+	}
+	in, err := s.repo.IsAncestor(ctx, br.SHA, master)
+	if err != nil {
+		return nil, nil, fmt.Errorf("is %s in %s: %w", r.rec.Ticket, s.cfg.ProductionBranch, err)
+	}
+	if !in {
+		occupants = append(occupants, Occupant{
+			Ticket: r.rec.Ticket, Branch: br.Name, TicketSHA: br.SHA, MergeSHA: b.merged,
+			By: r.rec.By, At: s.clock.Now(), ReleaseID: r.rec.ID,
+		})
+	}
+	if err := s.store.SetOccupants(ctx, r.lease, occupants); err != nil {
+		return nil, nil, fmt.Errorf("record %s's occupants: %w", r.env.Name, err)
+	}
+	for _, g := range graduated {
+		r.audit(ctx, Event{Action: ActionGraduated, Actor: "code-releaser", Ticket: g.Ticket, SHA: g.TicketSHA,
+			Detail: fmt.Sprintf("%s is in %s and left %s", g.Ticket, s.cfg.ProductionBranch, r.env.Name)})
+	}
+	detail := fmt.Sprintf("%d in %s", len(occupants), r.env.Name)
+	if len(graduated) > 0 {
+		detail += fmt.Sprintf(", %d graduated", len(graduated))
+	}
+	r.step(ctx, StepOccupied, detail)
+	return occupants, graduated, nil
+}
+
+// culprits names the occupants whose own commits (those not in master)
+// touched any of paths.
+func (r *run) culprits(ctx context.Context, paths []string) ([]Culprit, error) {
+	s := r.s
+	occupants, err := s.store.Occupants(ctx, r.env.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read %s's occupants: %w", r.env.Name, err)
+	}
+	master, err := r.productionTip(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Culprit
+	for _, o := range occupants {
+		if o.TicketSHA == "" {
+			continue
+		}
+		commits, err := s.repo.Log(ctx, master, o.TicketSHA)
+		if err != nil {
+			return out, fmt.Errorf("log %s: %w", o.Ticket, err)
+		}
+		c := Culprit{Occupant: o}
+		for _, cm := range commits {
+			touched := false
+			for _, f := range cm.Files {
+				if slices.Contains(paths, f) {
+					touched = true
+					if !slices.Contains(c.Files, f) {
+						c.Files = append(c.Files, f)
+					}
+				}
+			}
+			if touched {
+				c.Commits = append(c.Commits, cm)
+			}
+		}
+		if len(c.Files) > 0 {
+			slices.Sort(c.Files)
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// deploy deploys sha to the env and records it as the env's last deploy.
+func (r *run) deploy(ctx context.Context, sha string) (DeployResult, error) {
+	s := r.s
+	r.step(ctx, StepDeploying, short(sha)+" to "+r.env.Name)
+	res, err := s.deployer.Deploy(ctx, r.env, sha, func(st Step) {
+		if st.At.IsZero() {
+			st.At = s.clock.Now()
+		}
+		r.step(ctx, st.Name, st.Detail)
+	})
+	if err != nil {
+		return res, fmt.Errorf("deploy %s to %s: %w", short(sha), r.env.Name, err)
+	}
+	if res.SHA == "" {
+		res.SHA = sha
+	}
+	d := Deployment{Env: r.env.Name, ReleaseID: r.rec.ID, Ticket: r.rec.Ticket, By: r.rec.By, At: s.clock.Now(), Result: res}
+	if err := s.store.SetLastDeploy(ctx, r.lease, d); err != nil {
+		return res, fmt.Errorf("record %s's deploy: %w", r.env.Name, err)
+	}
+	r.audit(ctx, Event{Action: ActionDeployed, SHA: sha, Detail: string(res.Status) + ": " + res.Summary})
+	r.deployed = res
+	if res.Status == DeployFailed {
+		return res, Errorf("deploy", Invalid, "the deploy of %s to %s failed: %s", short(sha), r.env.Name, res.Summary)
+	}
+	r.update(ctx, ReleaseUpdate{DeployedSHA: sha})
+	r.step(ctx, StepDeployed, string(res.Status)+": "+res.Summary)
+	return res, nil
+}
+
+// announce tells everyone the release is done and who else is in the env.
+func (r *run) announce(ctx context.Context, occupants, graduated []Occupant) {
+	var others []Occupant
+	for _, o := range occupants {
+		if o.Ticket != r.rec.Ticket {
+			others = append(others, o)
+		}
+	}
+	r.update(ctx, ReleaseUpdate{State: StateReleased})
+	a := Announcement{
+		Release: r.rec, Env: r.env, Ticket: r.ticket,
+		Occupants: occupants, Others: others, Graduated: graduated, Deploy: r.deployed,
+	}
+	if err := r.s.notify.Released(ctx, a); err != nil {
+		r.log.Warn("notify", slog.String("what", "released"), slog.Any("err", err))
+		return
+	}
+	r.step(ctx, StepAnnounced, fmt.Sprintf("%d other occupants mentioned", len(others)))
+}
