@@ -173,7 +173,21 @@ type mergeState struct {
 	relevant [3]map[string]bool
 	messages map[string][]Message
 	nonEmpty map[string]bool // directories with something in the merged tree
+	// adds lists every path added on a side (empty files included), in
+	// traversal order; dirsRemoved the directories a side removed, with
+	// their relevance for directory rename detection.
+	adds        [3][]fileEntry
+	dirsRemoved [3]map[string]int
+	unclean     bool // a conflict without a conflicted path (git's clean=0)
 }
+
+// relevance of a removed directory for directory rename detection, as git's
+// dirs_removed values.
+const (
+	dirNotRelevant = 0
+	dirForAncestor = 1
+	dirForSelf     = 2
+)
 
 func newMergeState(m *Merger, opt Options, depth int) *mergeState {
 	b1, b2 := opt.OursLabel, opt.TheirsLabel
@@ -191,6 +205,8 @@ func newMergeState(m *Merger, opt Options, depth int) *mergeState {
 	}
 	st.relevant[1] = map[string]bool{}
 	st.relevant[2] = map[string]bool{}
+	st.dirsRemoved[1] = map[string]int{}
+	st.dirsRemoved[2] = map[string]int{}
 	return st
 }
 
@@ -219,7 +235,7 @@ func (st *mergeState) mergeTrees(ctx context.Context, base, ours, theirs plumbin
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Tree: tree}
+	res := &Result{Tree: tree, unclean: st.unclean}
 	res.Conflicts = st.conflicts()
 	var mpaths []string
 	for p := range st.messages {
@@ -349,6 +365,22 @@ func (st *mergeState) collect(ctx context.Context, dir string, trees [3]version,
 		if childMask != 7 && (dirmask == 3 || dirmask == 5) {
 			childMask = dirmask &^ 1
 		}
+		if dirmask == 1 || dirmask == 3 || dirmask == 5 {
+			rel := dirNotRelevant
+			if childMask == 7 {
+				rel = dirForAncestor
+			}
+			sides := (7 - dirmask) / 2
+			if sides&1 != 0 {
+				st.dirsRemoved[1][full] = rel
+			}
+			if sides&2 != 0 {
+				st.dirsRemoved[2][full] = rel
+			}
+		}
+		if dirRenameMask == 7 && (filemask == 2 || filemask == 4) {
+			st.dirsRemoved[3-int(filemask>>1)][dir] = dirForSelf
+		}
 		if filemask != 0 && filemask != 7 {
 			for side := 1; side <= 2; side++ {
 				sm := uint8(1) << side
@@ -360,6 +392,9 @@ func (st *mergeState) collect(ctx context.Context, dir string, trees [3]version,
 				}
 				// git's merges set rename_empty=0: an empty file is
 				// never a rename destination.
+				if filemask&1 == 0 && filemask&sm != 0 {
+					st.adds[side] = append(st.adds[side], fileEntry{full, names[side].mode, names[side].hash})
+				}
 				if filemask&1 == 0 && filemask&sm != 0 && names[side].hash != emptyBlobHash {
 					st.added[side] = append(st.added[side], fileEntry{full, names[side].mode, names[side].hash})
 				}
@@ -405,21 +440,52 @@ type sidePair struct {
 }
 
 func (st *mergeState) renames(ctx context.Context) error {
-	var combined []sidePair
+	var pairs [3][]renamePair
 	for side := 1; side <= 2; side++ {
 		if len(st.deleted[side]) == 0 || len(st.relevant[side]) == 0 || len(st.added[side]) == 0 {
 			continue
 		}
 		rel := st.relevant[side]
-		pairs, err := detectRenames(ctx, st.blobs, st.deleted[side], st.added[side], renameOptions{
+		ps, err := detectRenames(ctx, st.blobs, st.deleted[side], st.added[side], renameOptions{
 			Limit:    st.opt.RenameLimit,
 			Relevant: func(p string) bool { return rel[p] },
 		})
 		if err != nil {
 			return fmt.Errorf("detect renames: %w", err)
 		}
-		for _, p := range pairs {
-			combined = append(combined, sidePair{p, side})
+		pairs[side] = ps
+	}
+	// Directory renames (git's default merge.directoryRenames=conflict):
+	// not in the merges that build a virtual base.
+	var dirRenames [3]map[string]string
+	if st.depth == 0 {
+		for side := 1; side <= 2; side++ {
+			dirRenames[side] = st.provisionalDirRenames(side, pairs[side])
+		}
+		for d := range dirRenames[1] {
+			if _, both := dirRenames[2][d]; both {
+				delete(dirRenames[1], d)
+				delete(dirRenames[2], d)
+			}
+		}
+	}
+	var collisions [3]map[string]*collision
+	targets := [3][]renameTarget{}
+	for side := 1; side <= 2; side++ {
+		targets[side] = st.targets(side, pairs[side])
+		collisions[side] = computeCollisions(dirRenames[3-side], targets[side])
+	}
+	var combined []sidePair
+	for side := 1; side <= 2; side++ {
+		for _, tg := range targets[side] {
+			newPath := st.checkForDirRename(tg.to, side, dirRenames[3-side], dirRenames[side], collisions)
+			if newPath != "" {
+				st.applyDirRename(tg, side, newPath)
+				tg.to = newPath
+			}
+			if tg.from != "" {
+				combined = append(combined, sidePair{renamePair{From: fileEntry{path: tg.from}, To: fileEntry{path: tg.to}}, side})
+			}
 		}
 	}
 	sort.SliceStable(combined, func(i, j int) bool { return combined[i].From.path < combined[j].From.path })

@@ -465,4 +465,3 @@ func treeDiff(t testing.TB, dir, a, b string) string {
 	}
 	return "--- git diff-tree git-result engine-result\n" + out
 }
-

@@ -23,10 +23,14 @@ type Result struct {
 	Bases     []plumbing.Hash // the merge bases used (several for criss-cross histories)
 	Conflicts []Conflict      // sorted by path; empty when the merge is clean
 	Messages  []Message       // informational messages, sorted by path, like git's
+
+	// unclean marks conflicts that leave no conflicted path, such as a
+	// directory renamed to several places ("directory rename split").
+	unclean bool
 }
 
 // Clean reports whether the merge has no conflicts.
-func (r *Result) Clean() bool { return len(r.Conflicts) == 0 }
+func (r *Result) Clean() bool { return len(r.Conflicts) == 0 && !r.unclean }
 
 // ConflictKind names the kind of a conflict, with git's wording.
 type ConflictKind string
