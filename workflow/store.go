@@ -29,8 +29,9 @@ type Leases interface {
 	// AcquireLease takes env's lease for want.Token if nobody holds it
 	// (SET NX PX). On success it returns the lease as stored: Env, a Fence
 	// greater than any earlier fence of env, Acquired and Expires set, the
-	// other fields copied from want. When another token holds it, ok is
-	// false and the returned lease is the holder's.
+	// other fields copied from want. When want.Token holds it already, the
+	// lease is returned unchanged with ok true. When another token holds
+	// it, ok is false and the returned lease is the holder's.
 	AcquireLease(ctx context.Context, env string, want Lease, ttl time.Duration) (l Lease, ok bool, err error)
 	// RenewLease extends the lease held by token to now+ttl. It returns
 	// ErrLeaseLost when token does not hold env's lease.
