@@ -115,12 +115,19 @@ func (m *Mirror) remoteError(op, branch string, err error) error {
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return workflow.Wrap(op, workflow.Unavailable, fmt.Sprintf(msgNoRepo, url), cause)
 	case isRefMoved(err):
-		return workflow.Wrap(op, workflow.Busy, fmt.Sprintf(msgRefMoved, branch), fmt.Errorf("%w: %w", workflow.ErrRefMoved, cause))
+		return workflow.Wrap(op, workflow.Busy, fmt.Sprintf(msgRefMoved, branch), &refMovedError{cause})
 	case isUnreachable(err):
 		return workflow.Wrap(op, workflow.Unavailable, fmt.Sprintf(msgUnreachable, url), cause)
 	}
 	return workflow.Wrap(op, workflow.Internal, "", cause)
 }
+
+// refMovedError is the cause of a lost race: it is workflow.ErrRefMoved for
+// errors.Is, and prints only what the remote said.
+type refMovedError struct{ cause error }
+
+func (e *refMovedError) Error() string   { return e.cause.Error() }
+func (e *refMovedError) Unwrap() []error { return []error{workflow.ErrRefMoved, e.cause} }
 
 // isRefMoved is the one place that recognises, by message, a push refused
 // because the remote ref is not where we expected it: go-git and the git

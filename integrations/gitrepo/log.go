@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -187,8 +188,9 @@ func (q *walkQueue) Pop() any {
 // revList returns the commits reachable from include and not from exclude,
 // newest first by committer date, like `git rev-list include --not exclude`.
 // Excluded commits that are not in the mirror are ignored. It walks both
-// sides by date and stops when only excluded commits are left to visit;
-// like git, it trusts commit dates not to lie much.
+// sides by date and stops when only excluded commits older than what it
+// listed are left to visit; like git, it trusts commit dates (a commit
+// dated before its parent may be listed although excluded).
 func (m *Mirror) revList(ctx context.Context, include, exclude []plumbing.Hash) ([]*object.Commit, error) {
 	nodes := map[plumbing.Hash]*walkNode{}
 	var queue walkQueue
@@ -250,7 +252,12 @@ func (m *Mirror) revList(ctx context.Context, include, exclude []plumbing.Hash) 
 		}
 	}
 	var walked []*walkNode
-	for i := 0; interesting > 0; i++ {
+	var oldest time.Time // the oldest interesting commit walked
+	// Go on while interesting commits are queued, and while excluded ones
+	// as recent as the oldest interesting commit walked are: with honest
+	// dates (a commit no older than its parents, equal dates included),
+	// only those could still reach it.
+	for i := 0; interesting > 0 || len(walked) > 0 && queue.Len() > 0 && !queue[0].c.Committer.When.Before(oldest); i++ {
 		if i%256 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -259,6 +266,9 @@ func (m *Mirror) revList(ctx context.Context, include, exclude []plumbing.Hash) 
 		if n.flags&uninteresting == 0 {
 			interesting--
 			walked = append(walked, n)
+			if when := n.c.Committer.When; oldest.IsZero() || when.Before(oldest) {
+				oldest = when
+			}
 		}
 		for _, p := range n.c.ParentHashes {
 			if err := add(p, n.flags&uninteresting, true); err != nil {

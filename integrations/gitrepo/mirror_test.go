@@ -311,11 +311,11 @@ func TestRedact(t *testing.T) {
 		t.Errorf("redacted error shows the token: %v", err)
 	}
 	for in, want := range map[string]string{
-		"https://tok@h/r.git":         "https://REDACTED@h/r.git",
-		"https://u:p@h/r.git":         "https://REDACTED@h/r.git",
-		"ssh://git@h/r.git":           "ssh://git@h/r.git",
-		"file:///tmp/r.git":           "file:///tmp/r.git",
-		"git@github.com:acme/r.git":   "git@github.com:acme/r.git",
+		"https://tok@h/r.git":          "https://REDACTED@h/r.git",
+		"https://u:p@h/r.git":          "https://REDACTED@h/r.git",
+		"ssh://git@h/r.git":            "ssh://git@h/r.git",
+		"file:///tmp/r.git":            "file:///tmp/r.git",
+		"git@github.com:acme/r.git":    "git@github.com:acme/r.git",
 		"http://127.0.0.1:1/infra.git": "http://127.0.0.1:1/infra.git",
 	} {
 		if got := redactURL(in); got != want {
@@ -324,5 +324,12 @@ func TestRedact(t *testing.T) {
 	}
 	if s := (Auth{Token: "ghp_abcdef123456"}).String(); strings.Contains(s, "ghp_") {
 		t.Errorf("Auth.String() = %q shows the token", s)
+	}
+}
+
+func writeHook(t *testing.T, repo, name, script string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(repo, "hooks", name), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
 	}
 }
