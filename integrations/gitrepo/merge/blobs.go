@@ -52,26 +52,31 @@ func (c *blobCache) readBlob(ctx context.Context, h plumbing.Hash) ([]byte, erro
 
 // write stores content as a blob and returns its hash.
 func (c *blobCache) write(content []byte) (plumbing.Hash, error) {
-	obj := c.store.NewEncodedObject()
+	obj := &plumbing.MemoryObject{}
 	obj.SetType(plumbing.BlobObject)
-	obj.SetSize(int64(len(content)))
-	w, err := obj.Writer()
-	if err != nil {
+	if _, err := obj.Write(content); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if _, err := w.Write(content); err != nil {
-		w.Close()
-		return plumbing.ZeroHash, err
-	}
-	if err := w.Close(); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	h, err := c.store.SetEncodedObject(obj)
+	h, err := storeObject(c.store, obj)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
 	c.mu.Lock()
 	c.data[h] = content
 	c.mu.Unlock()
+	return h, nil
+}
+
+// storeObject writes obj unless the store already has it, as git does:
+// most trees a merge produces equal one side's, and go-git's filesystem
+// storage would rewrite each as a new loose object.
+func storeObject(s storer.EncodedObjectStorer, obj *plumbing.MemoryObject) (plumbing.Hash, error) {
+	h := obj.Hash()
+	if err := s.HasEncodedObject(h); err == nil {
+		return h, nil
+	}
+	if _, err := s.SetEncodedObject(obj); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write %s %s: %w", obj.Type(), short(h), err)
+	}
 	return h, nil
 }

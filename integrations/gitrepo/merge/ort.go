@@ -1041,13 +1041,13 @@ func (st *mergeState) writeTrees(ctx context.Context) (plumbing.Hash, error) {
 		sort.Slice(t.Entries, func(i, j int) bool {
 			return treeOrderKey(t.Entries[i]) < treeOrderKey(t.Entries[j])
 		})
-		obj := st.m.store.NewEncodedObject()
+		obj := &plumbing.MemoryObject{}
 		if err := t.Encode(obj); err != nil {
 			return plumbing.ZeroHash, false, fmt.Errorf("encode tree: %w", err)
 		}
-		h, err := st.m.store.SetEncodedObject(obj)
+		h, err := storeObject(st.m.store, obj)
 		if err != nil {
-			return plumbing.ZeroHash, false, fmt.Errorf("write tree: %w", err)
+			return plumbing.ZeroHash, false, err
 		}
 		return h, true, nil
 	}
@@ -1057,11 +1057,11 @@ func (st *mergeState) writeTrees(ctx context.Context) (plumbing.Hash, error) {
 	}
 	if !ok {
 		// the empty tree
-		obj := st.m.store.NewEncodedObject()
+		obj := &plumbing.MemoryObject{}
 		if err := (&object.Tree{}).Encode(obj); err != nil {
 			return plumbing.ZeroHash, err
 		}
-		return st.m.store.SetEncodedObject(obj)
+		return storeObject(st.m.store, obj)
 	}
 	return h, nil
 }
