@@ -98,6 +98,8 @@ func ValidateBranchName(name string) error {
 		return bad("not valid UTF-8")
 	case name[0] == '-':
 		return bad("it starts with a dash")
+	case name[0] == '+':
+		return bad("it starts with a plus, like a forced refspec")
 	case name == "@" || name == "HEAD":
 		return bad("it is reserved")
 	case strings.HasPrefix(name, "refs/"):

@@ -166,7 +166,9 @@ func (r *run) update(ctx context.Context, u ReleaseUpdate) {
 func (r *run) audit(ctx context.Context, e Event) {
 	e.At = r.s.clock.Now()
 	e.Env = r.env.Name
-	e.Ticket = r.rec.Ticket
+	if e.Ticket == "" {
+		e.Ticket = r.rec.Ticket
+	}
 	e.ReleaseID = r.rec.ID
 	if e.Actor == "" {
 		e.Actor = r.rec.By
