@@ -24,11 +24,13 @@ func (r *run) occupy(ctx context.Context, master string, br Branch, b built) (oc
 		if o.Ticket == r.rec.Ticket {
 			continue
 		}
+		// The push is done: a commit we cannot check keeps its occupant
+		// rather than failing the release.
 		in, err := s.repo.IsAncestor(ctx, o.TicketSHA, master)
 		if err != nil {
-			return nil, nil, fmt.Errorf("is %s in %s: %w", o.Ticket, s.cfg.ProductionBranch, err)
+			r.log.Warn("check graduation", slog.String("occupant", string(o.Ticket)), slog.Any("err", err))
 		}
-		if in {
+		if err == nil && in {
 			graduated = append(graduated, o)
 			continue
 		}
@@ -36,9 +38,9 @@ func (r *run) occupy(ctx context.Context, master string, br Branch, b built) (oc
 	}
 	in, err := s.repo.IsAncestor(ctx, br.SHA, master)
 	if err != nil {
-		return nil, nil, fmt.Errorf("is %s in %s: %w", r.rec.Ticket, s.cfg.ProductionBranch, err)
+		r.log.Warn("check graduation", slog.String("occupant", string(r.rec.Ticket)), slog.Any("err", err))
 	}
-	if !in {
+	if err != nil || !in {
 		occupants = append(occupants, Occupant{
 			Ticket: r.rec.Ticket, Branch: br.Name, TicketSHA: br.SHA, MergeSHA: b.merged,
 			By: r.rec.By, At: s.clock.Now(), ReleaseID: r.rec.ID,
@@ -78,7 +80,8 @@ func (r *run) culprits(ctx context.Context, paths []string) ([]Culprit, error) {
 		}
 		commits, err := s.repo.Log(ctx, master, o.TicketSHA)
 		if err != nil {
-			return out, fmt.Errorf("log %s: %w", o.Ticket, err)
+			r.log.Warn("conflict attribution", slog.String("occupant", string(o.Ticket)), slog.Any("err", err))
+			continue
 		}
 		c := Culprit{Occupant: o}
 		for _, cm := range commits {

@@ -22,8 +22,7 @@ type Repo interface {
 	IsAncestor(ctx context.Context, a, b string) (bool, error)
 	// Merge merges theirs into ours in memory and writes a merge commit
 	// (parents ours, theirs) when clean. It pushes nothing. When ours
-	// already contains theirs it returns Merged == ours, FastForward false,
-	// UpToDate true.
+	// already contains theirs it returns SHA == ours and UpToDate true.
 	Merge(ctx context.Context, req MergeRequest) (MergeOutcome, error)
 	// Push moves branch on the remote from old (""= must not exist) to new,
 	// as a compare-and-swap. A lost race returns an error of kind Busy that

@@ -759,23 +759,19 @@ func TestCancelledWhileQueued(t *testing.T) {
 }
 
 func TestLeaseLostStopsWork(t *testing.T) {
-	// A deployer that blocks until the context ends, while the lease is
-	// stolen: the release must stop and say the lease was lost.
+	// The deploy blocks until its context ends while another holder takes
+	// the lease: the release must stop, say the lease was lost, and leave
+	// the new holder's lease alone.
 	stolen := make(chan struct{})
-	w := newWorld(t, func(c *workflow.Config, d *workflow.Deps) {
-		c.LeaseTTL = 30 * time.Millisecond
-	})
-	w.deps.Deployer = nil
 	blocking := deployFunc(func(ctx context.Context) (workflow.DeployResult, error) {
 		close(stolen)
 		<-ctx.Done()
 		return workflow.DeployResult{}, ctx.Err()
 	})
-	svc, err := workflow.NewService(nil, workflow.Config{Envs: []workflow.Env{{Name: "dev"}}, LeaseTTL: 30 * time.Millisecond, PollInterval: time.Millisecond},
-		workflow.Deps{Repo: w.repo, Store: w.store, Notifier: w.notes, Deployer: blocking})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWorld(t, func(c *workflow.Config, d *workflow.Deps) {
+		c.LeaseTTL = 30 * time.Millisecond
+		d.Deployer = blocking
+	})
 	w.repo.Commit("OPS-1", "OPS-1", map[string]string{"a.yml": "a\n"})
 	go func() {
 		<-stolen
@@ -783,12 +779,18 @@ func TestLeaseLostStopsWork(t *testing.T) {
 		w.store.ReleaseLease(t.Context(), "dev", l.Token)
 		w.store.AcquireLease(t.Context(), "dev", workflow.Lease{Token: "thief"}, time.Minute)
 	}()
-	_, err = svc.Release(t.Context(), workflow.ReleaseRequest{Ticket: "OPS-1", Env: "dev", User: ana})
+	r, err := w.release(t, "OPS-1", "dev", ana)
 	if !errors.Is(err, workflow.ErrLeaseLost) {
 		t.Errorf("err = %v, want ErrLeaseLost", err)
 	}
+	if r.State != workflow.StateFailed {
+		t.Errorf("state = %s, want failed", r.State)
+	}
 	if l, ok, _ := w.store.CurrentLease(t.Context(), "dev"); !ok || l.Token != "thief" {
 		t.Errorf("lease %+v: the losing release must not release the thief's lease", l)
+	}
+	if d, ok, _ := w.store.LastDeploy(t.Context(), "dev"); ok {
+		t.Errorf("an interrupted deploy was recorded: %+v", d)
 	}
 }
 

@@ -30,10 +30,10 @@ func TestParseTicketKey(t *testing.T) {
 		{"OPS--1", ""},
 		{"OPS-1-2", ""},
 		{"OPS-1a", ""},
-		{"ＯＰＳ-1", ""},   // fullwidth letters
-		{"OPS-١٢", ""},   // Arabic-Indic digits
-		{"OPS-１", ""},    // fullwidth digit
-		{"ıps-1", ""},    // dotless i upper-cases to I in Unicode, not here
+		{"ＯＰＳ-1", ""},  // fullwidth letters
+		{"OPS-١٢", ""}, // Arabic-Indic digits
+		{"OPS-１", ""},  // fullwidth digit
+		{"ıps-1", ""},  // dotless i upper-cases to I in Unicode, not here
 		{"OPS-1:refs/heads/master", ""},
 		{"OPS-1..OPS-2", ""},
 		{"../OPS-1", ""},
