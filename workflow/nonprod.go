@@ -42,7 +42,11 @@ func (r *run) nonProd(ctx context.Context) error {
 		err = s.repo.Push(ctx, r.env.Branch, b.old, b.merged)
 		if err == nil {
 			r.update(ctx, ReleaseUpdate{PushedSHA: b.merged})
-			r.step(ctx, StepPushed, fmt.Sprintf("%s %s..%s", r.env.Branch, short(b.old), short(b.merged)))
+			detail := fmt.Sprintf("%s %s..%s", r.env.Branch, short(b.old), short(b.merged))
+			if b.old == "" {
+				detail = fmt.Sprintf("created %s at %s", r.env.Branch, short(b.merged))
+			}
+			r.step(ctx, StepPushed, detail)
 			break
 		}
 		if !errors.Is(err, ErrRefMoved) {
@@ -119,7 +123,7 @@ func (r *run) checkClean(ctx context.Context, master string, br Branch) error {
 				r.rec.Ticket, br.Name, short(c.SHA), c.Subject, r.s.cfg.ProductionBranch)
 		}
 	}
-	r.step(ctx, StepChecked, fmt.Sprintf("%d commits not in %s, no release merges", len(commits), r.s.cfg.ProductionBranch))
+	r.step(ctx, StepChecked, fmt.Sprintf("no release merges in the %d commit(s) not in %s", len(commits), r.s.cfg.ProductionBranch))
 	return nil
 }
 
@@ -175,7 +179,7 @@ func (r *run) build(ctx context.Context, master string, br Branch) (built, error
 	}
 	if len(out.Conflicts) > 0 {
 		return built{}, r.conflict(ctx, ConflictTicket, br.Name, out.Conflicts,
-			fmt.Sprintf("nothing was pushed; agree with the people named, then merge %s into %s (or rebase) so that it merges cleanly", s.cfg.ProductionBranch, br.Name))
+			fmt.Sprintf("nothing was pushed; agree with the owners named which change wins, update %s (never by merging a release/ branch into it) and release again", br.Name))
 	}
 	detail := fmt.Sprintf("%s@%s into %s: %s", br.Name, short(br.SHA), r.env.Branch, short(out.SHA))
 	if out.UpToDate {
