@@ -208,6 +208,10 @@ func (r *run) finish(ctx context.Context, err error) {
 	case Invalid, NotFound, Forbidden:
 		state, action = StateRefused, ActionRefused
 	}
+	if r.deployed.Status == DeployFailed {
+		// The deploy ran and failed: not a refusal, whatever its kind.
+		state, action = StateFailed, ActionFailed
+	}
 	r.step(ctx, StepFailed, msg)
 	r.update(ctx, ReleaseUpdate{State: state, Error: msg})
 	r.audit(ctx, Event{Action: action, Detail: msg})

@@ -393,7 +393,7 @@ func TestLeaseReleasedOnError(t *testing.T) {
 		{"merge", func(w *world) { w.repo.Fail("Merge", boom) }, workflow.Unavailable, workflow.StateFailed},
 		{"push", func(w *world) { w.repo.Fail("Push", boom) }, workflow.Unavailable, workflow.StateFailed},
 		{"deploy error", func(w *world) { w.deployer.FailWith("", boom) }, workflow.Unavailable, workflow.StateFailed},
-		{"deploy failed", func(w *world) { w.deployer.FailWith(workflow.DeployFailed, nil) }, workflow.Invalid, workflow.StateRefused},
+		{"deploy failed", func(w *world) { w.deployer.FailWith(workflow.DeployFailed, nil) }, workflow.Invalid, workflow.StateFailed},
 		{"no branch", func(w *world) {}, workflow.NotFound, workflow.StateRefused},
 	}
 	for _, tt := range tests {
