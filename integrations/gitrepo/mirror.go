@@ -66,6 +66,9 @@ func Open(ctx context.Context, logger *slog.Logger, cfg Config) (*Mirror, error)
 		return nil, workflow.Wrap(op, workflow.Invalid, "the repo configuration is invalid", newRedactor(cfg.Auth.Token).error(err))
 	}
 	clean, urlUser, urlPassword := splitURL(cfg.URL)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	m := &Mirror{
 		log:    logger,
 		cfg:    cfg,
@@ -171,7 +174,11 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 		Prune:      true,
 	})
 	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate), errors.Is(err, transport.ErrEmptyRemoteRepository):
+	case err == nil:
+		m.log.DebugContext(ctx, "git fetch", slog.String("remote", redactURL(m.url)), slog.Bool("changed", true))
+		return nil
+	case errors.Is(err, git.NoErrAlreadyUpToDate), errors.Is(err, transport.ErrEmptyRemoteRepository):
+		m.log.DebugContext(ctx, "git fetch", slog.String("remote", redactURL(m.url)), slog.Bool("changed", false))
 		return nil
 	}
 	return m.remoteError(op, "", err)

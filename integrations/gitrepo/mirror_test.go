@@ -333,3 +333,43 @@ func writeHook(t *testing.T, repo, name, script string) {
 		t.Fatal(err)
 	}
 }
+
+// TestConcurrentUse runs the mirror's operations from several goroutines
+// (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	r, w := seed(t)
+	for _, b := range []string{"JIRA-1", "JIRA-2", "JIRA-3"} {
+		w.Branch(t, b, "master")
+		w.Commit(t, b, map[string]string{b + ".txt": b + "\n"})
+		w.Push(t, b)
+	}
+	m := openMirror(t, r.URL(), Auth{})
+	ctx := context.Background()
+	if err := m.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	master := r.Tip(t, "master")
+	errs := make(chan error, 32)
+	for i := 0; i < 8; i++ {
+		go func() {
+			var err error
+			switch i % 4 {
+			case 0:
+				err = m.Fetch(ctx)
+			case 1:
+				_, err = m.ResolveTicket(ctx, "JIRA-2")
+			case 2:
+				tip := r.Tip(t, "JIRA-3")
+				_, err = m.Merge(ctx, workflow.MergeRequest{Ours: master, Theirs: tip, Message: "m"})
+			case 3:
+				_, err = m.Log(ctx, master, r.Tip(t, "JIRA-1"))
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

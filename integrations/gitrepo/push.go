@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -115,6 +116,8 @@ func (m *Mirror) Push(ctx context.Context, branch, old, new string) error {
 	if err != nil {
 		return m.remoteError(op, branch, err)
 	}
+	m.log.DebugContext(ctx, "git push", slog.String("branch", branch), slog.String("old", describe(oldH)),
+		slog.String("new", newH.String()), slog.Int("objects", len(objects)))
 	return m.setBranch(op, name, newH)
 }
 
