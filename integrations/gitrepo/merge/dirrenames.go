@@ -1,7 +1,6 @@
 package merge
 
 import (
-	"path"
 	"sort"
 	"strings"
 )
@@ -39,37 +38,11 @@ func dirname(p string) string {
 	return ""
 }
 
-// provisionalDirRenames counts, for every directory a side removed, where
-// its files went (walking up while the trailing components agree, as git's
-// update_dir_rename_counts), and keeps each directory's majority target.
-func (st *mergeState) provisionalDirRenames(side int, pairs []renamePair) map[string]string {
+// provisionalDirRenames keeps, for every directory a side removed, the
+// majority target of its files (counts are git's dir_rename_count, made by
+// rename detection).
+func (st *mergeState) provisionalDirRenames(side int, counts map[string]map[string]int) map[string]string {
 	removed := st.dirsRemoved[side]
-	counts := map[string]map[string]int{}
-	for _, p := range pairs {
-		oldDir, newDir := p.From.path, p.To.path
-		first := true
-		for {
-			oldBase, newBase := path.Base(oldDir), path.Base(newDir)
-			oldDir, newDir = dirname(oldDir), dirname(newDir)
-			if _, ok := removed[oldDir]; !ok {
-				break
-			}
-			if !first && oldBase != newBase {
-				break
-			}
-			flag := removed[oldDir]
-			if flag == dirForSelf || first {
-				if counts[oldDir] == nil {
-					counts[oldDir] = map[string]int{}
-				}
-				counts[oldDir][newDir]++
-			}
-			first = false
-			if flag == dirNotRelevant || oldDir == "" || newDir == "" {
-				break
-			}
-		}
-	}
 	out := map[string]string{}
 	dirs := make([]string, 0, len(counts))
 	for d := range counts {
@@ -82,6 +55,9 @@ func (st *mergeState) provisionalDirRenames(side int, pairs []renamePair) map[st
 		}
 		best, max, tie := "", 0, false
 		for target, n := range counts[d] {
+			if target == "/" { // git's placeholder for "unknown"
+				continue
+			}
 			switch {
 			case n > max:
 				best, max, tie = target, n, false

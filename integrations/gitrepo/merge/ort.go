@@ -78,25 +78,26 @@ func (m *Merger) MergeTrees(ctx context.Context, base, ours, theirs plumbing.Has
 }
 
 // virtualBase merges the commits of bases (oldest first) pairwise into one
-// tree, as git's merge_ort_internal does with call_depth > 0.
+// tree, as git's merge_ort_internal does with call_depth > 0: each merged
+// pair becomes a virtual commit (parents: the two, date 0) whose merge
+// bases with the next one are computed like a real commit's.
 func (m *Merger) virtualBase(ctx context.Context, bases []plumbing.Hash, depth int) (plumbing.Hash, error) {
-	first, err := m.graph.commit(ctx, bases[0])
+	merged, err := m.graph.commit(ctx, bases[0])
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if len(bases) == 1 {
-		return first.tree, nil
-	}
-	merged := first.tree
-	prev := []plumbing.Hash{bases[0]} // the commits whose merge `merged` is
+	var virtuals []plumbing.Hash
+	defer func() {
+		for _, v := range virtuals {
+			m.graph.forgetVirtualCommit(v)
+		}
+	}()
 	for _, next := range bases[1:] {
 		nc, err := m.graph.commit(ctx, next)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		// Bases of (virtual commit made of prev) and next: the bases of
-		// each part, reduced. For two real commits this is exact.
-		inner, err := m.basesOfMany(ctx, prev, next)
+		inner, err := m.graph.mergeBases(ctx, merged.hash, next)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -106,20 +107,25 @@ func (m *Merger) virtualBase(ctx context.Context, bases []plumbing.Hash, depth i
 			for i, b := range inner {
 				rev[len(inner)-1-i] = b
 			}
-			innerBase, err = m.virtualBase(ctx, rev, depth+1)
-			if err != nil {
+			if innerBase, err = m.virtualBase(ctx, rev, depth+1); err != nil {
 				return plumbing.ZeroHash, err
 			}
 		}
-		st := newMergeState(m, Options{OursLabel: "Temporary merge branch 1", TheirsLabel: "Temporary merge branch 2", RenameLimit: 0}, depth)
-		res, err := st.mergeTrees(ctx, innerBase, merged, nc.tree)
+		st := newMergeState(m, Options{OursLabel: "Temporary merge branch 1", TheirsLabel: "Temporary merge branch 2"}, depth)
+		res, err := st.mergeTrees(ctx, innerBase, merged.tree, nc.tree)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		merged = res.Tree
-		prev = append(prev, next)
+		vh, err := m.graph.newVirtualCommit(ctx, res.Tree, merged.hash, next)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		virtuals = append(virtuals, vh)
+		if merged, err = m.graph.commit(ctx, vh); err != nil {
+			return plumbing.ZeroHash, err
+		}
 	}
-	return merged, nil
+	return merged.tree, nil
 }
 
 var (
@@ -171,8 +177,10 @@ type mergeState struct {
 	deleted  [3][]fileEntry
 	added    [3][]fileEntry
 	relevant [3]map[string]bool
-	messages map[string][]Message
-	nonEmpty map[string]bool // directories with something in the merged tree
+	// locationOnly: relevant sources that matter only for directory renames
+	locationOnly [3]map[string]bool
+	messages     map[string][]Message
+	nonEmpty     map[string]bool // directories with something in the merged tree
 	// adds lists every path added on a side (empty files included), in
 	// traversal order; dirsRemoved the directories a side removed, with
 	// their relevance for directory rename detection.
@@ -205,6 +213,8 @@ func newMergeState(m *Merger, opt Options, depth int) *mergeState {
 	}
 	st.relevant[1] = map[string]bool{}
 	st.relevant[2] = map[string]bool{}
+	st.locationOnly[1] = map[string]bool{}
+	st.locationOnly[2] = map[string]bool{}
 	st.dirsRemoved[1] = map[string]int{}
 	st.dirsRemoved[2] = map[string]int{}
 	return st
@@ -386,8 +396,12 @@ func (st *mergeState) collect(ctx context.Context, dir string, trees [3]version,
 				sm := uint8(1) << side
 				if filemask&1 != 0 && filemask&sm == 0 {
 					st.deleted[side] = append(st.deleted[side], fileEntry{full, names[0].mode, names[0].hash})
-					if matchMask&filemask == 0 || dirRenameMask == 7 {
+					contentRel, locationRel := matchMask&filemask == 0, dirRenameMask == 7
+					if contentRel || locationRel {
 						st.relevant[side][full] = true
+					}
+					if locationRel && !contentRel {
+						st.locationOnly[side][full] = true
 					}
 				}
 				// git's merges set rename_empty=0: an empty file is
@@ -441,26 +455,29 @@ type sidePair struct {
 
 func (st *mergeState) renames(ctx context.Context) error {
 	var pairs [3][]renamePair
+	var counts [3]map[string]map[string]int
 	for side := 1; side <= 2; side++ {
 		if len(st.deleted[side]) == 0 || len(st.relevant[side]) == 0 || len(st.added[side]) == 0 {
 			continue
 		}
-		rel := st.relevant[side]
-		ps, err := detectRenames(ctx, st.blobs, st.deleted[side], st.added[side], renameOptions{
-			Limit:    st.opt.RenameLimit,
-			Relevant: func(p string) bool { return rel[p] },
+		rel, loc := st.relevant[side], st.locationOnly[side]
+		rr, err := detectRenamesDetailed(ctx, st.blobs, st.deleted[side], st.added[side], renameOptions{
+			Limit:        st.opt.RenameLimit,
+			Relevant:     func(p string) bool { return rel[p] },
+			LocationOnly: func(p string) bool { return loc[p] },
+			DirsRemoved:  st.dirsRemoved[side],
 		})
 		if err != nil {
 			return fmt.Errorf("detect renames: %w", err)
 		}
-		pairs[side] = ps
+		pairs[side], counts[side] = rr.Pairs, rr.DirRenameCount
 	}
 	// Directory renames (git's default merge.directoryRenames=conflict):
 	// not in the merges that build a virtual base.
 	var dirRenames [3]map[string]string
 	if st.depth == 0 {
 		for side := 1; side <= 2; side++ {
-			dirRenames[side] = st.provisionalDirRenames(side, pairs[side])
+			dirRenames[side] = st.provisionalDirRenames(side, counts[side])
 		}
 		for d := range dirRenames[1] {
 			if _, both := dirRenames[2][d]; both {
@@ -1073,49 +1090,4 @@ func treeOrderKey(e object.TreeEntry) string {
 		return e.Name + "/"
 	}
 	return e.Name
-}
-
-// basesOfMany returns the merge bases of next and a virtual commit whose
-// parents are prev, as git computes them for the virtual commits of a
-// recursive merge: the best common ancestors of next and any of prev,
-// newest first. For one commit in prev it is exactly git merge-base --all.
-func (m *Merger) basesOfMany(ctx context.Context, prev []plumbing.Hash, next plumbing.Hash) ([]plumbing.Hash, error) {
-	if len(prev) == 1 {
-		return m.graph.mergeBases(ctx, prev[0], next)
-	}
-	var cand []plumbing.Hash
-	seen := map[plumbing.Hash]bool{}
-	for _, p := range prev {
-		bs, err := m.graph.mergeBases(ctx, p, next)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range bs {
-			if !seen[b] {
-				seen[b] = true
-				cand = append(cand, b)
-			}
-		}
-	}
-	var out []plumbing.Hash
-	for i, c := range cand {
-		redundant := false
-		for j, d := range cand {
-			if i == j {
-				continue
-			}
-			anc, err := m.graph.isAncestor(ctx, c, d)
-			if err != nil {
-				return nil, err
-			}
-			if anc {
-				redundant = true
-				break
-			}
-		}
-		if !redundant {
-			out = append(out, c)
-		}
-	}
-	return out, nil
 }
