@@ -6,6 +6,8 @@
 //
 // One concern per file:
 //   - config.go:  Config, Auth and their defaults and validation;
+//   - auth.go:    go-git's auth methods from Auth (HTTPS basic auth, SSH key
+//     with known_hosts);
 //   - mirror.go:  Mirror, Open, Close and Fetch;
 //   - lock.go:    the per-mirror lock that serializes processes on a cache dir;
 //   - refname.go: validation of branch names and object names before any git call;

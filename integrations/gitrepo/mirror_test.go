@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -298,6 +299,9 @@ func TestOpenInvalidConfig(t *testing.T) {
 		{URL: "https://h/r.git", CacheDir: t.TempDir(), ProductionBranch: "-x"},
 		{URL: "https://h/r.git", CacheDir: t.TempDir(), ReleasePrefix: "release"},
 		{URL: "ssh://git@h/r.git", CacheDir: t.TempDir(), Auth: Auth{SSHKeyPath: "/nope"}},
+		{URL: "ssh://git@h/r.git", CacheDir: t.TempDir(), Auth: Auth{SSHKeyPath: "/nope", KnownHostsPath: "/nope"}},
+		{URL: "ssh://git@h/r.git", CacheDir: t.TempDir()},
+		{URL: "https://h/r.git", CacheDir: t.TempDir(), Auth: Auth{Token: "t0ken-1234", SSHKeyPath: "/k", KnownHostsPath: "/kh"}},
 	} {
 		_, err := Open(context.Background(), slog.New(slog.DiscardHandler), cfg)
 		wantKind(t, err, workflow.Invalid)
@@ -372,4 +376,32 @@ func TestConcurrentUse(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+func TestOpenSSHKey(t *testing.T) {
+	keygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		t.Skipf("skipped: ssh-keygen is not installed (%v)", err)
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id_ed25519")
+	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	knownHosts := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(knownHosts, append([]byte("git.example.com "), pub...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(context.Background(), slog.New(slog.DiscardHandler), Config{
+		URL: "git@git.example.com:acme/infra.git", CacheDir: t.TempDir(),
+		Auth: Auth{SSHKeyPath: key, KnownHostsPath: knownHosts},
+	})
+	if err != nil {
+		t.Fatalf("Open with an SSH key: %v", err)
+	}
+	m.Close()
 }
