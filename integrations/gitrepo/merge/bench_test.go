@@ -32,12 +32,12 @@ const (
 // handful of files (some pairs touching the same file, some renaming).
 func makeBenchRepo(b *testing.B) (dir string, pairs [][2]string) {
 	b.Helper()
-	requireGit(b)
+	ortRequireGit(b)
 	dir = b.TempDir()
-	runGit(b, dir, "init", "-q", "--bare")
+	ortRunGit(b, dir, "init", "-q", "--bare")
 	cmd := exec.Command("git", "fast-import", "--quiet")
 	cmd.Dir = dir
-	cmd.Env = gitEnv()
+	cmd.Env = ortGitEnv()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -161,7 +161,7 @@ func BenchmarkMergeVsGit(b *testing.B) {
 	want := map[[2]string]string{}
 	start := time.Now()
 	for _, p := range pairs {
-		out, _ := gitMergeTree(b, dir, p[0], p[1])
+		out, _ := ortGitMergeTree(b, dir, p[0], p[1])
 		want[p] = firstLine(out)
 	}
 	gitPer := time.Since(start) / time.Duration(len(pairs))

@@ -27,7 +27,7 @@ var (
 )
 
 // gitEnv pins git's configuration so the oracle is git's defaults.
-func gitEnv() []string {
+func ortGitEnv() []string {
 	return append(os.Environ(),
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
 		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
@@ -35,7 +35,7 @@ func gitEnv() []string {
 		"LC_ALL=C")
 }
 
-func requireGit(t testing.TB) {
+func ortRequireGit(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("skipping: the git CLI (the oracle) is not installed")
@@ -43,11 +43,11 @@ func requireGit(t testing.TB) {
 }
 
 // runGit runs git in dir and returns stdout and the exit code.
-func runGit(t testing.TB, dir string, args ...string) (string, int) {
+func ortRunGit(t testing.TB, dir string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
-	cmd.Env = gitEnv()
+	cmd.Env = ortGitEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -67,8 +67,8 @@ func runGit(t testing.TB, dir string, args ...string) (string, int) {
 
 // gitMergeTree is the oracle: git merge-tree --write-tree with git's
 // default merge configuration pinned.
-func gitMergeTree(t testing.TB, dir, ours, theirs string) (string, bool) {
-	out, code := runGit(t, dir, "-c", "merge.conflictStyle=merge", "-c", "merge.directoryRenames=conflict",
+func ortGitMergeTree(t testing.TB, dir, ours, theirs string) (string, bool) {
+	out, code := ortRunGit(t, dir, "-c", "merge.conflictStyle=merge", "-c", "merge.directoryRenames=conflict",
 		"-c", "merge.renames=true", "merge-tree", "--write-tree", ours, theirs)
 	return out, code == 0
 }
@@ -361,7 +361,7 @@ func fixConflicts(s snapshot) snapshot {
 // `git merge-tree --write-tree` and requires the same tree and the same
 // conflicted paths and stages.
 func TestMergeMatchesGit(t *testing.T) {
-	requireGit(t)
+	ortRequireGit(t)
 	dir := t.TempDir()
 	if *ortKeep {
 		var err error
@@ -371,7 +371,7 @@ func TestMergeMatchesGit(t *testing.T) {
 		}
 		t.Logf("repository kept at %s", dir)
 	}
-	runGit(t, dir, "init", "-q", "--bare")
+	ortRunGit(t, dir, "init", "-q", "--bare")
 	repo, err := git.PlainOpen(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -398,7 +398,7 @@ func TestMergeMatchesGit(t *testing.T) {
 			ours = writeCommit(t, st, writeSnapshot(t, st, so), bc)
 			theirs = writeCommit(t, st, writeSnapshot(t, st, stt), bc)
 		}
-		want, wantClean := gitMergeTree(t, dir, ours.String(), theirs.String())
+		want, wantClean := ortGitMergeTree(t, dir, ours.String(), theirs.String())
 		res, err := m.MergeCommits(ctx, ours, theirs, Options{OursLabel: ours.String(), TheirsLabel: theirs.String()})
 		if err != nil {
 			t.Fatalf("case %d: merge: %v", i, err)
@@ -459,7 +459,7 @@ func formatForTest(res *Result) string {
 
 // treeDiff shows how two trees differ, with the first differing blob.
 func treeDiff(t testing.TB, dir, a, b string) string {
-	out, _ := runGit(t, dir, "diff-tree", "-r", "-p", "--no-renames", a, b)
+	out, _ := ortRunGit(t, dir, "diff-tree", "-r", "-p", "--no-renames", a, b)
 	if len(out) > 4000 {
 		out = out[:4000] + "\n..."
 	}
