@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/code-releaser/code-releaser/integrations/gitrepo"
+	"github.com/code-releaser/code-releaser/workflow"
+)
+
+// config is the operator's configuration: defaults, then the YAML file,
+// then the environment, then validated. Secrets come from the environment
+// only (GIT_TOKEN); the file never holds them.
+type config struct {
+	Repo         repoConfig  `yaml:"repo"`
+	Slack        slackConfig `yaml:"slack"`
+	Jira         jiraConfig  `yaml:"jira"`
+	Redis        redisConfig `yaml:"redis"`
+	Environments []envConfig `yaml:"environments"`
+
+	// From the environment only.
+	GitToken string `yaml:"-"`
+}
+
+type repoConfig struct {
+	URL              string `yaml:"url"`
+	ProductionBranch string `yaml:"production_branch"`
+	ReleasePrefix    string `yaml:"release_prefix"`
+	CacheDir         string `yaml:"cache_dir"`
+}
+
+// slackConfig, jiraConfig and redisConfig are parsed and checked for
+// unknown fields; the adapters that use them land in later issues.
+type slackConfig struct {
+	AnnounceChannel  string `yaml:"announce_channel"`
+	ApprovalsChannel string `yaml:"approvals_channel"`
+}
+
+type jiraConfig struct {
+	URL                  string   `yaml:"url"`
+	Email                string   `yaml:"email"`
+	Projects             []string `yaml:"projects"`
+	DenyStatusCategories []string `yaml:"deny_status_categories"`
+}
+
+type redisConfig struct {
+	URL string `yaml:"url"`
+}
+
+type envConfig struct {
+	Name        string          `yaml:"name"`
+	Production  bool            `yaml:"production"`
+	RequiresEnv string          `yaml:"requires_env"`
+	Allowed     []string        `yaml:"allowed"`
+	AWS         awsConfig       `yaml:"aws"`
+	Approvals   approvalsConfig `yaml:"approvals"`
+}
+
+type awsConfig struct {
+	Region    string `yaml:"region"`
+	AccountID string `yaml:"account_id"`
+	RoleARN   string `yaml:"role_arn"`
+}
+
+type approvalsConfig struct {
+	Required    int      `yaml:"required"`
+	Approvers   []string `yaml:"approvers"`
+	AllowSelf   bool     `yaml:"allow_self"`
+	ExpireAfter string   `yaml:"expire_after"`
+}
+
+// String keeps the token out of %v.
+func (c config) String() string {
+	return fmt.Sprintf("config{repo: %s, environments: %d, git_token set: %t}", redactedURL(c.Repo.URL), len(c.Environments), c.GitToken != "")
+}
+
+func defaultConfig(getenv func(string) string) config {
+	return config{Repo: repoConfig{
+		ProductionBranch: "master",
+		ReleasePrefix:    "release/",
+		CacheDir:         defaultCacheDir(getenv),
+	}}
+}
+
+// defaultCacheDir is os.UserCacheDir's answer, read through getenv.
+func defaultCacheDir(getenv func(string) string) string {
+	if d := getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "code-releaser")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "code-releaser")
+	}
+	return filepath.Join(os.TempDir(), "code-releaser-cache")
+}
+
+// loadConfig reads the file at path (relative to dir), applies the
+// environment and validates the result.
+func loadConfig(path, dir string, getenv func(string) string) (config, error) {
+	if path == "" {
+		return config{}, usageError{"--config FILE is required"}
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return config{}, fmt.Errorf("config: %w", err)
+	}
+	c, err := parseConfig(data, getenv)
+	if err != nil {
+		return config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// parseConfig is loadConfig without the file system.
+func parseConfig(data []byte, getenv func(string) string) (config, error) {
+	c := defaultConfig(getenv)
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return config{}, err
+	}
+	if err := checkNoSecrets(&root, ""); err != nil {
+		return config{}, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return config{}, err
+	}
+	c.GitToken = getenv("GIT_TOKEN")
+	if err := c.validate(); err != nil {
+		return config{}, err
+	}
+	return c, nil
+}
+
+// tokenPrefixes start the tokens of the services an operator may paste by
+// mistake (GitHub, GitLab, Slack, Atlassian, AWS access keys).
+var tokenPrefixes = []string{"ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "xapp-", "ATATT", "AKIA", "ASIA"}
+
+// checkNoSecrets refuses a file that holds something that looks like a
+// secret: a known token prefix, or a URL with a password. Errors name the
+// field, never the value.
+func checkNoSecrets(n *yaml.Node, path string) error {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if err := checkNoSecrets(c, path); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := n.Content[i].Value
+			if path != "" {
+				p = path + "." + p
+			}
+			if err := checkNoSecrets(n.Content[i+1], p); err != nil {
+				return err
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if err := checkNoSecrets(c, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case yaml.ScalarNode:
+		if looksLikeSecret(n.Value) {
+			return fmt.Errorf("%s: looks like a secret; secrets come from the environment (GIT_TOKEN, SLACK_BOT_TOKEN, JIRA_API_TOKEN), never from the file", path)
+		}
+	}
+	return nil
+}
+
+func looksLikeSecret(v string) bool {
+	for _, p := range tokenPrefixes {
+		if strings.HasPrefix(v, p) && len(v) > len(p)+8 {
+			return true
+		}
+	}
+	if u, err := url.Parse(v); err == nil && u.User != nil && u.Scheme != "" {
+		if _, ok := u.User.Password(); ok {
+			return true
+		}
+		if u.Scheme == "http" || u.Scheme == "https" {
+			return true // https://TOKEN@host: a lone user is usually a token
+		}
+	}
+	return false
+}
+
+// validate checks the config; errors name the field.
+func (c *config) validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.Repo.URL == "" {
+		add("repo.url", "is required")
+	}
+	if err := workflow.ValidateBranchName(c.Repo.ProductionBranch); err != nil {
+		add("repo.production_branch", "%s", workflow.UserMessage(err))
+	}
+	if !strings.HasSuffix(c.Repo.ReleasePrefix, "/") {
+		add("repo.release_prefix", "%q must end with /", c.Repo.ReleasePrefix)
+	} else if err := workflow.ValidateBranchName(c.Repo.ReleasePrefix + "x"); err != nil {
+		add("repo.release_prefix", "%s", workflow.UserMessage(err))
+	}
+	if c.Repo.CacheDir == "" {
+		add("repo.cache_dir", "is required")
+	}
+	if len(c.Environments) == 0 {
+		add("environments", "at least one env is required")
+	}
+	seen := map[string]int{}
+	prod := -1
+	for i, e := range c.Environments {
+		f := fmt.Sprintf("environments[%d]", i)
+		if err := workflow.ValidateEnvName(e.Name); err != nil {
+			add(f+".name", "%q is not a valid env name (lower-case letters, digits and dashes)", e.Name)
+		} else if j, dup := seen[e.Name]; dup {
+			add(f+".name", "%q is already environments[%d]", e.Name, j)
+		} else {
+			seen[e.Name] = i
+		}
+		if e.Production {
+			if prod >= 0 {
+				add(f+".production", "environments[%d] is already the production env", prod)
+			} else {
+				prod = i
+			}
+		}
+	}
+	for i, e := range c.Environments {
+		if e.RequiresEnv == "" {
+			continue
+		}
+		if _, ok := seen[e.RequiresEnv]; !ok || e.RequiresEnv == e.Name {
+			add(fmt.Sprintf("environments[%d].requires_env", i), "%q is not another configured env", e.RequiresEnv)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// workflowConfig is the workflow's part of the config.
+func (c config) workflowConfig() workflow.Config {
+	envs := make([]workflow.Env, len(c.Environments))
+	for i, e := range c.Environments {
+		envs[i] = workflow.Env{Name: e.Name, Production: e.Production, RequiresEnv: e.RequiresEnv, Allowed: e.Allowed}
+	}
+	return workflow.Config{
+		Envs:             envs,
+		ProductionBranch: c.Repo.ProductionBranch,
+		ReleasePrefix:    c.Repo.ReleasePrefix,
+		Policy:           workflow.TicketPolicy{Projects: c.Jira.Projects, DenyStatusCategories: c.Jira.DenyStatusCategories},
+	}
+}
+
+// gitConfig is the git adapter's part of the config.
+func (c config) gitConfig() gitrepo.Config {
+	return gitrepo.Config{
+		URL:              c.Repo.URL,
+		CacheDir:         c.Repo.CacheDir,
+		Auth:             gitrepo.Auth{Token: c.GitToken},
+		ProductionBranch: c.Repo.ProductionBranch,
+		ReleasePrefix:    c.Repo.ReleasePrefix,
+	}
+}
+
+// redactedURL drops the user info of a URL for printing.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}

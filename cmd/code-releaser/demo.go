@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/code-releaser/code-releaser/workflow"
+)
+
+// The sample infra repo of the demo.
+const (
+	demoNetwork = `AWSTemplateFormatVersion: "2010-09-09"
+Description: VPC and subnets
+Parameters:
+  VpcCidr:
+    Type: String
+    Default: 10.0.0.0/16
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: !Ref VpcCidr
+      EnableDnsSupport: true
+  PublicSubnet:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref Vpc
+      CidrBlock: 10.0.1.0/24
+Outputs:
+  VpcId:
+    Value: !Ref Vpc
+    Export:
+      Name: network-VpcId
+`
+	demoApp = `AWSTemplateFormatVersion: "2010-09-09"
+Description: application servers
+Resources:
+  AppSecurityGroup:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: app
+      VpcId: !ImportValue network-VpcId
+`
+	demoPlaybook = `- hosts: app
+  become: true
+  tasks:
+    - name: install nginx
+      ansible.builtin.package:
+        name: nginx
+        state: present
+`
+)
+
+// runDemo is `demo [--keep]`: the seed's story on a sample repo, through
+// the real workflow, git mirror and in-memory store.
+func runDemo(ctx context.Context, e *env, args []string) error {
+	pos, opts, err := parseFlags(args, nil, []string{"keep"})
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{"demo takes no arguments"}
+	}
+	dir, err := os.MkdirTemp("", "code-releaser-demo-")
+	if err != nil {
+		return err
+	}
+	if opts["keep"] != "" {
+		defer fmt.Fprintf(e.stdout, "\nkept the demo's files in %s (remote: %s)\n", dir, filepath.Join(dir, "remote.git"))
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	if err := playDemo(ctx, e, dir); err != nil {
+		fmt.Fprintf(e.stdout, "\ndemo: FAILED: %v\n", err)
+		return exitError{1}
+	}
+	fmt.Fprintln(e.stdout, "\ndemo: the story played as expected")
+	return nil
+}
+
+// demoGit runs git in dir, isolated from the user's and system's config.
+func demoGit(ctx context.Context, dir string, args ...string) (string, error) {
+	full := append([]string{
+		"-c", "user.name=Demo", "-c", "user.email=demo@example.com",
+		"-c", "init.defaultBranch=master", "-c", "commit.gpgsign=false",
+	}, args...)
+	cmd := exec.CommandContext(ctx, "git", full...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// buildDemoRemote makes the bare remote with master and the three ticket
+// branches; it returns the work tree it used.
+func buildDemoRemote(ctx context.Context, dir string) (remote, work string, err error) {
+	remote = filepath.Join(dir, "remote.git")
+	work = filepath.Join(dir, "work")
+	var steps [][]string
+	g := func(args ...string) { steps = append(steps, args) }
+	write := func(files map[string]string) error {
+		for p, body := range files {
+			full := filepath.Join(work, p)
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if _, err := demoGit(ctx, dir, "init", "-q", "--bare", remote); err != nil {
+		return "", "", err
+	}
+	if _, err := demoGit(ctx, dir, "init", "-q", work); err != nil {
+		return "", "", err
+	}
+	branch := func(name, msg string, files map[string]string) error {
+		if _, err := demoGit(ctx, work, "checkout", "-q", "-B", name, "master"); err != nil {
+			return err
+		}
+		if err := write(files); err != nil {
+			return err
+		}
+		_, err := demoGit(ctx, work, "commit", "-q", "-am", msg)
+		return err
+	}
+	if err := write(map[string]string{
+		"stacks/network.yml": demoNetwork, "stacks/app.yml": demoApp, "playbooks/site.yml": demoPlaybook,
+		"README.md": "# acme infra\n",
+	}); err != nil {
+		return "", "", err
+	}
+	g("add", "-A")
+	g("commit", "-q", "-m", "Initial infra: network and app stacks, site playbook")
+	for _, s := range steps {
+		if _, err := demoGit(ctx, work, s...); err != nil {
+			return "", "", err
+		}
+	}
+	for _, b := range []struct{ name, msg, path, old, new string }{
+		{"JIRA-1", "JIRA-1: widen the VPC", "stacks/network.yml", "Default: 10.0.0.0/16", "Default: 10.0.0.0/15"},
+		{"JIRA-2", "JIRA-2: install nginx from the mainline repo", "playbooks/site.yml", "state: present", "state: latest"},
+		{"JIRA-3", "JIRA-3: move the VPC", "stacks/network.yml", "Default: 10.0.0.0/16", "Default: 172.16.0.0/16"},
+	} {
+		body, err := os.ReadFile(filepath.Join(work, b.path))
+		if err != nil {
+			return "", "", err
+		}
+		if err := branch(b.name, b.msg, map[string]string{b.path: strings.Replace(string(body), b.old, b.new, 1)}); err != nil {
+			return "", "", err
+		}
+	}
+	if _, err := demoGit(ctx, work, "push", "-q", remote, "master", "JIRA-1", "JIRA-2", "JIRA-3"); err != nil {
+		return "", "", err
+	}
+	return remote, work, nil
+}
+
+func section(e *env, title string) {
+	fmt.Fprintf(e.stdout, "\n=== %s ===\n", title)
+}
+
+// playDemo plays the story; it returns an error when something did not
+// go as the story says.
+func playDemo(ctx context.Context, e *env, dir string) error {
+	section(e, "setup")
+	remote, work, err := buildDemoRemote(ctx, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "sample infra repo at %s: master plus ticket branches JIRA-1 (stacks/network.yml), JIRA-2 (playbooks/site.yml), JIRA-3 (stacks/network.yml, same lines as JIRA-1)\n", remote)
+	cfg := defaultConfig(e.getenv)
+	cfg.Repo.URL = "file://" + filepath.ToSlash(remote)
+	cfg.Repo.CacheDir = filepath.Join(dir, "cache")
+	cfg.Environments = []envConfig{{Name: "dev"}, {Name: "stg"}, {Name: "prod", Production: true, RequiresEnv: "stg"}}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cliLogger(e), cfg, e.stdout)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	release := func(ticket, envName, user string) (workflow.Release, error) {
+		return a.svc.Release(ctx, workflow.ReleaseRequest{Ticket: ticket, Env: envName, User: workflow.User{ID: user}})
+	}
+
+	section(e, "1. alice: /release JIRA-1 dev")
+	if _, err := release("JIRA-1", "dev", "alice"); err != nil {
+		return fmt.Errorf("alice's JIRA-1 to dev: %w", err)
+	}
+
+	section(e, "2. bob: /release JIRA-2 dev (alice's JIRA-1 stays)")
+	if _, err := release("JIRA-2", "dev", "bob"); err != nil {
+		return fmt.Errorf("bob's JIRA-2 to dev: %w", err)
+	}
+
+	section(e, "3. carol: /release JIRA-3 dev (conflicts with JIRA-1)")
+	_, err = release("JIRA-3", "dev", "carol")
+	var cr *workflow.ConflictReport
+	switch {
+	case err == nil:
+		return errors.New("carol's JIRA-3 merged cleanly; it should conflict with JIRA-1")
+	case !errors.As(err, &cr):
+		return fmt.Errorf("carol's JIRA-3: want a conflict, got: %w", err)
+	case !slices.Contains(cr.Paths(), "stacks/network.yml"):
+		return fmt.Errorf("carol's JIRA-3 conflicts in %v, want stacks/network.yml", cr.Paths())
+	case len(cr.Culprits) == 0 || cr.Culprits[0].Occupant.Ticket != "JIRA-1" || cr.Culprits[0].Occupant.By != "alice":
+		return fmt.Errorf("carol's conflict does not name alice's JIRA-1: %v", cr)
+	}
+
+	section(e, "4. /release status")
+	if err := a.repo.Fetch(ctx); err != nil {
+		return err
+	}
+	if err := a.printStatus(ctx, e.stdout); err != nil {
+		return err
+	}
+	for _, want := range []struct {
+		ticket string
+		in     bool
+	}{{"JIRA-1", true}, {"JIRA-2", true}, {"JIRA-3", false}} {
+		_, err := demoGit(ctx, remote, "merge-base", "--is-ancestor", "refs/heads/"+want.ticket, "refs/heads/release/dev")
+		if got := err == nil; got != want.in {
+			return fmt.Errorf("remote release/dev contains %s: %t, want %t", want.ticket, got, want.in)
+		}
+	}
+
+	section(e, "5. JIRA-1's pull request is merged into master; alice: /release JIRA-1 prod")
+	fmt.Fprintln(e.stdout, "(prod deploys master itself; the approval step (preview, Approve/Reject) lands in a later issue, so this release goes through without one)")
+	if _, err := demoGit(ctx, work, "checkout", "-q", "master"); err != nil {
+		return err
+	}
+	if _, err := demoGit(ctx, work, "merge", "-q", "--no-ff", "-m", "Merge pull request #1 from JIRA-1", "JIRA-1"); err != nil {
+		return err
+	}
+	if _, err := demoGit(ctx, work, "push", "-q", remote, "master"); err != nil {
+		return err
+	}
+	if _, err := release("JIRA-1", "prod", "alice"); err != nil {
+		return fmt.Errorf("alice's JIRA-1 to prod: %w", err)
+	}
+
+	section(e, "6. /release status (JIRA-1 is in master: it has graduated from dev)")
+	if err := a.repo.Fetch(ctx); err != nil {
+		return err
+	}
+	return a.printStatus(ctx, e.stdout)
+}
