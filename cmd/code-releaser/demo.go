@@ -60,14 +60,14 @@ Resources:
 // runDemo is `demo [--keep]`: the seed's story on a sample repo, through
 // the real workflow, git mirror and in-memory store.
 func runDemo(ctx context.Context, e *env, args []string) error {
-	pos, opts, err := parseFlags(args, nil, []string{"keep"})
+	pos, opts, err := parseFlags(args, []string{"dir"}, []string{"keep"})
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
 		return usageError{"demo takes no arguments"}
 	}
-	dir, err := os.MkdirTemp("", "code-releaser-demo-")
+	dir, err := os.MkdirTemp(opts["dir"], "code-releaser-demo-")
 	if err != nil {
 		return err
 	}

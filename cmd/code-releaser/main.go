@@ -50,7 +50,7 @@ func commands() map[string]command {
 		{"release", "TICKET ENV --as USER --config FILE", "merge a ticket into an env branch, push and deploy it", runRelease},
 		{"status", "[ENV] --config FILE", "env branches and the tickets in them, from git", runStatus},
 		{"history", "ENV [N] --config FILE", "the last N releases to an env, from git", runHistory},
-		{"demo", "[--keep]", "play the release story on a sample repo in a temp dir", runDemo},
+		{"demo", "[--keep] [--dir DIR]", "play the release story on a sample repo in a temp dir", runDemo},
 	} {
 		if _, dup := table[c.name]; dup {
 			panic("duplicate command " + c.name)

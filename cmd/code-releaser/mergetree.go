@@ -62,7 +62,7 @@ func runMergeTree(ctx context.Context, e *env, args []string) error {
 
 // resolveCommit resolves a revision to a commit, peeling annotated tags.
 func resolveCommit(repo *git.Repository, rev string) (plumbing.Hash, error) {
-	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+	h, err := resolveRevision(repo, rev)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
 	}
@@ -81,6 +81,29 @@ func resolveCommit(repo *git.Repository, rev string) (plumbing.Hash, error) {
 		}
 	}
 	return plumbing.ZeroHash, errors.New("tag chain too long for " + rev)
+}
+
+// resolveRevision resolves rev as git does for the cases go-git gets
+// wrong: a full object id names that object whatever its type, and a
+// branch or tag name wins over an abbreviated id (go-git takes "c" as a
+// hash prefix before the branch c).
+func resolveRevision(repo *git.Repository, rev string) (*plumbing.Hash, error) {
+	if plumbing.IsHash(rev) {
+		h := plumbing.NewHash(rev)
+		return &h, nil
+	}
+	for _, name := range []plumbing.ReferenceName{
+		plumbing.ReferenceName(rev),
+		plumbing.NewBranchReferenceName(rev),
+		plumbing.NewTagReferenceName(rev),
+		plumbing.NewRemoteReferenceName("origin", rev),
+	} {
+		if ref, err := repo.Reference(name, true); err == nil {
+			h := ref.Hash()
+			return &h, nil
+		}
+	}
+	return repo.ResolveRevision(plumbing.Revision(rev))
 }
 
 // writeMergeTree prints a result in git merge-tree --write-tree's format.
