@@ -86,3 +86,9 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("after --: got %v %v", pos, err)
 	}
 }
+
+func TestConfigExampleParses(t *testing.T) {
+	if _, err := loadConfig("../../config.example.yml", ".", noEnv); err != nil {
+		t.Fatalf("config.example.yml: %v", err)
+	}
+}
