@@ -19,11 +19,13 @@ const binarySniffLen = 8000
 // conflicts that still makes them one conflict.
 const nearConflictLines = 3
 
+// fileMergeOptions are the settings of one content merge.
 type fileMergeOptions struct {
 	OursLabel, TheirsLabel string // marker labels, e.g. "HEAD" / "feature" or "HEAD:path" with renames
 	MarkerSize             int    // 0 means 7; the tree merge passes 7 + extra for inner (virtual-ancestor) merges
 }
 
+// fileMergeResult is the outcome of a content merge.
 type fileMergeResult struct {
 	Content   []byte // merged content, with conflict markers where needed
 	Conflicts []Hunk // one per conflict block, in order; empty means clean
@@ -53,14 +55,35 @@ const (
 // base. Each side's range is in that side's lines (0-based); base, the base
 // range, is only meaningful until conflicts are refined.
 type mergeChunk struct {
-	kind           chunkKind
-	base0, baseN   int
-	ours0, oursN   int
-	theirs0, thrsN int
+	kind             chunkKind
+	base0, baseN     int
+	ours0, oursN     int
+	theirs0, theirsN int
 }
 
 // mergeFile merges text contents like git's xdl_merge as called by merge-ort
-// (see above).
+// (git 2.39): both sides are diffed against base with the histogram diff;
+// when one side has no change the result is the other side verbatim;
+// otherwise changes of one side that neither overlap nor touch a change of
+// the other are applied, identical changes are applied once, and everything
+// else conflicts. Conflicts are then refined ("zealous" level): the two
+// sides of each are diffed against each other and only the differing parts
+// stay conflicts. Conflicts with three or fewer unchanged lines between them
+// are joined. Conflict blocks use the "merge" style (no base section):
+//
+//	<<<<<<< OursLabel
+//	ours lines
+//	=======
+//	theirs lines
+//	>>>>>>> TheirsLabel
+//
+// Markers end in CRLF when the surrounding lines do (see markersNeedCR); a
+// side whose last line has no newline gets one inside a conflict block.
+//
+// Inputs must be text: the caller checks isBinary first, as git does. Known
+// differences from git, none of which arise in practice: git gives up with
+// an error when more than 64 distinct lines of a range fall into one bucket
+// of its hash table, and it merges files over 1 GiB as binary.
 func mergeFile(base, ours, theirs []byte, opt fileMergeOptions) fileMergeResult {
 	var in lineInterner
 	bl, ol, tl := splitLines(base), splitLines(ours), splitLines(theirs)
@@ -97,13 +120,13 @@ func combineChanges(d1, d2 []lineChange, oi, ti []int32, nBase, nOurs, nTheirs i
 	add := func(c mergeChunk) {
 		if n := len(out); n > 0 {
 			last := &out[n-1]
-			if c.ours0 <= last.ours0+last.oursN || c.theirs0 <= last.theirs0+last.thrsN {
+			if c.ours0 <= last.ours0+last.oursN || c.theirs0 <= last.theirs0+last.theirsN {
 				if c.kind != last.kind {
 					last.kind = chunkConflict
 				}
 				last.baseN = c.base0 + c.baseN - last.base0
 				last.oursN = c.ours0 + c.oursN - last.ours0
-				last.thrsN = c.theirs0 + c.thrsN - last.theirs0
+				last.theirsN = c.theirs0 + c.theirsN - last.theirs0
 				return
 			}
 		}
@@ -116,13 +139,13 @@ func combineChanges(d1, d2 []lineChange, oi, ti []int32, nBase, nOurs, nTheirs i
 		return mergeChunk{kind: chunkOurs,
 			base0: x.AStart, baseN: x.ACount,
 			ours0: x.BStart, oursN: x.BCount,
-			theirs0: x.AStart + theirsShift, thrsN: x.ACount}
+			theirs0: x.AStart + theirsShift, theirsN: x.ACount}
 	}
 	onlyTheirs := func(y lineChange, oursShift int) mergeChunk {
 		return mergeChunk{kind: chunkTheirs,
 			base0: y.AStart, baseN: y.ACount,
 			ours0: y.AStart + oursShift, oursN: y.ACount,
-			theirs0: y.BStart, thrsN: y.BCount}
+			theirs0: y.BStart, theirsN: y.BCount}
 	}
 
 	i, j := 0, 0
@@ -152,12 +175,12 @@ func combineChanges(d1, d2 []lineChange, oi, ti []int32, nBase, nOurs, nTheirs i
 			}
 			c.baseN = x.AEnd() - c.base0
 			c.oursN = x.BEnd() - c.ours0
-			c.thrsN = y.BEnd() - c.theirs0
+			c.theirsN = y.BEnd() - c.theirs0
 			if tail := x.AEnd() - y.AEnd(); tail < 0 {
 				c.baseN -= tail
 				c.oursN -= tail
 			} else {
-				c.thrsN += tail
+				c.theirsN += tail
 			}
 			add(c)
 		}
@@ -196,11 +219,11 @@ func equalIDs(a, b []int32) bool {
 func refineConflicts(chunks []mergeChunk, oi, ti []int32, nids int) []mergeChunk {
 	out := make([]mergeChunk, 0, len(chunks))
 	for _, c := range chunks {
-		if c.kind != chunkConflict || c.oursN == 0 || c.thrsN == 0 {
+		if c.kind != chunkConflict || c.oursN == 0 || c.theirsN == 0 {
 			out = append(out, c)
 			continue
 		}
-		d := diffIDs(oi[c.ours0:c.ours0+c.oursN], ti[c.theirs0:c.theirs0+c.thrsN], nids)
+		d := diffIDs(oi[c.ours0:c.ours0+c.oursN], ti[c.theirs0:c.theirs0+c.theirsN], nids)
 		if len(d) == 0 {
 			c.kind = chunkIdentical
 			out = append(out, c)
@@ -210,7 +233,7 @@ func refineConflicts(chunks []mergeChunk, oi, ti []int32, nids int) []mergeChunk
 			out = append(out, mergeChunk{kind: chunkConflict,
 				base0: -1, // unknown after refinement
 				ours0: c.ours0 + x.AStart, oursN: x.ACount,
-				theirs0: c.theirs0 + x.BStart, thrsN: x.BCount})
+				theirs0: c.theirs0 + x.BStart, theirsN: x.BCount})
 		}
 	}
 	return out
@@ -228,7 +251,7 @@ func joinNearConflicts(chunks []mergeChunk) []mergeChunk {
 		if m.kind == chunkConflict && next.kind == chunkConflict &&
 			next.ours0-(m.ours0+m.oursN) <= nearConflictLines {
 			m.oursN = next.ours0 + next.oursN - m.ours0
-			m.thrsN = next.theirs0 + next.thrsN - m.theirs0
+			m.theirsN = next.theirs0 + next.theirsN - m.theirs0
 			m.base0 = -1
 			continue
 		}
@@ -261,7 +284,7 @@ func (w *mergeWriter) write(chunks []mergeChunk) fileMergeResult {
 			w.copyLines(lineSpan(w.ours, next, c.ours0+c.oursN), false, false)
 		case chunkTheirs:
 			w.copyLines(lineSpan(w.ours, next, c.ours0), false, false)
-			w.copyLines(lineSpan(w.theirs, c.theirs0, c.theirs0+c.thrsN), false, false)
+			w.copyLines(lineSpan(w.theirs, c.theirs0, c.theirs0+c.theirsN), false, false)
 		case chunkConflict:
 			w.copyLines(lineSpan(w.ours, next, c.ours0), false, false)
 			conflicts = append(conflicts, w.conflict(c))
@@ -321,14 +344,14 @@ func (w *mergeWriter) conflict(c mergeChunk) Hunk {
 	crlf := w.markersNeedCR(c)
 	h := Hunk{
 		Ours:   LineRange{Start: c.ours0 + 1, Count: c.oursN},
-		Theirs: LineRange{Start: c.theirs0 + 1, Count: c.thrsN},
-		Result: LineRange{Start: w.lines + 1, Count: c.oursN + c.thrsN + 3},
+		Theirs: LineRange{Start: c.theirs0 + 1, Count: c.theirsN},
+		Result: LineRange{Start: w.lines + 1, Count: c.oursN + c.theirsN + 3},
 	}
 	h.Base = w.baseRange(c)
 	w.marker('<', w.opt.OursLabel, true, crlf)
 	w.copyLines(lineSpan(w.ours, c.ours0, c.ours0+c.oursN), true, crlf)
 	w.marker('=', "", false, crlf)
-	w.copyLines(lineSpan(w.theirs, c.theirs0, c.theirs0+c.thrsN), true, crlf)
+	w.copyLines(lineSpan(w.theirs, c.theirs0, c.theirs0+c.theirsN), true, crlf)
 	w.marker('>', w.opt.TheirsLabel, true, crlf)
 	return h
 }
@@ -389,12 +412,12 @@ func (w *mergeWriter) baseRange(c mergeChunk) LineRange {
 		return LineRange{Start: c.base0 + 1, Count: c.baseN}
 	}
 	s1, e1 := sideToBase(w.oursDiff, c.ours0, c.ours0+c.oursN)
-	s2, e2 := sideToBase(w.theirsDiff, c.theirs0, c.theirs0+c.thrsN)
+	s2, e2 := sideToBase(w.theirsDiff, c.theirs0, c.theirs0+c.theirsN)
 	var s, e int
 	switch {
-	case c.oursN > 0 && c.thrsN > 0:
+	case c.oursN > 0 && c.theirsN > 0:
 		s, e = min(s1, s2), max(e1, e2)
-	case c.thrsN > 0:
+	case c.theirsN > 0:
 		s, e = s2, e2
 	default:
 		s, e = s1, e1

@@ -470,6 +470,33 @@ func TestMergeFileMatchesGit(t *testing.T) {
 	compareWithGit(t, cases)
 }
 
+// TestMergeFileHugeMatchesGit runs a few cases of each kind of long file
+// through git, so that the classic diff's heuristics (its fallback from the
+// histogram diff, discarding of unmatched lines, good snakes, cost limit)
+// are checked on every run.
+func TestMergeFileHugeMatchesGit(t *testing.T) {
+	requireGit(t)
+	if testing.Short() {
+		t.Skip("long files: skipped in -short mode")
+	}
+	r := rand.New(rand.NewPCG(*fileMergeSeed, 0x68756765))
+	var cases []mergeCase
+	for v := range hugeVariants {
+		n := 6
+		if v == hugeVeryLong {
+			n = 2
+		}
+		if v == hugeBoundary {
+			n = 40
+		}
+		for i := range n {
+			base, ours, theirs, style := randomHugeCase(r, newLineGen(r), v)
+			cases = append(cases, mergeCase{name: fmt.Sprintf("seed %d huge case %d (%s)", *fileMergeSeed, i, style), base: base, ours: ours, theirs: theirs})
+		}
+	}
+	compareWithGit(t, cases)
+}
+
 // TestMergeFileTestdata runs the cases under testdata/filemerge (directories
 // holding base, ours, theirs) against git, when there are any.
 func TestMergeFileTestdata(t *testing.T) {
@@ -502,7 +529,11 @@ func TestMergeFileTestdata(t *testing.T) {
 func randomMergeCase(r *rand.Rand) (base, ours, theirs []byte, style string) {
 	g := newLineGen(r)
 	if r.IntN(100) < 2 {
-		return randomHugeCase(r, g)
+		v := r.IntN(hugeVariants)
+		if v == hugeVeryLong && r.IntN(2) == 0 {
+			v = hugeSparse // keep the default run short
+		}
+		return randomHugeCase(r, g, v)
 	}
 	var b []string
 	switch x := r.IntN(100); {
@@ -537,33 +568,59 @@ func randomMergeCase(r *rand.Rand) (base, ours, theirs []byte, style string) {
 	return g.join(b), g.join(o), g.join(th), g.style
 }
 
-// randomHugeCase makes thousands of lines from a vocabulary of a dozen lines
-// (so every line is far more frequent than the histogram diff accepts) and
-// rewrites many chunks of them with a mix of known and new lines: the
-// classic diff's discarding of unmatched lines, its good-snake heuristic and
-// its cost limit all come into play.
-func randomHugeCase(r *rand.Rand, g *lineGen) (base, ours, theirs []byte, style string) {
+// Variants of randomHugeCase.
+const (
+	hugeDense     = iota // dense rewrites: the classic diff hits its cost limit
+	hugeSparse           // sparse rewrites: long common runs between changes
+	hugeUnmatched        // rewrites mostly with new lines: runs of unmatched lines
+	hugeVeryLong         // sparse rewrites of a very long file: good-snake heuristic
+	hugeBoundary         // the rarest line occurs 63, 64 or 65 times
+	hugeVariants
+)
+
+// randomHugeCase makes thousands of lines from a small vocabulary (so every
+// line is more frequent than the histogram diff accepts) and rewrites chunks
+// of them with a mix of known and new lines: the classic diff's discarding
+// of unmatched lines, its good-snake heuristic and its cost limit all come
+// into play.
+func randomHugeCase(r *rand.Rand, g *lineGen, variant int) (base, ours, theirs []byte, style string) {
 	g.plain = true
 	n, nv := 1500+r.IntN(2500), 6+r.IntN(8)
-	// Dense rewrites make the search hit its cost limit; sparse ones
-	// leave long common runs (good snakes) between cheap changes, which
-	// the search uses when it gets expensive in a very long file.
-	maxGap, maxChunk := 120, 60
-	switch r.IntN(8) {
-	case 0, 1, 2:
+	maxGap, maxChunk, unmatched := 120, 60, 2
+	switch variant {
+	case hugeSparse:
 		maxGap, maxChunk = 50, 8
-	case 3:
-		maxGap, maxChunk = 50, 8
+	case hugeUnmatched:
+		maxGap, maxChunk, unmatched = 80, 20, 8
+	case hugeVeryLong:
 		// Long enough (ndiags > 4^8) for the cost limit to pass the
 		// heuristics' threshold.
+		maxGap, maxChunk = 50, 8
 		n = 34000 + r.IntN(6000)
 		nv = n / 150 // each line still occurs more than 64 times
+	case hugeBoundary:
+		maxGap, maxChunk = 30, 4
 	}
 	g.vocab = g.vocab[:0]
 	for i := range nv {
 		g.vocab = append(g.vocab, fmt.Sprintf("v%d", i))
 	}
-	b := g.lines(n)
+	var b []string
+	if variant == hugeBoundary {
+		// Every vocabulary line 70 to 100 times, one of them 63 to 65.
+		for i, v := range g.vocab[:2+r.IntN(3)] {
+			k := 70 + r.IntN(30)
+			if i == 0 {
+				k = 63 + r.IntN(3)
+			}
+			for range k {
+				b = append(b, v+g.eol())
+			}
+		}
+		r.Shuffle(len(b), func(i, j int) { b[i], b[j] = b[j], b[i] })
+	} else {
+		b = g.lines(n)
+	}
 	unique := 0
 	rewrite := func(ls []string) []string {
 		out := append([]string(nil), ls...)
@@ -571,9 +628,9 @@ func randomHugeCase(r *rand.Rand, g *lineGen) (base, ours, theirs []byte, style 
 			n := 1 + r.IntN(maxChunk)
 			for j := i; j < min(i+n, len(out)); j++ {
 				switch x := r.IntN(10); {
-				case x < 4:
+				case x < 4-unmatched/2:
 					out[j] = g.line()
-				case x < 6:
+				case x < 4+unmatched/2:
 					unique++
 					out[j] = fmt.Sprintf("new%d%s", unique, g.eol())
 				}
@@ -586,7 +643,7 @@ func randomHugeCase(r *rand.Rand, g *lineGen) (base, ours, theirs []byte, style 
 	if r.IntN(2) == 0 {
 		th = g.edit(th, 3, false)
 	}
-	return g.join(b), g.join(o), g.join(th), "huge," + g.style
+	return g.join(b), g.join(o), g.join(th), fmt.Sprintf("huge%d,%s", variant, g.style)
 }
 
 type lineGen struct {

@@ -276,6 +276,14 @@ func (h *histogram) findLCS(a0, a1, b0, b1, nids int) (lcsRegion, lcsOutcome) {
 // match on the other side (and frequent lines amid runs of such lines) are
 // marked changed up front and left out, and the bidirectional O(ND) search
 // with xdiff's cost limits and "good snake" heuristics splits the rest.
+//
+// Where it may differ from git: git re-reads the range as a new file, so its
+// line classes (and the hash buckets derived from them) are computed afresh;
+// only equality of lines matters to the result, so this is not observable.
+// The constants below are git's; the heuristics only act on large ranges
+// (the cost limit from 256 steps on, the snake heuristics only when the
+// ranges have more than about 32k lines together), and the differential
+// tests exercise them less densely than the common paths.
 
 const (
 	myersMinMaxCost  = 256 // lower bound of the cost after which the search gives up

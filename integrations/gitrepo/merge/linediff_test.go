@@ -108,9 +108,11 @@ func TestDiffLinesFallback(t *testing.T) {
 
 var hunkHeader = regexp.MustCompile(`^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@`)
 
-// gitDiffBatch diffs pairs with one `git diff --no-index --histogram -U0`
-// run over two directories, and returns each pair's edit script as read
-// from the hunk headers.
+// gitDiffBatch diffs pairs with one `git diff --no-index --histogram` run
+// over two directories, and returns each pair's edit script as read from
+// the hunks. It asks for one line of context: with none, git diff trims the
+// common tail of the files before diffing (in 1 KiB blocks), which changes
+// the result, and the merge does not do that.
 func gitDiffBatch(t *testing.T, pairs [][2][]byte) [][]lineChange {
 	t.Helper()
 	dir := t.TempDir()
@@ -125,31 +127,37 @@ func gitDiffBatch(t *testing.T, pairs [][2][]byte) [][]lineChange {
 		}
 	}
 	out, err := runGit(t, dir, nil, "diff", "--no-index", "--histogram", "--no-indent-heuristic",
-		"-U0", "--no-color", "--no-ext-diff", "--no-renames", "--inter-hunk-context=0", "a", "b")
+		"-U1", "--no-color", "--no-ext-diff", "--no-renames", "a", "b")
 	if err != nil && len(out) == 0 {
 		t.Fatal(err)
 	}
 	res := make([][]lineChange, len(pairs))
 	cur := -1
+	var ai, bi int       // next line of a and b in the current hunk
+	var open *lineChange // change being read
+	flush := func() {
+		if open != nil {
+			res[cur] = append(res[cur], *open)
+			open = nil
+		}
+	}
+	start := func(s, c string) int {
+		n, _ := strconv.Atoi(s)
+		if c != "0" {
+			n-- // 1-based line, unless the range is empty
+		}
+		return n
+	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<26)
-	start := func(s, c string) (int, int) {
-		n, _ := strconv.Atoi(s)
-		cnt := 1
-		if c != "" {
-			cnt, _ = strconv.Atoi(c)
-		}
-		if cnt > 0 {
-			n--
-		}
-		return n, cnt
-	}
+	inHunk := false
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "diff --git ") {
+			flush()
+			inHunk = false
 			f := strings.Fields(line)
-			name := f[len(f)-1]
-			n, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(name), "case"))
+			n, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(f[len(f)-1]), "case"))
 			if err != nil {
 				t.Fatalf("unexpected diff header %q", line)
 			}
@@ -157,11 +165,33 @@ func gitDiffBatch(t *testing.T, pairs [][2][]byte) [][]lineChange {
 			continue
 		}
 		if m := hunkHeader.FindStringSubmatch(line); m != nil {
-			as, ac := start(m[1], m[2])
-			bs, bc := start(m[3], m[4])
-			res[cur] = append(res[cur], lineChange{as, ac, bs, bc})
+			flush()
+			inHunk = true
+			ai, bi = start(m[1], m[2]), start(m[3], m[4])
+			continue
+		}
+		if !inHunk || line == "" {
+			continue
+		}
+		switch line[0] {
+		case ' ':
+			flush()
+			ai++
+			bi++
+		case '-', '+':
+			if open == nil {
+				open = &lineChange{AStart: ai, BStart: bi}
+			}
+			if line[0] == '-' {
+				open.ACount++
+				ai++
+			} else {
+				open.BCount++
+				bi++
+			}
 		}
 	}
+	flush()
 	return res
 }
 
