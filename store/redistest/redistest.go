@@ -1,0 +1,243 @@
+// Package redistest runs private redis-server processes for tests: one
+// shared per test binary (started on first use, stopped by Main), or
+// dedicated ones that a test can restart. Servers listen on a free port on
+// 127.0.0.1 with a working directory of their own.
+//
+// Without redis-server on PATH the tests that need it skip, saying why;
+// under CI (CI=true) they fail instead, because CI installs it.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is one redis-server process.
+type Server struct {
+	Addr    string // host:port
+	dir     string
+	persist bool
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Options of a dedicated server.
+type Options struct {
+	// Persist keeps the data across Restart (an append-only file synced
+	// on every write), as a production server would.
+	Persist bool
+}
+
+// Start starts a server working in dir.
+func Start(dir string, o Options) (*Server, error) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), dir: dir, persist: o.Persist}
+		if lastErr = s.start(); lastErr == nil {
+			return s, nil
+		}
+	}
+	return nil, lastErr
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// start runs redis-server on s.Addr and waits until it answers.
+func (s *Server) start() error {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	args := []string{"--port", port, "--bind", "127.0.0.1", "--dir", s.dir, "--save", ""}
+	if s.persist {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	cmd := exec.Command("redis-server", args...)
+	cmd.Dir = s.dir
+	log, err := os.OpenFile(s.dir+"/redis.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		log.Close()
+		close(done)
+	}()
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer rdb.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-done:
+			return fmt.Errorf("redis-server on %s exited at start (see %s/redis.log)", s.Addr, s.dir)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := rdb.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("redis-server on %s does not answer: %w", s.Addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+	return nil
+}
+
+// Stop ends the server (SIGTERM) and waits for it.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Restart stops the server and starts it again on the same port, after
+// down has passed. With Options.Persist the data survives.
+func (s *Server) Restart(down time.Duration) error {
+	s.Stop()
+	time.Sleep(down)
+	var err error
+	for range 20 { // the port may linger a moment
+		if err = s.start(); err == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
+}
+
+// Client returns a client of s closed when tb ends.
+func (s *Server) Client(tb testing.TB) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr})
+	tb.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// Dedicated starts a server of tb's own, stopped when tb ends, or skips
+// (fails under CI) when redis-server is missing.
+func Dedicated(tb testing.TB, o Options) *Server {
+	tb.Helper()
+	s, err := Start(tb.TempDir(), o)
+	if err != nil {
+		unavailable(tb, err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// shared is the binary's shared server: a test binary is one process and
+// Main owns its lifetime, so this is the one piece of package state.
+var shared struct {
+	once sync.Once
+	srv  *Server
+	dir  string
+	err  error
+}
+
+// Shared returns the test binary's shared server, starting it on first
+// use, or skips (fails under CI) when it cannot run. Tests sharing it keep
+// apart by key prefix (see Prefix).
+func Shared(tb testing.TB) *Server {
+	tb.Helper()
+	shared.once.Do(func() {
+		shared.dir, shared.err = os.MkdirTemp("", "redistest-")
+		if shared.err == nil {
+			shared.srv, shared.err = Start(shared.dir, Options{})
+		}
+	})
+	if shared.err != nil {
+		unavailable(tb, shared.err)
+	}
+	return shared.srv
+}
+
+// Main runs the tests and stops the shared server if they started it:
+// call it from TestMain as os.Exit(redistest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if shared.srv != nil {
+		shared.srv.Stop()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	return code
+}
+
+func unavailable(tb testing.TB, err error) {
+	tb.Helper()
+	if errors.Is(err, exec.ErrNotFound) {
+		err = fmt.Errorf("redis-server is not installed (apt-get install redis-server): %w", err)
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("CI must run the Redis tests, but: %v", err)
+	}
+	tb.Skipf("skipping: no Redis to test against: %v", err)
+}
+
+var unsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// Prefix returns a key prefix unique to tb, so that tests can share a
+// server.
+func Prefix(tb testing.TB) string {
+	var b [4]byte
+	rand.Read(b[:])
+	name := unsafe.ReplaceAllString(tb.Name(), "_")
+	if len(name) > 60 {
+		name = name[len(name)-60:]
+	}
+	return "test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
+}
