@@ -472,7 +472,7 @@ func (s *Redis) SetLastDeploy(ctx context.Context, l workflow.Lease, d workflow.
 
 // The fields of a release record hash.
 const (
-	fID, fTicket, fEnv, fBy, fRequested, fState, fUpdated = "id", "ticket", "env", "by", "requested", "state", "updated"
+	fID, fTicket, fEnv, fBy, fRequested, fState, fUpdated  = "id", "ticket", "env", "by", "requested", "state", "updated"
 	fBranch, fTicketSHA, fMerged, fPushed, fDeployed, fErr = "branch", "ticket_sha", "merged_sha", "pushed_sha", "deployed_sha", "error"
 )
 
