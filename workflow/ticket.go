@@ -91,6 +91,11 @@ type Ticket struct {
 	StatusCategory string // Jira's category key: "new", "indeterminate" or "done"
 	Assignee       string // display name, "" when unassigned
 	URL            string // the browse URL
+	// Unverified says why the tracker could not confirm the ticket when
+	// the operator allows releasing unvalidated tickets while it is down
+	// ("" when it was looked up). Only the key is known then; the
+	// announcement must say so.
+	Unverified string
 }
 
 // Tickets looks tickets up in the tracker. Lookup returns a NotFound error
@@ -110,41 +115,51 @@ func (UncheckedTickets) Lookup(_ context.Context, key TicketKey) (Ticket, error)
 	return Ticket{Key: key}, nil
 }
 
-// TicketPolicy says which tickets may be released at all.
+// TicketPolicy says which tickets may be released at all. Rules on what
+// only the tracker knows (status category, type) pass an Unverified
+// ticket, which has only its key.
 type TicketPolicy struct {
 	// Projects lists the project keys that may be released; empty allows all.
 	Projects []string
 	// DenyStatusCategories lists status categories (e.g. "done") whose
 	// tickets are refused, compared without regard to case.
 	DenyStatusCategories []string
+	// IssueTypes lists the issue types that may be released (e.g. Story,
+	// Bug), compared without regard to case; empty allows all.
+	IssueTypes []string
 }
 
-// Check returns a Forbidden error when t may not be released.
+// Check returns a Forbidden error when t may not be released, naming the
+// rule and the ticket's state.
 func (p TicketPolicy) Check(t Ticket) error {
 	const op = "ticket.policy"
-	if len(p.Projects) > 0 {
-		ok := false
-		for _, proj := range p.Projects {
-			if strings.EqualFold(proj, t.Key.Project()) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return Errorf(op, Forbidden, "%s is in project %s, which is not released from here (allowed: %s)",
-				t.Key, t.Key.Project(), strings.Join(p.Projects, ", "))
-		}
+	if len(p.Projects) > 0 && !containsFold(p.Projects, t.Key.Project()) {
+		return Errorf(op, Forbidden, "%s is in project %s, which is not released from here (allowed projects: %s)",
+			t.Key, t.Key.Project(), strings.Join(p.Projects, ", "))
 	}
-	for _, c := range p.DenyStatusCategories {
-		if t.StatusCategory != "" && strings.EqualFold(c, t.StatusCategory) {
-			status := t.Status
-			if status == "" {
-				status = t.StatusCategory
-			}
-			return Errorf(op, Forbidden, "%s is %s; reopen it to release it", t.Key, status)
+	if t.StatusCategory != "" && containsFold(p.DenyStatusCategories, t.StatusCategory) {
+		status := t.Status
+		if status == "" {
+			status = t.StatusCategory
 		}
+		return Errorf(op, Forbidden, "%s is %s (status category %s), and tickets in status category %s are not released; reopen it or release another ticket",
+			t.Key, status, t.StatusCategory, strings.Join(p.DenyStatusCategories, ", "))
+	}
+	if len(p.IssueTypes) > 0 && t.Type != "" && !containsFold(p.IssueTypes, t.Type) {
+		return Errorf(op, Forbidden, "%s is a %s, and only these issue types are released: %s",
+			t.Key, t.Type, strings.Join(p.IssueTypes, ", "))
 	}
 	return nil
+}
+
+// containsFold reports whether list holds s, without regard to case.
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // truncate shortens s to at most n bytes, marking the cut.
