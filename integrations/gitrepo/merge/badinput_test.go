@@ -13,25 +13,25 @@ import (
 
 // TestBadInput: every bad input is a clear error, never a panic.
 func TestBadInput(t *testing.T) {
-	ortRequireGit(t)
+	requireGit(t)
 	dir := t.TempDir()
-	ortRunGit(t, dir, "init", "-q", "-b", "master")
+	gitCmd(t, dir, nil, "init", "-q", "-b", "master")
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	write("f.txt", "a\nb\nc\nd\ne\n")
-	ortRunGit(t, dir, "add", ".")
-	ortRunGit(t, dir, "commit", "-qm", "base")
-	ortRunGit(t, dir, "branch", "side")
+	gitCmd(t, dir, nil, "add", ".")
+	gitCmd(t, dir, nil, "commit", "-qm", "base")
+	gitCmd(t, dir, nil, "branch", "side")
 	write("f.txt", "A\nb\nc\nd\ne\n")
-	ortRunGit(t, dir, "commit", "-qam", "ours")
-	ortRunGit(t, dir, "checkout", "-q", "side")
+	gitCmd(t, dir, nil, "commit", "-qam", "ours")
+	gitCmd(t, dir, nil, "checkout", "-q", "side")
 	write("f.txt", "a\nb\nc\nd\nE\n")
-	ortRunGit(t, dir, "commit", "-qam", "theirs")
+	gitCmd(t, dir, nil, "commit", "-qam", "theirs")
 	rev := func(r string) plumbing.Hash {
-		out, _ := ortRunGit(t, dir, "rev-parse", r)
+		out, _ := gitCmd(t, dir, nil, "rev-parse", r)
 		return plumbing.NewHash(strings.TrimSpace(out))
 	}
 	ours, theirs, blob := rev("master"), rev("side"), rev("side:f.txt")

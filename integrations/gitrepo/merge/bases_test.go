@@ -33,22 +33,11 @@ var (
 
 // ---- building repositories with the git CLI ----
 
-func mbRequireGit(tb testing.TB) {
-	tb.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		tb.Skip("git not installed")
-	}
-}
-
-func mbGitEnv() []string {
-	return append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
-}
-
 // mbGit runs git with the pinned environment; it returns stdout and the exit code.
 func mbGit(tb testing.TB, gitDir string, stdin []byte, args ...string) (string, int) {
 	tb.Helper()
 	cmd := exec.Command("git", append([]string{"--git-dir=" + gitDir}, args...)...)
-	cmd.Env = mbGitEnv()
+	cmd.Env = gitEnv(gitDir)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -88,7 +77,7 @@ type mbRepo struct {
 // sets file f to its index, so trees differ) and opens it with go-git.
 func mbBuildRepo(tb testing.TB, nodes []mbNode) *mbRepo {
 	tb.Helper()
-	mbRequireGit(tb)
+	requireGit(tb)
 	dir := filepath.Join(tb.TempDir(), "repo.git")
 	mbGit(tb, dir, nil, "init", "-q", "--bare", dir)
 	var s bytes.Buffer
@@ -309,7 +298,7 @@ func mbTrueBases(nodes []mbNode, a, b int) (bases []int, aInB bool) {
 // our mergeBases and isAncestor against `git merge-base --all` and
 // `git merge-base --is-ancestor`. Longer runs: -bases.n=500 -bases.seed=N.
 func TestMergeBasesMatchGit(t *testing.T) {
-	mbRequireGit(t)
+	requireGit(t)
 	rng := rand.New(rand.NewPCG(*basesSeed, *basesSeed^0x9e3779b97f4a7c15))
 	var pairs, multi, none, ties, skewedMulti, ancestorChecks int
 	for d := 0; d < *basesN; d++ {
@@ -424,7 +413,7 @@ func TestMergeBasesMatchGit(t *testing.T) {
 // ---- named shapes ----
 
 func TestMergeBasesShapes(t *testing.T) {
-	mbRequireGit(t)
+	requireGit(t)
 	const T = 1_700_000_000
 	type check struct {
 		a, b int

@@ -32,12 +32,12 @@ const (
 // handful of files (some pairs touching the same file, some renaming).
 func makeBenchRepo(b *testing.B) (dir string, pairs [][2]string) {
 	b.Helper()
-	ortRequireGit(b)
+	requireGit(b)
 	dir = b.TempDir()
-	ortRunGit(b, dir, "init", "-q", "--bare")
+	gitCmd(b, dir, nil, "init", "-q", "--bare")
 	cmd := exec.Command("git", "fast-import", "--quiet")
 	cmd.Dir = dir
-	cmd.Env = ortGitEnv()
+	cmd.Env = gitEnv(dir)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)

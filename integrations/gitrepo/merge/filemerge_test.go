@@ -301,30 +301,6 @@ type gitMergeOutcome struct {
 	conflicted bool
 }
 
-func requireGit(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skipf("git is not installed (%v): skipping the differential test against git", err)
-	}
-}
-
-func gitEnv(home string) []string {
-	env := []string{
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null",
-		"HOME=" + home,
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
-		"LC_ALL=C",
-	}
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "PATH=") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 func runGit(t testing.TB, dir string, stdin io.Reader, args ...string) ([]byte, error) {
 	t.Helper()
 	cmd := exec.Command("git", args...)

@@ -1,13 +1,11 @@
 package merge
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -26,49 +24,10 @@ var (
 	ortKeep = flag.Bool("ort.keep", false, "keep the generated repository and print its path")
 )
 
-// gitEnv pins git's configuration so the oracle is git's defaults.
-func ortGitEnv() []string {
-	return append(os.Environ(),
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
-		"LC_ALL=C")
-}
-
-func ortRequireGit(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("skipping: the git CLI (the oracle) is not installed")
-	}
-}
-
-// runGit runs git in dir and returns stdout and the exit code.
-func ortRunGit(t testing.TB, dir string, args ...string) (string, int) {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = ortGitEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("git %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-		if code > 1 {
-			t.Fatalf("git %v: exit %d: %s", args, code, errb.String())
-		}
-	}
-	return out.String(), code
-}
-
 // gitMergeTree is the oracle: git merge-tree --write-tree with git's
 // default merge configuration pinned.
 func ortGitMergeTree(t testing.TB, dir, ours, theirs string) (string, bool) {
-	out, code := ortRunGit(t, dir, "-c", "merge.conflictStyle=merge", "-c", "merge.directoryRenames=conflict",
+	out, code := gitCmd(t, dir, nil, "-c", "merge.conflictStyle=merge", "-c", "merge.directoryRenames=conflict",
 		"-c", "merge.renames=true", "merge-tree", "--write-tree", ours, theirs)
 	return out, code == 0
 }
@@ -361,7 +320,7 @@ func fixConflicts(s snapshot) snapshot {
 // `git merge-tree --write-tree` and requires the same tree and the same
 // conflicted paths and stages.
 func TestMergeMatchesGit(t *testing.T) {
-	ortRequireGit(t)
+	requireGit(t)
 	dir := t.TempDir()
 	if *ortKeep {
 		var err error
@@ -371,7 +330,7 @@ func TestMergeMatchesGit(t *testing.T) {
 		}
 		t.Logf("repository kept at %s", dir)
 	}
-	ortRunGit(t, dir, "init", "-q", "--bare")
+	gitCmd(t, dir, nil, "init", "-q", "--bare")
 	repo, err := git.PlainOpen(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -459,7 +418,7 @@ func formatForTest(res *Result) string {
 
 // treeDiff shows how two trees differ, with the first differing blob.
 func treeDiff(t testing.TB, dir, a, b string) string {
-	out, _ := ortRunGit(t, dir, "diff-tree", "-r", "-p", "--no-renames", a, b)
+	out, _ := gitCmd(t, dir, nil, "diff-tree", "-r", "-p", "--no-renames", a, b)
 	if len(out) > 4000 {
 		out = out[:4000] + "\n..."
 	}

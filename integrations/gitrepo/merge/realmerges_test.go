@@ -26,8 +26,8 @@ func TestRealMerges(t *testing.T) {
 	if *realRepo == "" {
 		t.Skip("skipping: no -ort.repo given (a bare repository with merge commits)")
 	}
-	ortRequireGit(t)
-	out, _ := ortRunGit(t, *realRepo, "rev-list", "--merges", "--max-parents=2", "-n", strconv.Itoa(*realMerges), "--all")
+	requireGit(t)
+	out, _ := gitCmd(t, *realRepo, nil, "rev-list", "--merges", "--max-parents=2", "-n", strconv.Itoa(*realMerges), "--all")
 	st := filesystem.NewStorageWithOptions(osfs.New(*realRepo), cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
 	defer st.Close()
 	repo, err := git.Open(st, nil)
@@ -38,7 +38,7 @@ func TestRealMerges(t *testing.T) {
 	ctx := context.Background()
 	var same, differ int
 	for _, line := range strings.Fields(out) {
-		parents, _ := ortRunGit(t, *realRepo, "rev-parse", line+"^1", line+"^2")
+		parents, _ := gitCmd(t, *realRepo, nil, "rev-parse", line+"^1", line+"^2")
 		ps := strings.Fields(parents)
 		want, wantClean := ortGitMergeTree(t, *realRepo, ps[0], ps[1])
 		res, err := m.MergeCommits(ctx, plumbing.NewHash(ps[0]), plumbing.NewHash(ps[1]), Options{OursLabel: ps[0], TheirsLabel: ps[1]})
