@@ -146,7 +146,7 @@ func (p TicketPolicy) Check(t Ticket) error {
 			t.Key, status, t.StatusCategory, strings.Join(p.DenyStatusCategories, ", "))
 	}
 	if len(p.IssueTypes) > 0 && t.Type != "" && !containsFold(p.IssueTypes, t.Type) {
-		return Errorf(op, Forbidden, "%s is a %s, and only these issue types are released: %s",
+		return Errorf(op, Forbidden, "%s is of type %s, and only these issue types are released: %s",
 			t.Key, t.Type, strings.Join(p.IssueTypes, ", "))
 	}
 	return nil
