@@ -1,0 +1,374 @@
+package bot_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/code-releaser/code-releaser/bot"
+	"github.com/code-releaser/code-releaser/bot/slacktest"
+	"github.com/code-releaser/code-releaser/store"
+	"github.com/code-releaser/code-releaser/workflow"
+	"github.com/code-releaser/code-releaser/workflow/workflowtest"
+)
+
+const (
+	ana = "U0ANA"
+	ben = "U0BEN"
+)
+
+// world is the bot on the real workflow (fake git, in-memory store)
+// talking to a local Slack.
+type world struct {
+	slack    *slacktest.Server
+	store    *store.Memory
+	repo     *workflowtest.Repo
+	svc      *workflow.Service
+	deployer workflow.Deployer
+	bots     []*bot.Bot
+}
+
+type options struct {
+	deployer  workflow.Deployer
+	approvals bot.Approvals
+	replicas  int
+}
+
+func newWorld(t *testing.T, o options) *world {
+	t.Helper()
+	w := &world{slack: slacktest.NewServer(slacktest.WithPingInterval(200 * time.Millisecond)), store: store.NewMemory(nil), repo: workflowtest.NewRepo()}
+	t.Cleanup(w.slack.Close)
+	for i := 1; i <= 5; i++ {
+		key := fmt.Sprint("OPS-", i)
+		w.repo.Branch(key, "master")
+		w.repo.Commit(key, key+": change "+fmt.Sprint(i), map[string]string{fmt.Sprintf("stacks/s%d.yml", i): "v" + fmt.Sprint(i) + "\n"})
+	}
+	tickets := workflowtest.NewTickets()
+	for i := 1; i <= 5; i++ {
+		tickets.Add(workflow.Ticket{Key: workflow.TicketKey(fmt.Sprint("OPS-", i)), Summary: fmt.Sprint("Change ", i), Status: "In Review", StatusCategory: "indeterminate"})
+	}
+	if o.deployer == nil {
+		o.deployer = &workflowtest.Deployer{}
+	}
+	if o.replicas == 0 {
+		o.replicas = 1
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	client, err := bot.NewClient(log, bot.ClientConfig{BotToken: "xoxb-test", AppToken: "xapp-test", APIURL: w.slack.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notifier := bot.NewNotifier(log, client, bot.NotifierConfig{})
+	w.svc, err = workflow.NewService(log, workflow.Config{
+		Envs:         []workflow.Env{{Name: "dev"}, {Name: "stg"}, {Name: "prod", Production: true}},
+		PollInterval: 10 * time.Millisecond,
+	}, workflow.Deps{Repo: w.repo, Tickets: tickets, Deployer: o.deployer, Store: w.store, Notifier: notifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for i := range o.replicas {
+		b, err := bot.New(log.With("replica", i), client, bot.Config{DrainTimeout: 5 * time.Second}, bot.Deps{
+			Service: w.svc, Claims: w.store, Notifier: notifier, Tickets: tickets, Approvals: o.approvals,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.bots = append(w.bots, b)
+		wg.Go(func() {
+			if err := b.Run(ctx); err != nil {
+				t.Errorf("bot %d: %v", i, err)
+			}
+		})
+		if err := w.slack.WaitConnections(timeout(t, 10*time.Second), i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+func timeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// send sends an envelope and waits for its ack, checking Slack's 3 s.
+func (w *world) send(t *testing.T, env map[string]any, conn int) slacktest.Ack {
+	t.Helper()
+	id, err := w.slack.Send(env, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := w.slack.WaitAck(timeout(t, 5*time.Second), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Latency >= 3*time.Second {
+		t.Errorf("ack of %s took %v; Slack wants it within 3 s", id, a.Latency)
+	}
+	return a
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// message returns the channel message whose text contains s.
+func (w *world) message(s string) (slacktest.Message, bool) {
+	for _, m := range w.slack.Messages(slacktest.Channel) {
+		if strings.Contains(m.Text, s) {
+			return m, true
+		}
+	}
+	return slacktest.Message{}, false
+}
+
+func (w *world) waitMessage(t *testing.T, s string) slacktest.Message {
+	t.Helper()
+	var m slacktest.Message
+	waitFor(t, "a message with "+s, func() bool { var ok bool; m, ok = w.message(s); return ok })
+	return m
+}
+
+func TestSlashCommandReleases(t *testing.T) {
+	w := newWorld(t, options{})
+	w.send(t, w.slack.SlashCommand(ben, "OPS-2 dev"), 0)
+	w.waitMessage(t, "released *OPS-2*")
+
+	a := w.send(t, w.slack.SlashCommand(ana, "ops-1 to Dev"), 0)
+	t.Logf("ack latency of /release ops-1 to Dev: %v", a.Latency)
+	m := w.waitMessage(t, "released *OPS-1*")
+	for _, want := range []string{"<@U0ANA> released *OPS-1* to *dev*", "`release/dev` at `", "Deploy succeeded", "Also in dev: *OPS-2* (<@U0BEN>)"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("announcement %q lacks %q", m.Text, want)
+		}
+	}
+	if m.Updates == 0 {
+		t.Errorf("the release's message was never edited: %+v", m)
+	}
+	var thread []slacktest.Message
+	waitFor(t, "the thread reply", func() bool {
+		thread = nil
+		for _, x := range w.slack.Messages(slacktest.Channel) {
+			if x.Thread == m.TS {
+				thread = append(thread, x)
+			}
+		}
+		return len(thread) > 0
+	})
+	if !strings.Contains(thread[0].Text, "<@U0BEN>: *OPS-1* joined your tickets in *dev*") {
+		t.Errorf("thread reply does not mention ben: %q", thread[0].Text)
+	}
+	releases := 0
+	for _, x := range w.slack.Messages(slacktest.Channel) {
+		if x.Thread == "" {
+			releases++
+		}
+	}
+	if releases != 2 {
+		t.Errorf("%d top-level messages for 2 releases; want one each", releases)
+	}
+}
+
+func TestRedeliveredEnvelopeReleasesOnce(t *testing.T) {
+	w := newWorld(t, options{})
+	env := w.slack.SlashCommand(ana, "OPS-1 dev")
+	w.send(t, env, 0)
+	w.send(t, env, 0) // Slack re-delivers the same envelope
+	w.waitMessage(t, "released *OPS-1*")
+	time.Sleep(200 * time.Millisecond)
+	if n := len(w.slack.Acks(env["envelope_id"].(string))); n != 2 {
+		t.Errorf("%d acks, want one per delivery (2)", n)
+	}
+	if p := w.repo.Pushes(); len(p) != 1 {
+		t.Errorf("pushes: %v; want one release", p)
+	}
+	top := 0
+	for _, m := range w.slack.Messages(slacktest.Channel) {
+		if m.Thread == "" {
+			top++
+		}
+	}
+	if top != 1 {
+		t.Errorf("%d release messages, want 1", top)
+	}
+}
+
+// gate is a Deployer that waits until opened.
+type gate struct {
+	entered chan struct{}
+	open    chan struct{}
+	once    sync.Once
+}
+
+func (g *gate) Deploy(ctx context.Context, env workflow.Env, sha string, _ workflow.Progress) (workflow.DeployResult, error) {
+	g.once.Do(func() { close(g.entered) })
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return workflow.DeployResult{}, ctx.Err()
+	}
+	return workflow.DeployResult{SHA: sha, Status: workflow.DeploySucceeded, Summary: "1 stack updated"}, nil
+}
+
+func TestDisconnectMidReleaseLosesNothing(t *testing.T) {
+	g := &gate{entered: make(chan struct{}), open: make(chan struct{})}
+	w := newWorld(t, options{deployer: g})
+	w.send(t, w.slack.SlashCommand(ana, "OPS-1 dev"), 0)
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the release never reached its deploy")
+	}
+	if err := w.slack.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.slack.WaitConnections(timeout(t, 10*time.Second), 2); err != nil {
+		t.Fatal(err)
+	}
+	// A command on the new connection is served while the release runs.
+	a := w.send(t, w.slack.SlashCommand(ben, "status dev"), 0)
+	if a.Conn != 2 {
+		t.Errorf("ack on connection %d, want the new one (2)", a.Conn)
+	}
+	waitFor(t, "the status reply", func() bool { return len(w.slack.Responses()) > 0 })
+	close(g.open)
+	m := w.waitMessage(t, "released *OPS-1*")
+	if !strings.Contains(m.Text, "Deploy succeeded") {
+		t.Errorf("announcement after the reconnect: %q", m.Text)
+	}
+	if occ, _ := w.store.Occupants(t.Context(), "dev"); len(occ) != 1 || occ[0].Ticket != "OPS-1" {
+		t.Errorf("dev's occupants after the reconnect: %+v", occ)
+	}
+}
+
+// votes counts approvals.
+type votes struct{ n atomic.Int32 }
+
+func (v *votes) Approve(context.Context, string, workflow.User) error { v.n.Add(1); return nil }
+func (v *votes) Reject(context.Context, string, workflow.User) error  { return nil }
+
+func TestClickOnTwoReplicasIsHandledOnce(t *testing.T) {
+	v := &votes{}
+	w := newWorld(t, options{approvals: v, replicas: 2})
+	// The same click reaches both processes (Slack retried it on another
+	// connection): two envelopes, one vote.
+	w.send(t, w.slack.Click(ana, bot.ActionApprove, "20261126-113001-3fa9c2"), 1)
+	w.send(t, w.slack.Click(ana, bot.ActionApprove, "20261126-113001-3fa9c2"), 2)
+	waitFor(t, "the approval", func() bool { return v.n.Load() >= 1 })
+	time.Sleep(200 * time.Millisecond)
+	if n := v.n.Load(); n != 1 {
+		t.Errorf("%d approvals recorded for one click, want 1", n)
+	}
+	// Another person's vote on the same release counts.
+	w.send(t, w.slack.Click(ben, bot.ActionApprove, "20261126-113001-3fa9c2"), 2)
+	waitFor(t, "ben's approval", func() bool { return v.n.Load() == 2 })
+}
+
+func TestAppHomeShowsTheBoard(t *testing.T) {
+	w := newWorld(t, options{})
+	w.send(t, w.slack.SlashCommand(ana, "OPS-1 dev"), 0)
+	w.waitMessage(t, "released *OPS-1*")
+	w.send(t, w.slack.HomeOpened(ana), 0)
+	waitFor(t, "views.publish", func() bool { return len(w.slack.Calls("views.publish")) > 0 })
+	c := w.slack.Calls("views.publish")[0]
+	if c.Param("user_id") != ana {
+		t.Errorf("published for %q, want %s", c.Param("user_id"), ana)
+	}
+	view := c.Param("view")
+	for _, want := range []string{`"type":"home"`, "*dev*", "*OPS-1* \u003c@U0ANA\u003e", "Jira: In Review", "last deploy", bot.ActionRefresh} {
+		if !strings.Contains(view, want) && !strings.Contains(view, strings.NewReplacer("<", `\u003c`, ">", `\u003e`).Replace(want)) {
+			t.Errorf("home view lacks %q:\n%s", want, view)
+		}
+	}
+}
+
+func TestRateLimitIsWaitedOut(t *testing.T) {
+	w := newWorld(t, options{})
+	w.slack.RateLimit("chat.postMessage", 1, time.Second)
+	start := time.Now()
+	w.send(t, w.slack.SlashCommand(ana, "OPS-1 dev"), 0)
+	w.waitMessage(t, "released *OPS-1*")
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("released after %v; the 429 asked to wait 1 s", took)
+	}
+	if n := len(w.slack.Calls("chat.postMessage")); n < 2 {
+		t.Errorf("%d chat.postMessage calls; want the 429 and the retry", n)
+	}
+}
+
+func TestBadInputGetsAnActionableReply(t *testing.T) {
+	w := newWorld(t, options{})
+	for _, tc := range []struct {
+		name, text string
+		edit       func(map[string]any)
+		want       string
+	}{
+		{"empty", "", nil, "/release TICKET ENV"},
+		{"10KB", strings.Repeat("OPS-1 dev ", 1024), nil, "takes a ticket and an env"},
+		{"unknown env", "OPS-1 qa", nil, `there is no env "qa" (known: dev, stg, prod)`},
+		{"env typo", "OPS-1 dve", nil, "did you mean dev?"},
+		{"unknown subcommand", "stauts", nil, "did you mean `/release status [ENV]`?"},
+		{"gibberish", "deploy-it-now please", nil, "neither a ticket key nor a command"},
+		{"cyrillic lookalike", "OPS-1 dеv", nil, "U+0435"},
+		{"mention", "<@U0BEN|ben> dev", nil, "mentions and channels are not arguments"},
+		{"link", "<https://example.com/x|click> dev", nil, "neither a ticket key nor a command"},
+		{"unknown ticket", "OPS-99 dev", nil, "there is no ticket OPS-99"},
+		{"other team", "OPS-1 dev", func(p map[string]any) { p["team_id"] = "T9999" }, "serves another Slack workspace"},
+		{"other app", "OPS-1 dev", func(p map[string]any) { p["api_app_id"] = "A9999" }, "meant for another Slack app"},
+		{"not yet", "hold dev testing", nil, "is not enabled on this Code-Releaser yet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(w.slack.Responses())
+			var edits []func(map[string]any)
+			if tc.edit != nil {
+				edits = append(edits, tc.edit)
+			}
+			w.send(t, w.slack.SlashCommand(ana, tc.text, edits...), 0)
+			var r map[string]any
+			waitFor(t, "the reply", func() bool {
+				rs := w.slack.Responses()
+				if len(rs) > before {
+					r = rs[before]
+					return true
+				}
+				return false
+			})
+			if r["response_type"] != "ephemeral" {
+				t.Errorf("reply is %v, want ephemeral", r["response_type"])
+			}
+			if text, _ := r["text"].(string); !strings.Contains(text, tc.want) {
+				t.Errorf("reply %q lacks %q", text, tc.want)
+			}
+		})
+	}
+	if p := w.repo.Pushes(); len(p) != 0 {
+		t.Errorf("bad input pushed: %v", p)
+	}
+	if m := w.slack.Messages(""); len(m) != 0 {
+		t.Errorf("bad input posted in the channel: %v", m)
+	}
+}
