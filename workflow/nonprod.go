@@ -39,6 +39,9 @@ func (r *run) nonProd(ctx context.Context) error {
 			r.step(ctx, StepPushed, fmt.Sprintf("nothing to push: %s already has %s and %s", r.env.Branch, r.rec.Ticket, s.cfg.ProductionBranch))
 			break
 		}
+		if err := r.checkLease(ctx); err != nil {
+			return err
+		}
 		err = s.repo.Push(ctx, r.env.Branch, b.old, b.merged)
 		if err == nil {
 			r.update(ctx, ReleaseUpdate{PushedSHA: b.merged})

@@ -109,6 +109,9 @@ func (r *run) culprits(ctx context.Context, paths []string) ([]Culprit, error) {
 // deploy deploys sha to the env and records it as the env's last deploy.
 func (r *run) deploy(ctx context.Context, sha string) (DeployResult, error) {
 	s := r.s
+	if err := r.checkLease(ctx); err != nil {
+		return DeployResult{}, err
+	}
 	r.step(ctx, StepDeploying, short(sha)+" to "+r.env.Name)
 	res, err := s.deployer.Deploy(ctx, r.env, sha, func(st Step) {
 		if st.At.IsZero() {

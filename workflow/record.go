@@ -48,23 +48,25 @@ type Step struct {
 
 // The journal's step names, in the order a release goes through them.
 const (
-	StepValidated = "validated" // env, key, user, ticket checked
-	StepQueued    = "queued"    // in the env's queue (Detail: position)
-	StepLeased    = "leased"    // holding the env's lease (Detail: fencing number)
-	StepFetched   = "fetched"   // mirror up to date
-	StepResolved  = "resolved"  // ticket branch found (Detail: branch@sha)
-	StepChecked   = "checked"   // branch is clean of release merges / in master (prod)
-	StepCreated   = "created"   // env branch created from master
-	StepSynced    = "synced"    // master merged into the env branch
-	StepMerged    = "merged"    // ticket merged into the env branch
-	StepRetry     = "retry"     // the push lost a race; merging again
-	StepPushed    = "pushed"    // env branch pushed with lease
-	StepApproval  = "approval"  // prod approval (hook)
-	StepOccupied  = "occupied"  // occupants recorded
-	StepDeploying = "deploying" // deploy started; deployer steps follow
-	StepDeployed  = "deployed"  // deploy finished (Detail: status)
-	StepAnnounced = "announced" // release announced
-	StepFailed    = "failed"    // stopped (Detail: reason)
+	StepValidated = "validated"  // env, key, user, ticket checked
+	StepQueued    = "queued"     // in the env's queue (Detail: position)
+	StepLeased    = "leased"     // holding the env's lease (Detail: fencing number)
+	StepResumed   = "resumed"    // a worker took over a job another left (Detail: where it resumes)
+	StepHandedOff = "handed-off" // the worker stopped before the job ended; another resumes it
+	StepFetched   = "fetched"    // mirror up to date
+	StepResolved  = "resolved"   // ticket branch found (Detail: branch@sha)
+	StepChecked   = "checked"    // branch is clean of release merges / in master (prod)
+	StepCreated   = "created"    // env branch created from master
+	StepSynced    = "synced"     // master merged into the env branch
+	StepMerged    = "merged"     // ticket merged into the env branch
+	StepRetry     = "retry"      // the push lost a race; merging again
+	StepPushed    = "pushed"     // env branch pushed with lease
+	StepApproval  = "approval"   // prod approval (hook)
+	StepOccupied  = "occupied"   // occupants recorded
+	StepDeploying = "deploying"  // deploy started; deployer steps follow
+	StepDeployed  = "deployed"   // deploy finished (Detail: status)
+	StepAnnounced = "announced"  // release announced
+	StepFailed    = "failed"     // stopped (Detail: reason)
 )
 
 // ReleaseUpdate changes a release record. Empty fields leave the record's
@@ -129,6 +131,11 @@ type QueueEntry struct {
 	Ticket   TicketKey
 	By       string
 	Enqueued time.Time // set by the Store
+	// Job is true for a release queued by Service.Submit, which any
+	// replica's Worker may run; false for one whose requester waits and
+	// runs it itself (Service.Release). Workers leave an env alone while
+	// such a waiter is at the head of its queue.
+	Job bool
 }
 
 // Lease is the right to change one env, held by one release at a time.

@@ -38,17 +38,29 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 	if err != nil {
 		return Release{}, err
 	}
-	ticket, err := s.tickets.Lookup(ctx, key)
+	ticket, err := s.lookup(ctx, key)
 	if err != nil {
-		return Release{}, fmt.Errorf("look up %s: %w", key, err)
-	}
-	if ticket.Key == "" {
-		ticket.Key = key
-	}
-	if err := s.cfg.Policy.Check(ticket); err != nil {
 		return Release{}, err
 	}
 
+	r, err := s.record(ctx, req, env, ticket)
+	if err != nil {
+		return Release{}, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.finish(ctx, Errorf("release", Internal, "internal error in release %s", r.rec.ID))
+			panic(p)
+		}
+	}()
+	err = r.execute(ctx)
+	r.finish(ctx, err)
+	return r.rec, err
+}
+
+// record stores a validated request's release record, journals it as
+// validated and audits the request.
+func (s *Service) record(ctx context.Context, req ReleaseRequest, env Env, ticket Ticket) (*run, error) {
 	id := req.ID
 	if id == "" {
 		id = s.newID()
@@ -56,27 +68,33 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 	now := s.clock.Now()
 	r := &run{
 		s: s, env: env, ticket: ticket, user: req.User, start: now,
-		log: s.log.With(slog.String("release", id), slog.String("ticket", string(key)), slog.String("env", env.Name)),
+		log: s.log.With(slog.String("release", id), slog.String("ticket", string(ticket.Key)), slog.String("env", env.Name)),
 		rec: Release{
-			ID: id, Ticket: key, Env: env.Name, By: req.User.ID,
+			ID: id, Ticket: ticket.Key, Env: env.Name, By: req.User.ID,
 			RequestedAt: now, State: StateQueued, UpdatedAt: now,
 		},
 	}
 	if err := s.store.CreateRelease(ctx, r.rec); err != nil {
-		return Release{}, fmt.Errorf("record release %s: %w", id, err)
+		return nil, fmt.Errorf("record release %s: %w", id, err)
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			r.finish(ctx, Errorf("release", Internal, "internal error in release %s", id))
-			panic(p)
-		}
-	}()
-	r.step(ctx, StepValidated, oneLine(string(key)+" "+ticket.Summary, 200))
+	r.step(ctx, StepValidated, oneLine(string(ticket.Key)+" "+ticket.Summary, 200))
 	r.audit(ctx, Event{Action: ActionRequested, Actor: req.User.ID})
+	return r, nil
+}
 
-	err = r.execute(ctx)
-	r.finish(ctx, err)
-	return r.rec, err
+// lookup finds the ticket and checks it against the policy.
+func (s *Service) lookup(ctx context.Context, key TicketKey) (Ticket, error) {
+	ticket, err := s.tickets.Lookup(ctx, key)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("look up %s: %w", key, err)
+	}
+	if ticket.Key == "" {
+		ticket.Key = key
+	}
+	if err := s.cfg.Policy.Check(ticket); err != nil {
+		return Ticket{}, err
+	}
+	return ticket, nil
 }
 
 // validate checks a request without any I/O.
@@ -114,33 +132,64 @@ type run struct {
 
 // execute waits for the env, holds its lease while working and gives it
 // back on every way out.
-func (r *run) execute(ctx context.Context) (err error) {
+func (r *run) execute(ctx context.Context) error {
 	lease, err := r.s.waitTurn(ctx, r)
 	if err != nil {
 		return err
 	}
-	r.lease = lease
-	work, stop := r.s.keepLease(ctx, lease, r.log)
+	defer r.s.releaseLease(ctx, lease, r.log)
+	return r.under(ctx, lease, func(work context.Context) error {
+		r.begin(work, fmt.Sprintf("fence %d", lease.Fence))
+		if r.env.Production {
+			return r.prod(work)
+		}
+		return r.nonProd(work)
+	})
+}
+
+// under runs work while r holds lease l: it renews l meanwhile and cancels
+// work's context when l is lost. It does not give l back.
+func (r *run) under(ctx context.Context, l Lease, work func(context.Context) error) (err error) {
+	r.lease = l
+	wctx, stop := r.s.keepLease(ctx, l, r.log)
 	defer func() {
 		stop()
-		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-		defer cancel()
-		if _, rerr := r.s.store.ReleaseLease(bg, lease.Env, lease.Token); rerr != nil {
-			r.log.Error("release lease", slog.Any("err", rerr))
-		}
 		// A lost lease explains whatever error the cancellation caused.
-		if err != nil && errors.Is(context.Cause(work), ErrLeaseLost) {
+		if err != nil && errors.Is(context.Cause(wctx), ErrLeaseLost) && !errors.Is(err, ErrLeaseLost) {
 			err = fmt.Errorf("%w (after: %v)", ErrLeaseLost, err)
 		}
 	}()
+	return work(wctx)
+}
 
-	r.update(work, ReleaseUpdate{State: StateRunning})
-	r.note("started", r.s.notify.Started(work, r.rec))
-	r.step(work, StepLeased, fmt.Sprintf("fence %d", lease.Fence))
-	if r.env.Production {
-		return r.prod(work)
+// begin marks the release running under r.lease.
+func (r *run) begin(ctx context.Context, leased string) {
+	r.update(ctx, ReleaseUpdate{State: StateRunning})
+	r.note("started", r.s.notify.Started(ctx, r.rec))
+	r.step(ctx, StepLeased, leased)
+}
+
+// releaseLease gives l back, even after ctx ended.
+func (s *Service) releaseLease(ctx context.Context, l Lease, log *slog.Logger) {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if _, err := s.store.ReleaseLease(bg, l.Env, l.Token); err != nil {
+		log.Error("release lease", slog.Any("err", err))
 	}
-	return r.nonProd(work)
+}
+
+// checkLease makes sure r still holds its env's lease, token and fence,
+// before it changes something outside the Store (a push, a deploy): a
+// worker that stalled past its lease's expiry stops here.
+func (r *run) checkLease(ctx context.Context) error {
+	cur, ok, err := r.s.store.CurrentLease(ctx, r.env.Name)
+	if err != nil {
+		return fmt.Errorf("check %s's lease: %w", r.env.Name, err)
+	}
+	if !ok || cur.Token != r.lease.Token || cur.Fence != r.lease.Fence {
+		return ErrLeaseLost
+	}
+	return nil
 }
 
 // step journals a step in the store and the local record and reports it.

@@ -21,8 +21,12 @@ type Config struct {
 	// QueueTTL is how long a queue entry lives unless its waiter touches
 	// it, which it does every PollInterval. Default 2m.
 	QueueTTL time.Duration
-	// PollInterval is how often a queued release checks for its turn.
-	// Default 2s.
+	// JobTTL is how long a job queued by Submit waits for a Worker before
+	// it is dropped from the queue; a worker keeps it while it runs.
+	// Default 24h.
+	JobTTL time.Duration
+	// PollInterval is how often a queued release checks for its turn, and
+	// how often an idle Worker looks for jobs. Default 2s.
 	PollInterval time.Duration
 	// PushAttempts bounds the merges and pushes of one release when the
 	// env branch moves on the remote between them. Default 3.
@@ -87,6 +91,9 @@ func NewService(log *slog.Logger, cfg Config, d Deps) (*Service, error) {
 	}
 	if cfg.QueueTTL <= 0 {
 		cfg.QueueTTL = 2 * time.Minute
+	}
+	if cfg.JobTTL <= 0 {
+		cfg.JobTTL = 24 * time.Hour
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 2 * time.Second

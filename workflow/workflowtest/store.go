@@ -263,7 +263,7 @@ func ids(q []workflow.QueueEntry) []string {
 func testQueueFIFO(t *testing.T, s workflow.Store) {
 	ctx := t.Context()
 	for i, id := range []string{"a", "b", "c"} {
-		if pos := must[int](t)(s.Enqueue(ctx, "dev", workflow.QueueEntry{ID: id, Ticket: "OPS-1", By: "U1"}, time.Minute)); pos != i+1 {
+		if pos := must[int](t)(s.Enqueue(ctx, "dev", workflow.QueueEntry{ID: id, Ticket: "OPS-1", By: "U1", Job: id == "c"}, time.Minute)); pos != i+1 {
 			t.Errorf("Enqueue(%s) = %d, want %d", id, pos, i+1)
 		}
 	}
@@ -279,6 +279,9 @@ func testQueueFIFO(t *testing.T, s workflow.Store) {
 	}
 	if q[0].Ticket != "OPS-1" || q[0].By != "U1" || q[0].Enqueued.IsZero() {
 		t.Errorf("head = %+v, want ticket, by and enqueue time kept", q[0])
+	}
+	if q[0].Job || !q[2].Job {
+		t.Errorf("entries' Job flags = %v, %v; want false for a, true for c", q[0].Job, q[2].Job)
 	}
 	for id, want := range map[string]int{"a": 1, "b": 2, "c": 3, "nope": 0} {
 		if pos := must[int](t)(s.QueuePosition(ctx, "dev", id)); pos != want {

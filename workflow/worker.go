@@ -1,0 +1,366 @@
+package workflow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Submit validates a request, records its release and queues it as a job
+// that any replica's Worker runs; it returns once queued, with the job's
+// position in the env's queue (1: next, or running). Invalid input and
+// refused tickets return an error before anything is recorded, as with
+// Release. Submitting an ID that exists already (a redelivered envelope)
+// returns that release and its position without queueing it again.
+func (s *Service) Submit(ctx context.Context, req ReleaseRequest) (Release, int, error) {
+	env, key, err := s.validate(req)
+	if err != nil {
+		return Release{}, 0, err
+	}
+	if req.ID != "" {
+		if rec, err := s.store.GetRelease(ctx, req.ID); err == nil {
+			pos, err := s.store.QueuePosition(ctx, rec.Env, rec.ID)
+			return rec, pos, err
+		}
+	}
+	ticket, err := s.lookup(ctx, key)
+	if err != nil {
+		return Release{}, 0, err
+	}
+	r, err := s.record(ctx, req, env, ticket)
+	if err != nil {
+		return Release{}, 0, err
+	}
+	e := QueueEntry{ID: r.rec.ID, Ticket: r.rec.Ticket, By: r.rec.By, Job: true}
+	pos, err := s.store.Enqueue(ctx, env.Name, e, s.cfg.JobTTL)
+	if err != nil {
+		err = fmt.Errorf("queue %s on %s: %w", r.rec.ID, env.Name, err)
+		r.finish(ctx, err)
+		return r.rec, 0, err
+	}
+	r.step(ctx, StepQueued, fmt.Sprintf("position %d", pos))
+	w := Waiting{Position: pos}
+	if l, ok, err := s.store.CurrentLease(ctx, env.Name); err == nil && ok {
+		w.Holder = &l
+	}
+	r.note("queued", s.notify.Queued(ctx, r.rec, w))
+	return r.rec, pos, nil
+}
+
+// WorkerConfig tunes a Worker; zero values take the defaults.
+type WorkerConfig struct {
+	// ID names the worker in lease tokens and logs; default host-pid.
+	ID string
+	// Envs are the envs it serves; default all.
+	Envs []string
+	// Slots is how many jobs (of different envs) it runs at once;
+	// default 1.
+	Slots int
+	// DrainTimeout is how long Run lets running jobs finish once its
+	// context ends; then they are handed off to another replica.
+	// Default 30s.
+	DrainTimeout time.Duration
+	// MaxAttempts is how many times a job may be started (first run and
+	// resumptions after a worker died or handed it off) before it fails.
+	// Default 5.
+	MaxAttempts int
+}
+
+// Worker runs the jobs queued by Submit. Any number of Workers, in any
+// number of replicas, share the Store: a worker takes the head job of an
+// env whose lease it can get, renews the lease while it works, and checks
+// the lease (token and fence) before it pushes or deploys. A job stays at
+// the head of its env's queue until it ends, so a job whose worker died is
+// found again once the dead worker's lease expires and resumed from its
+// journal: a pushed merge is not merged again, the deploy is re-run.
+type Worker struct {
+	s    *Service
+	log  *slog.Logger
+	cfg  WorkerConfig
+	envs []Env
+
+	mu      sync.Mutex
+	running map[string]bool // envs this worker runs a job of
+	wake    chan struct{}
+}
+
+// ErrHandedOff is the cause of a job's context when its worker stops
+// before the job ends: the job is left for another replica.
+var ErrHandedOff = &Error{Op: "worker", Kind: Unavailable, Msg: "the worker stopped; another replica resumes the release"}
+
+// NewWorker returns a Worker running the Service's jobs.
+func (s *Service) NewWorker(cfg WorkerConfig) (*Worker, error) {
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = 1
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	envs := s.Envs()
+	if len(cfg.Envs) > 0 {
+		envs = nil
+		for _, name := range cfg.Envs {
+			e, err := s.Env(name)
+			if err != nil {
+				return nil, err
+			}
+			envs = append(envs, e)
+		}
+	}
+	return &Worker{
+		s: s, log: s.log.With(slog.String("worker", cfg.ID)), cfg: cfg, envs: envs,
+		running: map[string]bool{}, wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// Run takes and runs jobs until ctx ends, then waits up to DrainTimeout
+// for the running jobs and hands off those still running: they stay
+// queued, their leases are given back, and another replica resumes them.
+func (w *Worker) Run(ctx context.Context) error {
+	jobs, cancelJobs := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelJobs(nil)
+	var wg sync.WaitGroup
+	w.log.Info("worker started", slog.Int("envs", len(w.envs)), slog.Int("slots", w.cfg.Slots))
+	for next := 0; ctx.Err() == nil; next++ {
+		took := false
+		for i := range w.envs {
+			e := w.envs[(next+i)%len(w.envs)]
+			if !w.free(e.Name) {
+				continue
+			}
+			l, entry, ok := w.take(ctx, e)
+			if !ok {
+				continue
+			}
+			took = true
+			w.mark(e.Name, true)
+			wg.Go(func() {
+				defer func() {
+					w.mark(e.Name, false)
+					select {
+					case w.wake <- struct{}{}:
+					default:
+					}
+				}()
+				w.runJob(jobs, e, l, entry)
+			})
+		}
+		if took {
+			continue
+		}
+		t := time.NewTimer(w.s.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+		case <-w.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(w.cfg.DrainTimeout):
+		w.log.Warn("drain timeout: handing off running jobs")
+		cancelJobs(ErrHandedOff)
+		<-drained
+	}
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// free reports whether the worker has a slot for env.
+func (w *Worker) free(env string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.running[env] && len(w.running) < w.cfg.Slots
+}
+
+func (w *Worker) mark(env string, on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if on {
+		w.running[env] = true
+	} else {
+		delete(w.running, env)
+	}
+}
+
+// take gets env's lease for the job at the head of its queue, when there
+// is one, the env is not held and nobody holds its lease.
+func (w *Worker) take(ctx context.Context, e Env) (Lease, QueueEntry, bool) {
+	st := w.s.store
+	q, err := st.Queue(ctx, e.Name)
+	if err != nil {
+		w.log.Warn("read queue", slog.String("env", e.Name), slog.Any("err", err))
+		return Lease{}, QueueEntry{}, false
+	}
+	if len(q) == 0 || !q[0].Job {
+		return Lease{}, QueueEntry{}, false
+	}
+	if _, held, err := st.Hold(ctx, e.Name); err != nil || held {
+		return Lease{}, QueueEntry{}, false
+	}
+	head := q[0]
+	want := Lease{Token: w.cfg.ID + "/" + nonce(), ReleaseID: head.ID, Ticket: head.Ticket, By: head.By}
+	l, ok, err := st.AcquireLease(ctx, e.Name, want, w.s.cfg.LeaseTTL)
+	if err != nil || !ok || l.Token != want.Token {
+		return Lease{}, QueueEntry{}, false
+	}
+	// The job we saw may have ended between reading the queue and taking
+	// the lease: work on the head as it is now.
+	q, err = st.Queue(ctx, e.Name)
+	if err != nil || len(q) == 0 || q[0].ID != head.ID {
+		w.s.releaseLease(ctx, l, w.log)
+		return Lease{}, QueueEntry{}, false
+	}
+	return l, head, true
+}
+
+func nonce() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// runJob runs (or resumes) the job at the head of env's queue under lease
+// l. When it ends, its record is final, it leaves the queue, and then the
+// lease is given back, in that order, so that no other worker can take it
+// up again. When the lease is lost or the worker hands it off, the job
+// stays queued and unfinished for the next holder of the lease.
+func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
+	s := w.s
+	log := w.log.With(slog.String("release", e.ID), slog.String("env", env.Name), slog.Int64("fence", l.Fence))
+	done := func() {
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		if _, err := s.store.RemoveQueued(bg, env.Name, e.ID); err != nil {
+			log.Error("leave queue", slog.Any("err", err))
+		}
+		s.releaseLease(bg, l, log)
+	}
+	rec, err := s.store.GetRelease(ctx, e.ID)
+	switch {
+	case KindOf(err) == NotFound:
+		log.Error("queued job has no release record; dropping it")
+		done()
+		return
+	case err != nil:
+		log.Error("read job", slog.Any("err", err))
+		s.releaseLease(ctx, l, log)
+		return
+	case rec.State.Final():
+		done()
+		return
+	}
+	// Keep the entry for as long as the job may take.
+	if _, err := s.store.TouchQueued(ctx, env.Name, e.ID, s.cfg.JobTTL); err != nil {
+		log.Warn("touch job", slog.Any("err", err))
+	}
+	ticket, err := s.tickets.Lookup(ctx, rec.Ticket)
+	if err != nil {
+		log.Warn("look up ticket", slog.Any("err", err))
+		ticket = Ticket{Key: rec.Ticket}
+	}
+	if ticket.Key == "" {
+		ticket.Key = rec.Ticket
+	}
+	r := &run{
+		s: s, env: env, ticket: ticket, user: User{ID: rec.By}, start: s.clock.Now(), rec: rec,
+		log: log.With(slog.String("ticket", string(rec.Ticket))),
+	}
+	var attempts int
+	var last string
+	for _, st := range rec.Steps {
+		if st.Name == StepLeased {
+			attempts++
+		}
+		if st.Name != StepHandedOff && st.Name != StepResumed {
+			last = st.Name
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("job panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			r.finish(ctx, Errorf("release", Internal, "internal error in release %s", rec.ID))
+			done()
+		}
+	}()
+
+	err = r.under(ctx, l, func(work context.Context) error {
+		r.begin(work, fmt.Sprintf("fence %d, attempt %d, worker %s", l.Fence, attempts+1, w.cfg.ID))
+		if attempts >= w.cfg.MaxAttempts {
+			return Errorf("worker", Unavailable, "the release of %s to %s was interrupted %d times (its workers stopped or lost the env); release it again",
+				rec.Ticket, env.Name, attempts)
+		}
+		if attempts > 0 {
+			r.step(work, StepResumed, "after "+last)
+		}
+		if env.Production {
+			return r.prod(work)
+		}
+		if rec.PushedSHA != "" {
+			return r.resumePushed(work)
+		}
+		return r.nonProd(work)
+	})
+	if err != nil && (errors.Is(err, ErrLeaseLost) || errors.Is(context.Cause(ctx), ErrHandedOff)) {
+		// Not this worker's to finish: the next holder of the lease
+		// resumes the job from its journal.
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		why := "lease lost"
+		if errors.Is(context.Cause(ctx), ErrHandedOff) {
+			why = "worker stopping"
+		}
+		r.step(bg, StepHandedOff, why+": "+oneLine(err.Error(), 200))
+		r.update(bg, ReleaseUpdate{State: StateQueued})
+		s.releaseLease(bg, l, log)
+		log.Warn("job handed off", slog.String("why", why), slog.Any("err", err))
+		return
+	}
+	r.finish(ctx, err)
+	done()
+}
+
+// resumePushed finishes a release whose env branch an earlier attempt
+// pushed: it records the occupants, deploys the pushed commit again and
+// announces, without merging again.
+func (r *run) resumePushed(ctx context.Context) error {
+	s := r.s
+	if err := s.repo.Fetch(ctx); err != nil {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	r.step(ctx, StepFetched, "")
+	master, err := r.productionTip(ctx)
+	if err != nil {
+		return err
+	}
+	br := Branch{Name: r.rec.Branch, SHA: r.rec.TicketSHA}
+	b := built{merged: r.rec.PushedSHA, created: slices.ContainsFunc(r.rec.Steps, func(st Step) bool { return st.Name == StepCreated })}
+	occupants, graduated, err := r.occupy(ctx, master, br, b)
+	if err != nil {
+		return err
+	}
+	if _, err := r.deploy(ctx, b.merged); err != nil {
+		return err
+	}
+	r.announce(ctx, occupants, graduated)
+	return nil
+}
