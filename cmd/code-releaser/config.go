@@ -27,7 +27,8 @@ type config struct {
 	Environments []envConfig `yaml:"environments"`
 
 	// From the environment only.
-	GitToken string `yaml:"-"`
+	GitToken  string `yaml:"-"`
+	JiraToken string `yaml:"-"`
 }
 
 type repoConfig struct {
@@ -48,7 +49,13 @@ type jiraConfig struct {
 	URL                  string   `yaml:"url"`
 	Email                string   `yaml:"email"`
 	Projects             []string `yaml:"projects"`
-	DenyStatusCategories []string `yaml:"deny_status_categories"`
+	DenyStatusCategories []string `yaml:"deny_status_categories"` // default [done]
+	IssueTypes           []string `yaml:"issue_types"`
+	// AllowUnvalidated lets releases go on while Jira is down; the
+	// announcement says the ticket was not checked.
+	AllowUnvalidated bool              `yaml:"allow_unvalidated"`
+	Transitions      map[string]string `yaml:"transitions"` // env → status after a release there
+	BrowseURL        string            `yaml:"browse_url"`  // for the api.atlassian.com gateway URL
 }
 
 type redisConfig struct {
@@ -137,6 +144,7 @@ func parseConfig(data []byte, getenv func(string) string) (config, error) {
 		return config{}, err
 	}
 	c.GitToken = getenv("GIT_TOKEN")
+	c.JiraToken = getenv("JIRA_API_TOKEN")
 	if err := c.validate(); err != nil {
 		return config{}, err
 	}
@@ -249,6 +257,11 @@ func (c *config) validate() error {
 			add(fmt.Sprintf("environments[%d].requires_env", i), "%q is not another configured env", e.RequiresEnv)
 		}
 	}
+	for env := range c.Jira.Transitions {
+		if _, ok := seen[env]; !ok {
+			add("jira.transitions."+env, "%q is not a configured env", env)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -262,8 +275,19 @@ func (c config) workflowConfig() workflow.Config {
 		Envs:             envs,
 		ProductionBranch: c.Repo.ProductionBranch,
 		ReleasePrefix:    c.Repo.ReleasePrefix,
-		Policy:           workflow.TicketPolicy{Projects: c.Jira.Projects, DenyStatusCategories: c.Jira.DenyStatusCategories},
+		Policy:           c.ticketPolicy(),
 	}
+}
+
+// ticketPolicy is the policy of jira's section; tickets that are done are
+// refused unless deny_status_categories says otherwise (an empty list
+// refuses none).
+func (c config) ticketPolicy() workflow.TicketPolicy {
+	deny := c.Jira.DenyStatusCategories
+	if deny == nil {
+		deny = []string{"done"}
+	}
+	return workflow.TicketPolicy{Projects: c.Jira.Projects, DenyStatusCategories: deny, IssueTypes: c.Jira.IssueTypes}
 }
 
 // gitConfig is the git adapter's part of the config.

@@ -89,6 +89,9 @@ func (n *textNotifier) Released(ctx context.Context, a workflow.Announcement) er
 		sha = r.DeployedSHA
 	}
 	fmt.Fprintf(&b, "[channel] :white_check_mark: @%s released %s to %s (%s, %s)\n", r.By, r.Ticket, r.Env, a.Env.Branch, shortSHA(sha))
+	if a.Ticket.Unverified != "" {
+		fmt.Fprintf(&b, "  :warning: %s was not checked in Jira: %s\n", r.Ticket, a.Ticket.Unverified)
+	}
 	if len(a.Others) > 0 {
 		var who []string
 		for _, o := range a.Others {

@@ -26,15 +26,20 @@ type app struct {
 // newApp builds the dependencies in order. close releases the mirror.
 func newApp(ctx context.Context, log *slog.Logger, cfg config, out io.Writer) (*app, error) {
 	svcCfg := cfg.workflowConfig()
+	n := newTextNotifier(out)
+	tickets, notifier, _, err := withJira(log, cfg, n)
+	if err != nil {
+		return nil, err
+	}
 	repo, err := gitrepo.Open(ctx, log, cfg.gitConfig())
 	if err != nil {
 		return nil, err
 	}
-	n := newTextNotifier(out)
 	svc, err := workflow.NewService(log, svcCfg, workflow.Deps{
 		Repo:     repo,
+		Tickets:  tickets,
 		Store:    store.NewMemory(workflow.SystemClock{}),
-		Notifier: n,
+		Notifier: notifier,
 	})
 	if err != nil {
 		repo.Close()
