@@ -249,3 +249,12 @@ func (l slogLogger) Output(_ int, s string) error {
 	l.log.Debug("slack-go", slog.String("msg", strings.TrimSpace(s)))
 	return nil
 }
+
+// Scopes are the bot token scopes the bot uses: chat:write for
+// chat.postMessage, chat.update and chat.postEphemeral; commands for
+// /release. views.publish and auth.test need none; the app-level token
+// needs connections:write for apps.connections.open.
+func Scopes() []string { return []string{"chat:write", "commands"} }
+
+// Events are the bot events the bot subscribes to.
+func Events() []string { return []string{"app_home_opened"} }
