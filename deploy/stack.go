@@ -1,7 +1,449 @@
 package deploy
 
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/code-releaser/code-releaser/workflow"
+)
+
 // tagPrefix starts the tags the bot sets on stacks.
 const tagPrefix = "code-releaser:"
 
-// digestTag holds the digest of what was last deployed to a stack.
+// digestTag holds the digest of what was last deployed to a stack: a stack
+// whose tag matches its plan's digest is unchanged and is left alone.
 const digestTag = tagPrefix + "digest"
+
+// The statuses a StackResult carries besides CloudFormation's own.
+const (
+	StatusUnchanged = "UNCHANGED"  // the stack's digest tag matches: not touched
+	StatusNoChanges = "NO_CHANGES" // CloudFormation found nothing to change
+	StatusPlanned   = "PLANNED"    // --plan: change set created, shown, deleted
+	StatusRefused   = "REFUSED"    // the stack's state forbids a deploy
+	StatusSkipped   = "SKIPPED"    // a stack it depends on failed
+	StatusFailed    = "FAILED"     // an API error before CloudFormation ran
+)
+
+// stackSucceeded reports whether a stack's final status is a success.
+func stackSucceeded(status string) bool {
+	switch status {
+	case "CREATE_COMPLETE", "UPDATE_COMPLETE", StatusUnchanged, StatusNoChanges, StatusPlanned:
+		return true
+	}
+	return false
+}
+
+// cfnAPI is the part of the CloudFormation client the deployer calls.
+type cfnAPI interface {
+	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+	CreateChangeSet(context.Context, *cloudformation.CreateChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.CreateChangeSetOutput, error)
+	DescribeChangeSet(context.Context, *cloudformation.DescribeChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeChangeSetOutput, error)
+	ExecuteChangeSet(context.Context, *cloudformation.ExecuteChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.ExecuteChangeSetOutput, error)
+	DeleteChangeSet(context.Context, *cloudformation.DeleteChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error)
+	DescribeStackEvents(context.Context, *cloudformation.DescribeStackEventsInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error)
+	ListExports(context.Context, *cloudformation.ListExportsInput, ...func(*cloudformation.Options)) (*cloudformation.ListExportsOutput, error)
+	DeleteStack(context.Context, *cloudformation.DeleteStackInput, ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error)
+}
+
+// ResourceFailure is a resource CloudFormation reported failing, as the
+// console shows it.
+type ResourceFailure struct {
+	LogicalID string
+	Type      string
+	Status    string
+	Reason    string
+}
+
+func (f ResourceFailure) String() string {
+	return fmt.Sprintf("%s (%s) %s: %s", f.LogicalID, f.Type, f.Status, f.Reason)
+}
+
+// stackOutcome is what deploying one stack did.
+type stackOutcome struct {
+	result   workflow.StackResult
+	outputs  map[string]string
+	failures []ResourceFailure
+	changes  []string // --plan: the change set's changes, one line each
+	created  bool
+}
+
+// stackRunner deploys stacks through change sets.
+type stackRunner struct {
+	cfn      cfnAPI
+	poll     time.Duration
+	sha      string
+	all      bool
+	plan     bool
+	progress func(name, format string, args ...any)
+}
+
+// action is what a stack's current status allows.
+type action int
+
+const (
+	actCreate action = iota
+	actUpdate
+	actRefuse
+)
+
+// classify decides from a stack's status ("" when it does not exist) what
+// may be done, with guidance when nothing may.
+func classify(name, status string) (action, string) {
+	switch status {
+	case "", "REVIEW_IN_PROGRESS", "DELETE_COMPLETE":
+		return actCreate, ""
+	case "CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE":
+		return actUpdate, ""
+	case "ROLLBACK_COMPLETE":
+		return actRefuse, fmt.Sprintf("stack %s is ROLLBACK_COMPLETE: its creation failed and CloudFormation can only delete it. Read its events for the cause, delete it (aws cloudformation delete-stack --stack-name %s), then deploy again", name, name)
+	case "UPDATE_ROLLBACK_FAILED":
+		return actRefuse, fmt.Sprintf("stack %s is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback. Fix the resources its events name, run aws cloudformation continue-update-rollback --stack-name %s (with --resources-to-skip for those that cannot be fixed), then deploy again", name, name)
+	case "ROLLBACK_FAILED", "CREATE_FAILED":
+		return actRefuse, fmt.Sprintf("stack %s is %s: its creation failed and it can only be deleted. Read its events, delete it (aws cloudformation delete-stack --stack-name %s, retaining resources that cannot be deleted), then deploy again", name, status, name)
+	case "DELETE_FAILED":
+		return actRefuse, fmt.Sprintf("stack %s is DELETE_FAILED: finish deleting it (aws cloudformation delete-stack --stack-name %s) before deploying it again", name, name)
+	}
+	if strings.HasSuffix(status, "_IN_PROGRESS") {
+		return actRefuse, fmt.Sprintf("stack %s is %s: another operation is running on it. Wait for it to finish, then deploy again", name, status)
+	}
+	return actRefuse, fmt.Sprintf("stack %s is %s, a state the bot does not deploy over; look at it in the console", name, status)
+}
+
+// isNotFound reports whether err is DescribeStacks' answer for a missing
+// stack (a ValidationError "Stack with id X does not exist").
+func isNotFound(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationError" && strings.Contains(ae.ErrorMessage(), "does not exist")
+}
+
+// isNoChanges reports whether a change set's failure reason or an API
+// error says there was nothing to change. CloudFormation says it two ways.
+func isNoChanges(msg string) bool {
+	return strings.Contains(msg, "didn't contain changes") || strings.Contains(msg, "No updates are to be performed")
+}
+
+// apiMessage is an SDK error's message without the SDK's wrapping.
+func apiMessage(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode() + ": " + ae.ErrorMessage()
+	}
+	return err.Error()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// describe returns the stack, nil when it does not exist.
+func (r *stackRunner) describe(ctx context.Context, name string) (*types.Stack, error) {
+	out, err := r.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Stacks) == 0 {
+		return nil, nil
+	}
+	return &out.Stacks[0], nil
+}
+
+func outputsOf(st *types.Stack) map[string]string {
+	out := map[string]string{}
+	if st != nil {
+		for _, o := range st.Outputs {
+			out[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+		}
+	}
+	return out
+}
+
+func tagOf(st *types.Stack, key string) string {
+	for _, t := range st.Tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
+}
+
+// deploy brings one stack to its plan.
+func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
+	res := func(status, format string, args ...any) stackOutcome {
+		return stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: status, Reason: fmt.Sprintf(format, args...)}}
+	}
+	st, err := r.describe(ctx, sp.Name)
+	if err != nil {
+		return res(StatusFailed, "describe: %s", apiMessage(err))
+	}
+	status := ""
+	if st != nil {
+		status = string(st.StackStatus)
+	}
+	act, why := classify(sp.Name, status)
+	if act == actRefuse {
+		r.progress(sp.Name, "refused: %s", why)
+		return res(StatusRefused, "%s", why)
+	}
+	if act == actUpdate && !r.all && status != "UPDATE_ROLLBACK_COMPLETE" && tagOf(st, digestTag) == sp.Digest {
+		o := res(StatusUnchanged, "unchanged since its last deploy")
+		o.outputs = outputsOf(st)
+		return o
+	}
+	csType := types.ChangeSetTypeUpdate
+	in := &cloudformation.CreateChangeSetInput{
+		StackName:     aws.String(sp.Name),
+		ChangeSetName: aws.String("code-releaser-" + shortSHA(r.sha) + "-" + randomHex(4)),
+		TemplateBody:  aws.String(sp.Body),
+		Description:   aws.String("Code-Releaser deploy of " + shortSHA(r.sha)),
+		ClientToken:   aws.String(randomHex(16)),
+	}
+	if act == actCreate {
+		csType = types.ChangeSetTypeCreate
+		in.OnStackFailure = types.OnStackFailureDelete
+	}
+	in.ChangeSetType = csType
+	for _, k := range sortedKeys(sp.Parameters) {
+		in.Parameters = append(in.Parameters, types.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(sp.Parameters[k])})
+	}
+	for _, c := range sp.Capabilities {
+		in.Capabilities = append(in.Capabilities, types.Capability(c))
+	}
+	tags := map[string]string{digestTag: sp.Digest, tagPrefix + "commit": r.sha}
+	for k, v := range sp.Tags {
+		tags[k] = v
+	}
+	for _, k := range sortedKeys(tags) {
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	cs, err := r.cfn.CreateChangeSet(ctx, in)
+	if err != nil {
+		if isNoChanges(apiMessage(err)) {
+			return r.noChanges(ctx, sp.Name, st)
+		}
+		return res(StatusFailed, "create change set: %s", apiMessage(err))
+	}
+	d, changes, err := r.waitChangeSet(ctx, aws.ToString(cs.Id))
+	if err != nil {
+		return res(StatusFailed, "change set: %s", apiMessage(err))
+	}
+	cleanup := func() {
+		// Best effort, and not under ctx: a cancelled deploy still tidies up.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		r.cfn.DeleteChangeSet(cctx, &cloudformation.DeleteChangeSetInput{ChangeSetName: cs.Id})
+		if act == actCreate && status == "" {
+			// The stack exists only for the change set (REVIEW_IN_PROGRESS).
+			r.cfn.DeleteStack(cctx, &cloudformation.DeleteStackInput{StackName: cs.StackId})
+		}
+	}
+	if d.Status == types.ChangeSetStatusFailed {
+		reason := aws.ToString(d.StatusReason)
+		cleanup()
+		if isNoChanges(reason) {
+			return r.noChanges(ctx, sp.Name, st)
+		}
+		return res("FAILED", "change set failed: %s", reason)
+	}
+	if r.plan {
+		cleanup()
+		o := res(StatusPlanned, "%s, %d change(s)", strings.ToLower(string(csType)), len(changes))
+		o.changes = changes
+		o.outputs = outputsOf(st)
+		for _, c := range changes {
+			r.progress(sp.Name, "plan: %s", c)
+		}
+		return o
+	}
+	token := "code-releaser-" + randomHex(12)
+	start := time.Now()
+	r.progress(sp.Name, "%s started (%d change(s))", strings.ToLower(string(csType)), len(changes))
+	if _, err := r.cfn.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{
+		ChangeSetName: cs.Id, ClientRequestToken: aws.String(token),
+	}); err != nil {
+		cleanup()
+		return res(StatusFailed, "execute change set: %s", apiMessage(err))
+	}
+	final, stackReason, failures, err := r.follow(ctx, sp.Name, aws.ToString(cs.StackId), token, start)
+	if err != nil {
+		return res(StatusFailed, "following %s: %s", sp.Name, apiMessage(err))
+	}
+	o := stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: final}, failures: failures, created: act == actCreate}
+	if stackSucceeded(final) {
+		after, err := r.describe(ctx, aws.ToString(cs.StackId))
+		if err != nil {
+			return res(StatusFailed, "describe after deploy: %s", apiMessage(err))
+		}
+		o.outputs = outputsOf(after)
+		r.progress(sp.Name, "%s in %s", final, time.Since(start).Round(10*time.Millisecond))
+		return o
+	}
+	var parts []string
+	for _, f := range failures {
+		parts = append(parts, f.String())
+	}
+	if len(parts) == 0 && stackReason != "" {
+		parts = append(parts, stackReason)
+	}
+	o.result.Reason = strings.Join(parts, "; ")
+	if final == "UPDATE_ROLLBACK_FAILED" || final == "ROLLBACK_FAILED" {
+		_, guide := classify(sp.Name, final)
+		o.result.Reason += ". " + guide
+	}
+	r.progress(sp.Name, "%s: %s", final, o.result.Reason)
+	return o
+}
+
+func (r *stackRunner) noChanges(ctx context.Context, name string, st *types.Stack) stackOutcome {
+	return stackOutcome{result: workflow.StackResult{Name: name, Status: StatusNoChanges, Reason: "CloudFormation found no changes"}, outputs: outputsOf(st)}
+}
+
+// waitChangeSet polls a change set until it is created or failed and
+// returns its changes, one line each.
+func (r *stackRunner) waitChangeSet(ctx context.Context, id string) (*cloudformation.DescribeChangeSetOutput, []string, error) {
+	for {
+		d, err := r.cfn.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String(id)})
+		if err != nil {
+			return nil, nil, err
+		}
+		switch d.Status {
+		case types.ChangeSetStatusCreateComplete, types.ChangeSetStatusFailed:
+			var changes []string
+			for {
+				for _, c := range d.Changes {
+					if rc := c.ResourceChange; rc != nil {
+						line := fmt.Sprintf("%s %s (%s)", rc.Action, aws.ToString(rc.LogicalResourceId), aws.ToString(rc.ResourceType))
+						if rc.Replacement == types.ReplacementTrue {
+							line += " replacement"
+						}
+						changes = append(changes, line)
+					}
+				}
+				if d.NextToken == nil {
+					return d, changes, nil
+				}
+				next, err := r.cfn.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String(id), NextToken: d.NextToken})
+				if err != nil {
+					return nil, nil, err
+				}
+				next.Status, next.StatusReason = d.Status, d.StatusReason
+				d = next
+			}
+		}
+		if err := sleep(ctx, r.poll); err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// terminalStackStatus reports whether a stack-level status ends an
+// operation.
+func terminalStackStatus(s string) bool {
+	return !strings.HasSuffix(s, "_IN_PROGRESS") && s != ""
+}
+
+// follow reads the stack's events of this operation (ClientRequestToken
+// token) until the stack reaches a final status. It returns that status,
+// the stack-level reason of the failure, and the failing resources.
+func (r *stackRunner) follow(ctx context.Context, name, stackID, token string, start time.Time) (string, string, []ResourceFailure, error) {
+	seen := map[string]bool{}
+	var failures []ResourceFailure
+	stackReason := ""
+	// Events are listed newest first; those of this operation are at the
+	// head. Allow for clock skew between us and CloudFormation.
+	horizon := start.Add(-5 * time.Minute)
+	for {
+		var fresh []types.StackEvent
+		var next *string
+	pages:
+		for {
+			out, err := r.cfn.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stackID), NextToken: next})
+			if err != nil {
+				return "", "", nil, err
+			}
+			for _, e := range out.StackEvents {
+				id := aws.ToString(e.EventId)
+				if seen[id] || (e.Timestamp != nil && e.Timestamp.Before(horizon)) {
+					break pages
+				}
+				seen[id] = true
+				if aws.ToString(e.ClientRequestToken) == token {
+					fresh = append(fresh, e)
+				}
+			}
+			if out.NextToken == nil {
+				break
+			}
+			next = out.NextToken
+		}
+		slices.Reverse(fresh) // oldest first
+		final := ""
+		for _, e := range fresh {
+			status, reason := string(e.ResourceStatus), aws.ToString(e.ResourceStatusReason)
+			isStack := aws.ToString(e.ResourceType) == "AWS::CloudFormation::Stack" && aws.ToString(e.LogicalResourceId) == name
+			switch {
+			case isStack:
+				if reason != "" && reason != "User Initiated" && stackReason == "" {
+					stackReason = reason
+				}
+				if final == "" && terminalStackStatus(status) {
+					final = status
+				}
+				if !terminalStackStatus(status) || final == status {
+					r.progress(name, "%s", status)
+				}
+			case strings.HasSuffix(status, "_FAILED") && reason != "" && !strings.Contains(reason, "cancelled"):
+				failures = append(failures, ResourceFailure{LogicalID: aws.ToString(e.LogicalResourceId), Type: aws.ToString(e.ResourceType), Status: status, Reason: reason})
+				r.progress(name, "%s %s: %s", aws.ToString(e.LogicalResourceId), status, reason)
+			}
+		}
+		if final != "" {
+			return final, stackReason, failures, nil
+		}
+		if err := sleep(ctx, r.poll); err != nil {
+			return "", "", nil, err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

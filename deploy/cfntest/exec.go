@@ -320,10 +320,11 @@ func (s *Server) checkExports(st *stack, newExports map[string]string) error {
 // deleteStack deletes a stack (only an empty one or one under review
 // runs synchronously; others take ResourceDelay per resource).
 func (s *Server) deleteStack(name, token string) error {
-	st := s.stacks[name]
-	if st == nil {
+	st := s.findStack(name)
+	if st == nil || s.stacks[st.name] != st {
 		return nil // DeleteStack of a missing stack succeeds
 	}
+	name = st.name
 	for n, e := range s.exports {
 		if e.stackID == st.id {
 			if users := s.importers(n, st.id); len(users) > 0 {

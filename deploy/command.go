@@ -1,0 +1,205 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// maxStreamedLines bounds the output lines of a command sent as progress;
+// the rest is counted, and the tail kept for the failure reason.
+const (
+	maxStreamedLines = 200
+	tailLines        = 15
+)
+
+// commandRunner runs command steps in one checkout of the commit.
+type commandRunner struct {
+	files    fs.FS
+	base     string // temp dir holding the checkout and the outputs file
+	env      string
+	sha      string
+	region   string
+	creds    aws.Credentials
+	environ  []string // the process environment passed on (PATH, HOME, ...)
+	progress func(name, format string, args ...any)
+
+	once     sync.Once
+	checkout string
+	err      error
+}
+
+// prepare copies the commit's files into a fresh directory, once.
+func (c *commandRunner) prepare() (string, error) {
+	c.once.Do(func() {
+		dir := filepath.Join(c.base, "repo")
+		if err := os.CopyFS(dir, c.files); err != nil {
+			c.err = fmt.Errorf("checkout of %s: %w", shortSHA(c.sha), err)
+			return
+		}
+		c.checkout = dir
+	})
+	return c.checkout, c.err
+}
+
+// stackOutputs is the outputs file's entry of a stack.
+type stackOutputs struct {
+	StackName string            `json:"stack_name"`
+	Outputs   map[string]string `json:"outputs"`
+}
+
+// envName turns a stack id and output key into an environment variable
+// name: STACK_<ID>_<KEY>, upper case, other characters as _.
+func envName(parts ...string) string {
+	s := strings.ToUpper(strings.Join(parts, "_"))
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// run runs one command step; outputs maps stack ids to their outputs.
+func (c *commandRunner) run(ctx context.Context, cp *CommandPlan, outputs map[string]stackOutputs) (status, reason string) {
+	dir, err := c.prepare()
+	if err != nil {
+		return "failed", err.Error()
+	}
+	outFile := filepath.Join(c.base, "outputs-"+cp.Name+".json")
+	data, _ := json.MarshalIndent(outputs, "", "  ")
+	if err := os.WriteFile(outFile, data, 0o600); err != nil {
+		return "failed", err.Error()
+	}
+	env := append([]string(nil), c.environ...)
+	ids := make([]string, 0, len(outputs))
+	for id := range outputs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		for _, k := range sortedKeys(outputs[id].Outputs) {
+			env = append(env, envName("STACK", id, k)+"="+outputs[id].Outputs[k])
+		}
+	}
+	for _, k := range sortedKeys(cp.Env) {
+		env = append(env, k+"="+cp.Env[k])
+	}
+	env = append(env,
+		"CODE_RELEASER_ENV="+c.env, "CODE_RELEASER_SHA="+c.sha, "CODE_RELEASER_OUTPUTS="+outFile,
+		"AWS_REGION="+c.region, "AWS_DEFAULT_REGION="+c.region,
+		"AWS_ACCESS_KEY_ID="+c.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.creds.SecretAccessKey,
+	)
+	if c.creds.SessionToken != "" {
+		env = append(env, "AWS_SESSION_TOKEN="+c.creds.SessionToken)
+	}
+	ctx, cancel := context.WithTimeout(ctx, cp.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cp.Argv[0], cp.Argv[1:]...)
+	cmd.Dir = filepath.Join(dir, filepath.FromSlash(cp.Dir))
+	cmd.Env = env
+	cmd.WaitDelay = 5 * time.Second
+	w := &lineWriter{emit: func(line string) { c.progress(cp.Name, "%s", line) }, redact: newRedactor(c.creds)}
+	cmd.Stdout, cmd.Stderr = w, w
+	start := time.Now()
+	c.progress(cp.Name, "$ %s", strings.Join(cp.Argv, " "))
+	err = cmd.Run()
+	w.flush()
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "failed", fmt.Sprintf("timed out after %s (limit %s)%s", took, cp.Timeout, w.tailText())
+	case err != nil:
+		return "failed", fmt.Sprintf("%s after %s%s", w.redact(err.Error()), took, w.tailText())
+	}
+	c.progress(cp.Name, "done in %s", took)
+	return "succeeded", ""
+}
+
+// newRedactor replaces the credentials' secrets in text.
+func newRedactor(creds aws.Credentials) func(string) string {
+	var secrets []string
+	for _, s := range []string{creds.SecretAccessKey, creds.SessionToken, creds.AccessKeyID} {
+		if len(s) >= 8 {
+			secrets = append(secrets, s)
+		}
+	}
+	return func(s string) string {
+		for _, x := range secrets {
+			s = strings.ReplaceAll(s, x, "[redacted]")
+		}
+		return s
+	}
+}
+
+// lineWriter splits a command's output into redacted lines.
+type lineWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	emit   func(string)
+	redact func(string) string
+	n      int
+	tail   []string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		i := bytes.IndexByte(w.buf.Bytes(), '\n')
+		if i < 0 {
+			if w.buf.Len() > 64<<10 { // a very long line: cut it
+				w.line(w.buf.String())
+				w.buf.Reset()
+			}
+			return len(p), nil
+		}
+		line := string(w.buf.Next(i + 1))
+		w.line(strings.TrimRight(line, "\r\n"))
+	}
+}
+
+func (w *lineWriter) line(s string) {
+	s = w.redact(s)
+	w.n++
+	if w.n <= maxStreamedLines {
+		w.emit(s)
+	} else if w.n == maxStreamedLines+1 {
+		w.emit(fmt.Sprintf("(output beyond %d lines is not streamed)", maxStreamedLines))
+	}
+	w.tail = append(w.tail, s)
+	if len(w.tail) > tailLines {
+		w.tail = w.tail[1:]
+	}
+}
+
+func (w *lineWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.buf.Len() > 0 {
+		w.line(w.buf.String())
+		w.buf.Reset()
+	}
+}
+
+func (w *lineWriter) tailText() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.tail) == 0 {
+		return ""
+	}
+	return "; last output:\n" + strings.Join(w.tail, "\n")
+}

@@ -1,0 +1,353 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/code-releaser/code-releaser/workflow"
+)
+
+// Source gives the files of a commit of the infra repo. The git adapter
+// implements it on its mirror; tests use an fstest.MapFS.
+type Source interface {
+	Files(ctx context.Context, sha string) (fs.FS, error)
+}
+
+// Config configures a Deployer.
+type Config struct {
+	Envs         map[string]EnvAWS // by env name
+	Parallel     int               // stacks deployed at once; default 4
+	PollInterval time.Duration     // CloudFormation polling; default 5s
+	// All deploys every stack, not only those whose template, parameters
+	// or tags changed since their last deploy.
+	All bool
+	// Plan creates the change sets, reports them and deletes them: nothing
+	// is deployed and no command runs.
+	Plan bool
+	// LoadAWS builds an env's base SDK config; default DefaultLoadAWS.
+	LoadAWS LoadAWS
+	// WorkDir holds the checkouts of command steps; default os.TempDir().
+	WorkDir string
+	// CommandEnv is the environment command steps start from (before the
+	// bot adds AWS credentials and outputs); default PATH, HOME, LANG and
+	// TMPDIR of the process.
+	CommandEnv []string
+}
+
+// Deployer deploys commits of the infra repo to envs: it implements
+// workflow.Deployer.
+type Deployer struct {
+	log *slog.Logger
+	src Source
+	cfg Config
+}
+
+var _ workflow.Deployer = (*Deployer)(nil)
+
+// New returns a Deployer; every env's AWS settings are validated.
+func New(log *slog.Logger, src Source, cfg Config) (*Deployer, error) {
+	var errs []error
+	for name, a := range cfg.Envs {
+		if err := a.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("env %s: aws: %w", name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 4
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 5 * time.Second
+	}
+	if cfg.LoadAWS == nil {
+		cfg.LoadAWS = DefaultLoadAWS
+	}
+	if cfg.CommandEnv == nil {
+		for _, k := range []string{"PATH", "HOME", "LANG", "TMPDIR"} {
+			if v, ok := os.LookupEnv(k); ok {
+				cfg.CommandEnv = append(cfg.CommandEnv, k+"="+v)
+			}
+		}
+	}
+	return &Deployer{log: log, src: src, cfg: cfg}, nil
+}
+
+// LoadPlan reads the commit's spec and templates and resolves them for
+// env. It makes no AWS call. A commit without a spec gives a nil plan.
+func LoadPlan(files fs.FS, t Target) (*Plan, error) {
+	data, err := fs.ReadFile(files, SpecFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	spec, err := ParseSpec(SpecFile, data)
+	if err != nil {
+		return nil, err
+	}
+	return BuildPlan(files, spec, t)
+}
+
+// Deploy deploys sha to env (see Config.Plan and Config.All). Bad input
+// (spec, templates, parameters) and the account guard fail before any
+// call that changes anything.
+func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, progress workflow.Progress) (workflow.DeployResult, error) {
+	const op = "deploy"
+	started := time.Now()
+	result := workflow.DeployResult{SHA: sha, Started: started}
+	if progress == nil {
+		progress = func(workflow.Step) {}
+	}
+	var mu sync.Mutex // progress may be called from several stacks at once
+	report := func(name, format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress(workflow.Step{Name: name, At: time.Now(), Detail: fmt.Sprintf(format, args...)})
+	}
+	a, ok := d.cfg.Envs[env.Name]
+	if !ok {
+		return result, workflow.Errorf(op, workflow.Invalid, "env %s has no AWS settings (environments[].aws in the config)", env.Name)
+	}
+	files, err := d.src.Files(ctx, sha)
+	if err != nil {
+		return result, err
+	}
+	plan, err := LoadPlan(files, Target{Env: env.Name, Region: a.Region, AccountID: a.AccountID})
+	if err != nil {
+		return result, workflow.Wrap(op, workflow.Invalid, "the deploy spec of "+shortSHA(sha)+" is invalid:\n"+err.Error(), err)
+	}
+	if plan == nil {
+		result.Status, result.Finished = workflow.DeploySkipped, time.Now()
+		result.Summary = fmt.Sprintf("%s has no %s: nothing to deploy", shortSHA(sha), SpecFile)
+		return result, nil
+	}
+	cfg, err := envConfig(ctx, d.cfg.LoadAWS, env.Name, a)
+	if err != nil {
+		return result, err
+	}
+	if err := guardAccount(ctx, sts.NewFromConfig(cfg), env.Name, a); err != nil {
+		return result, err
+	}
+	cfn := cloudformation.NewFromConfig(cfg)
+	if err := checkExports(ctx, cfn, plan); err != nil {
+		return result, err
+	}
+	d.log.InfoContext(ctx, "deploy", slog.String("env", env.Name), slog.String("sha", sha), slog.Int("stacks", len(plan.Stacks)),
+		slog.Int("commands", len(plan.Commands)), slog.Bool("plan", d.cfg.Plan), slog.Bool("all", d.cfg.All))
+
+	runner := &stackRunner{cfn: cfn, poll: d.cfg.PollInterval, sha: sha, all: d.cfg.All, plan: d.cfg.Plan, progress: report}
+	outcomes := map[string]*stackOutcome{}
+	var omu sync.Mutex
+	var tasks []*task
+	for _, sp := range plan.Stacks {
+		tasks = append(tasks, &task{
+			id: sp.ID, after: sp.After,
+			run: func(ctx context.Context) bool {
+				o := runner.deploy(ctx, sp)
+				omu.Lock()
+				outcomes[sp.ID] = &o
+				omu.Unlock()
+				return stackSucceeded(o.result.Status)
+			},
+			skip: func(because string) {
+				o := stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: StatusSkipped, Reason: skipReason(ctx, plan, because)}}
+				omu.Lock()
+				outcomes[sp.ID] = &o
+				omu.Unlock()
+				report(sp.Name, "skipped: %s", o.result.Reason)
+			},
+		})
+	}
+	cmdResults := map[string]workflow.StackResult{}
+	if !d.cfg.Plan && len(plan.Commands) > 0 {
+		base, err := os.MkdirTemp(d.cfg.WorkDir, "code-releaser-"+env.Name+"-")
+		if err != nil {
+			return result, workflow.Wrap(op, workflow.Internal, "", err)
+		}
+		defer os.RemoveAll(base)
+		creds, err := cfg.Credentials.Retrieve(ctx)
+		if err != nil {
+			return result, workflow.Wrap(op, workflow.Unavailable, "cannot get AWS credentials for the command steps", err)
+		}
+		cr := &commandRunner{files: files, base: base, env: env.Name, sha: sha, region: a.Region, creds: creds, environ: d.cfg.CommandEnv, progress: report}
+		for _, cp := range plan.Commands {
+			tasks = append(tasks, &task{
+				id: commandNode(cp.Name), after: cp.AfterStacks,
+				run: func(ctx context.Context) bool {
+					omu.Lock()
+					outs := map[string]stackOutputs{}
+					for _, sp := range plan.Stacks {
+						if o := outcomes[sp.ID]; o != nil {
+							outs[sp.ID] = stackOutputs{StackName: sp.Name, Outputs: o.outputs}
+						}
+					}
+					omu.Unlock()
+					status, reason := cr.run(ctx, cp, outs)
+					omu.Lock()
+					cmdResults[cp.Name] = workflow.StackResult{Name: commandNode(cp.Name), Status: status, Reason: reason}
+					omu.Unlock()
+					return status == "succeeded"
+				},
+				skip: func(because string) {
+					omu.Lock()
+					cmdResults[cp.Name] = workflow.StackResult{Name: commandNode(cp.Name), Status: "skipped", Reason: skipReason(ctx, plan, because)}
+					omu.Unlock()
+					report(cp.Name, "skipped: %s", skipReason(ctx, plan, because))
+				},
+			})
+		}
+	}
+	runGraph(ctx, tasks, d.cfg.Parallel)
+
+	for _, sp := range plan.Stacks {
+		result.Stacks = append(result.Stacks, outcomes[sp.ID].result)
+	}
+	for _, cp := range plan.Commands {
+		if r, ok := cmdResults[cp.Name]; ok {
+			result.Stacks = append(result.Stacks, r)
+		}
+	}
+	result.Finished = time.Now()
+	result.Status, result.Summary = summarize(result.Stacks, d.cfg.Plan)
+	d.log.InfoContext(ctx, "deployed", slog.String("env", env.Name), slog.String("sha", sha), slog.String("status", string(result.Status)),
+		slog.Duration("took", result.Finished.Sub(started)))
+	return result, nil
+}
+
+// skipReason says why a task was skipped: the stack or command that
+// failed first, or the deploy's cancellation.
+func skipReason(ctx context.Context, p *Plan, because string) string {
+	if because == "" {
+		if ctx.Err() != nil {
+			return "the deploy was cancelled"
+		}
+		return "not run"
+	}
+	if name, ok := strings.CutPrefix(because, "command:"); ok {
+		return "command " + name + " failed"
+	}
+	for _, sp := range p.Stacks {
+		if sp.ID == because {
+			return "it depends on " + sp.Name + ", which did not deploy"
+		}
+	}
+	return because + " failed"
+}
+
+// summarize gives a deploy's status and its line for people.
+func summarize(results []workflow.StackResult, plan bool) (workflow.DeployStatus, string) {
+	count := map[string]int{}
+	var failed []string
+	for _, r := range results {
+		count[r.Status]++
+		if !stackSucceeded(r.Status) && r.Status != "succeeded" {
+			if r.Status != StatusSkipped && r.Status != "skipped" {
+				failed = append(failed, r.Name+" "+r.Status+": "+firstLine(r.Reason))
+			}
+		}
+	}
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	add(count["CREATE_COMPLETE"], "created")
+	add(count["UPDATE_COMPLETE"], "updated")
+	add(count[StatusPlanned], "planned")
+	add(count[StatusNoChanges]+count[StatusUnchanged], "unchanged")
+	add(count["succeeded"], "command(s) ran")
+	add(count[StatusSkipped]+count["skipped"], "skipped")
+	if len(failed) > 0 {
+		return workflow.DeployFailed, strings.Join(failed, "; ") + " (" + strings.Join(parts, ", ") + ")"
+	}
+	if len(parts) == 0 {
+		return workflow.DeploySucceeded, "nothing to deploy for this env"
+	}
+	if plan {
+		return workflow.DeploySucceeded, "plan: " + strings.Join(parts, ", ")
+	}
+	return workflow.DeploySucceeded, strings.Join(parts, ", ")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// checkExports checks the plan's exports and imports against the
+// account's before anything changes: every outside import must exist, and
+// no export of the plan may belong to a stack outside it.
+func checkExports(ctx context.Context, cfn cfnAPI, p *Plan) error {
+	const op = "deploy.exports"
+	names := map[string]bool{}
+	for _, sp := range p.Stacks {
+		names[sp.Name] = true
+	}
+	var needOwners bool
+	for _, sp := range p.Stacks {
+		needOwners = needOwners || len(sp.Exports) > 0
+	}
+	if len(p.External) == 0 && !needOwners {
+		return nil
+	}
+	existing := map[string]string{} // export -> exporting stack id
+	var next *string
+	for {
+		out, err := cfn.ListExports(ctx, &cloudformation.ListExportsInput{NextToken: next})
+		if err != nil {
+			return workflow.Wrap(op, workflow.Unavailable, "cannot list the account's CloudFormation exports", errors.New(apiMessage(err)))
+		}
+		for _, e := range out.Exports {
+			existing[aws.ToString(e.Name)] = aws.ToString(e.ExportingStackId)
+		}
+		if out.NextToken == nil {
+			break
+		}
+		next = out.NextToken
+	}
+	var problems []string
+	for _, name := range slices.Sorted(maps.Keys(p.External)) {
+		if _, ok := existing[name]; !ok {
+			problems = append(problems, fmt.Sprintf("%s import %q, which no stack of the spec exports and the account does not have", strings.Join(p.External[name], ", "), name))
+		}
+	}
+	for _, sp := range p.Stacks {
+		for _, e := range sp.Exports {
+			owner, ok := existing[e]
+			if ok && stackNameOfID(owner) != sp.Name {
+				problems = append(problems, fmt.Sprintf("stack %s exports %q, which stack %s already exports in this account", sp.Name, e, stackNameOfID(owner)))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return workflow.Errorf(op, workflow.Invalid, "%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// stackNameOfID extracts the name from a stack ARN
+// (arn:aws:cloudformation:region:account:stack/NAME/uuid).
+func stackNameOfID(id string) string {
+	parts := strings.Split(id, "/")
+	if len(parts) >= 2 {
+		return parts[1]
+	}
+	return id
+}
