@@ -372,3 +372,32 @@ func TestBadInputGetsAnActionableReply(t *testing.T) {
 		t.Errorf("bad input posted in the channel: %v", m)
 	}
 }
+
+func TestConflictReportNamesFilesHunksAndOccupants(t *testing.T) {
+	w := newWorld(t, options{})
+	w.repo.Commit("OPS-3", "OPS-3: move s1", map[string]string{"stacks/s1.yml": "moved\n"})
+	w.send(t, w.slack.SlashCommand(ana, "OPS-1 dev"), 0)
+	w.waitMessage(t, "released *OPS-1*")
+	w.send(t, w.slack.SlashCommand(ben, "OPS-3 dev"), 0)
+	m := w.waitMessage(t, "cannot go to *dev*")
+	for _, want := range []string{"<@U0BEN>: *OPS-3*", "conflicts in 1 file", "Nothing was pushed", "It meets *OPS-1* (<@U0ANA>)"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("conflict message %q lacks %q", m.Text, want)
+		}
+	}
+	var thread string
+	waitFor(t, "the conflict's thread", func() bool {
+		for _, x := range w.slack.Messages(slacktest.Channel) {
+			if x.Thread == m.TS {
+				thread = x.Blocks
+				return true
+			}
+		}
+		return false
+	})
+	for _, want := range []string{"stacks/s1.yml", "lines", "- v1", "+ moved", "Whose work it meets", "*OPS-1* of \\u003c@U0ANA\\u003e"} {
+		if !strings.Contains(thread, want) {
+			t.Errorf("conflict thread lacks %q:\n%s", want, thread)
+		}
+	}
+}
