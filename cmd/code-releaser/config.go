@@ -27,8 +27,9 @@ type config struct {
 	Environments []envConfig `yaml:"environments"`
 
 	// From the environment only.
-	GitToken  string `yaml:"-"`
-	JiraToken string `yaml:"-"`
+	GitToken      string `yaml:"-"`
+	JiraToken     string `yaml:"-"`
+	RedisPassword string `yaml:"-"` // REDIS_PASSWORD
 }
 
 type repoConfig struct {
@@ -59,7 +60,8 @@ type jiraConfig struct {
 }
 
 type redisConfig struct {
-	URL string `yaml:"url"`
+	URL    string `yaml:"url"`    // empty: an in-memory store (one process)
+	Prefix string `yaml:"prefix"` // of every key; default "code-releaser:"
 }
 
 type envConfig struct {
@@ -144,6 +146,7 @@ func parseConfig(data []byte, getenv func(string) string) (config, error) {
 		return config{}, err
 	}
 	c.GitToken = getenv("GIT_TOKEN")
+	c.RedisPassword = getenv("REDIS_PASSWORD")
 	c.JiraToken = getenv("JIRA_API_TOKEN")
 	if err := c.validate(); err != nil {
 		return config{}, err
@@ -227,6 +230,14 @@ func (c *config) validate() error {
 	if c.Repo.CacheDir == "" {
 		add("repo.cache_dir", "is required")
 	}
+	if c.Redis.URL != "" {
+		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			add("redis.url", "%q is not a redis://, rediss:// or unix:// URL", redactedURL(c.Redis.URL))
+		}
+	}
+	if strings.ContainsAny(c.Redis.Prefix, "{}") {
+		add("redis.prefix", "must not contain { or }")
+	}
 	if len(c.Environments) == 0 {
 		add("environments", "at least one env is required")
 	}
@@ -240,6 +251,11 @@ func (c *config) validate() error {
 			add(f+".name", "%q is already environments[%d]", e.Name, j)
 		} else {
 			seen[e.Name] = i
+		}
+		if e.AWS != (awsConfig{}) {
+			if err := e.AWS.envAWS().Validate(); err != nil {
+				add(f+".aws", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
 		}
 		if e.Production {
 			if prod >= 0 {
