@@ -10,17 +10,18 @@ import (
 	"strings"
 
 	"github.com/code-releaser/code-releaser/integrations/gitrepo"
-	"github.com/code-releaser/code-releaser/store"
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
-// app is the workflow wired for one terminal command: the git mirror, an
-// in-memory store (the Redis store is its own issue) and the text notifier.
+// app is the workflow wired for one terminal command: the git mirror, the
+// store (Redis when redis.url is set, else in memory) and the text
+// notifier.
 type app struct {
-	cfg    config
-	repo   *gitrepo.Mirror
-	svc    *workflow.Service
-	notify *textNotifier
+	cfg        config
+	repo       *gitrepo.Mirror
+	svc        *workflow.Service
+	notify     *textNotifier
+	closeStore func()
 }
 
 // newApp builds the dependencies in order. close releases the mirror.
@@ -35,20 +36,29 @@ func newApp(ctx context.Context, log *slog.Logger, cfg config, out io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	svc, err := workflow.NewService(log, svcCfg, workflow.Deps{
-		Repo:     repo,
-		Tickets:  tickets,
-		Store:    store.NewMemory(workflow.SystemClock{}),
-		Notifier: notifier,
-	})
+	st, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
 		repo.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, repo: repo, svc: svc, notify: n}, nil
+	svc, err := workflow.NewService(log, svcCfg, workflow.Deps{
+		Repo:     repo,
+		Tickets:  tickets,
+		Store:    st,
+		Notifier: notifier,
+	})
+	if err != nil {
+		closeStore()
+		repo.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, repo: repo, svc: svc, notify: n, closeStore: closeStore}, nil
 }
 
-func (a *app) close() { a.repo.Close() }
+func (a *app) close() {
+	a.closeStore()
+	a.repo.Close()
+}
 
 // cliLogger is the operator's log on stderr: warnings and errors only, so
 // that stdout stays what the channel would show.
