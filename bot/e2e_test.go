@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,16 @@ func newWorld(t *testing.T, o options) *world {
 	t.Helper()
 	w := &world{slack: slacktest.NewServer(slacktest.WithPingInterval(200 * time.Millisecond)), store: store.NewMemory(nil), repo: workflowtest.NewRepo()}
 	t.Cleanup(w.slack.Close)
+	t.Cleanup(func() { // report the acks' latency (Slack wants < 3 s)
+		var l []time.Duration
+		for _, a := range w.slack.Acks("") {
+			l = append(l, a.Latency)
+		}
+		if len(l) > 0 {
+			slices.Sort(l)
+			t.Logf("acks: %d, median %v, max %v", len(l), l[len(l)/2], l[len(l)-1])
+		}
+	})
 	for i := 1; i <= 5; i++ {
 		key := fmt.Sprint("OPS-", i)
 		w.repo.Branch(key, "master")
