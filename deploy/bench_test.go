@@ -1,0 +1,111 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/code-releaser/code-releaser/deploy/cfntest"
+	"github.com/code-releaser/code-releaser/workflow"
+)
+
+// dag20 is a 20-stack repo in five layers; stack i of layer L imports
+// one or two stacks of layer L-1, and has 1 to 3 resources.
+func dag20() (fstest.MapFS, map[string][]string, map[string]int) {
+	files := fstest.MapFS{}
+	deps := map[string][]string{}
+	resources := map[string]int{}
+	var spec strings.Builder
+	spec.WriteString("stacks:\n")
+	const layers, width = 5, 4
+	for l := 0; l < layers; l++ {
+		for i := 0; i < width; i++ {
+			id := fmt.Sprintf("s%d%d", l, i)
+			n := 1 + (l+i)%3
+			resources[id] = n
+			var b strings.Builder
+			b.WriteString("Resources:\n")
+			for r := 0; r < n; r++ {
+				fmt.Fprintf(&b, "  R%d:\n    Type: AWS::SNS::Topic\n", r)
+				if r == 0 && l > 0 {
+					b.WriteString("    Properties:\n      Tags:\n")
+					for _, j := range []int{i, (i + 1) % width} {
+						dep := fmt.Sprintf("s%d%d", l-1, j)
+						if len(deps[id]) == 0 || deps[id][0] != dep {
+							deps[id] = append(deps[id], dep)
+						}
+						fmt.Fprintf(&b, "        - {Key: k%d, Value: !ImportValue dev-%s-out}\n", j, dep)
+					}
+				}
+			}
+			fmt.Fprintf(&b, "Outputs:\n  Out: {Value: !Ref R0, Export: {Name: !Sub \"${AWS::StackName}-out\"}}\n")
+			files[id+".yml"] = &fstest.MapFile{Data: []byte(b.String())}
+			fmt.Fprintf(&spec, "  %s: {name: \"{env}-%s\", template: %s.yml}\n", id, id, id)
+		}
+	}
+	files[SpecFile] = &fstest.MapFile{Data: []byte(spec.String())}
+	return files, deps, resources
+}
+
+// criticalPath is the longest chain of stack durations (resources ×
+// delay): no scheduler can finish sooner.
+func criticalPath(deps map[string][]string, resources map[string]int, delay time.Duration) time.Duration {
+	memo := map[string]time.Duration{}
+	var longest func(id string) time.Duration
+	longest = func(id string) time.Duration {
+		if d, ok := memo[id]; ok {
+			return d
+		}
+		var best time.Duration
+		for _, d := range deps[id] {
+			best = max(best, longest(d))
+		}
+		memo[id] = best + time.Duration(resources[id])*delay
+		return memo[id]
+	}
+	var out time.Duration
+	for id := range resources {
+		out = max(out, longest(id))
+	}
+	return out
+}
+
+// BenchmarkDeploy20 deploys a 20-stack DAG to the simulator and reports
+// the total time against the critical path (ratio 1.0 is the physical
+// limit).
+func BenchmarkDeploy20(b *testing.B) {
+	const delay = 50 * time.Millisecond
+	files, deps, resources := dag20()
+	cp := criticalPath(deps, resources, delay)
+	var total time.Duration
+	for b.Loop() {
+		srv := cfntest.New(cfntest.Options{Account: "111111111111", Region: "eu-west-1", ResourceDelay: delay, ChangeSetDelay: 5 * time.Millisecond})
+		d, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), mapSource{"c": files}, Config{
+			Envs:     map[string]EnvAWS{"dev": {Region: "eu-west-1", AccountID: "111111111111"}},
+			Parallel: 8, PollInterval: 5 * time.Millisecond,
+			LoadAWS: func(ctx context.Context, _ string) (aws.Config, error) { return srv.Config(ctx) },
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		res, err := d.Deploy(context.Background(), workflow.Env{Name: "dev"}, "c", nil)
+		took := time.Since(start)
+		if err != nil || res.Status != workflow.DeploySucceeded {
+			b.Fatalf("%v %s", err, res.Summary)
+		}
+		total += took
+		srv.Close()
+	}
+	avg := total / time.Duration(b.N)
+	b.ReportMetric(float64(avg.Milliseconds()), "ms/deploy")
+	b.ReportMetric(float64(cp.Milliseconds()), "ms-critical-path")
+	b.ReportMetric(float64(avg)/float64(cp), "ratio")
+}
