@@ -15,7 +15,6 @@ import (
 
 	"github.com/code-releaser/code-releaser/bot"
 	"github.com/code-releaser/code-releaser/integrations/gitrepo"
-	"github.com/code-releaser/code-releaser/store"
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
@@ -65,11 +64,28 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer repo.Close()
-	st := store.NewMemory(workflow.SystemClock{}) // the Redis store is its own issue
+	st, closeStore, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 	svc, err := workflow.NewService(log, cfg.workflowConfig(), workflow.Deps{Repo: repo, Store: st, Notifier: notifier})
 	if err != nil {
 		return err
 	}
+	// The job worker: runs jobs submitted by any replica (workflow.Submit),
+	// resumes those of replicas that died, hands its own off on shutdown.
+	worker, err := svc.NewWorker(workflow.WorkerConfig{})
+	if err != nil {
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		worker.Run(workerCtx)
+	}()
+	defer func() { stopWorker(); <-workerDone }()
 	b, err := bot.New(log, client, bot.Config{}, bot.Deps{Service: svc, Claims: st, Notifier: notifier})
 	if err != nil {
 		return err
