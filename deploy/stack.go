@@ -316,6 +316,7 @@ func (r *stackRunner) noChanges(ctx context.Context, name string, st *types.Stac
 // waitChangeSet polls a change set until it is created or failed and
 // returns its changes, one line each.
 func (r *stackRunner) waitChangeSet(ctx context.Context, id string) (*cloudformation.DescribeChangeSetOutput, []string, error) {
+	wait := r.backoff()
 	for {
 		d, err := r.cfn.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String(id)})
 		if err != nil {
@@ -345,7 +346,7 @@ func (r *stackRunner) waitChangeSet(ctx context.Context, id string) (*cloudforma
 				d = next
 			}
 		}
-		if err := sleep(ctx, r.poll); err != nil {
+		if err := sleep(ctx, wait()); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -367,6 +368,7 @@ func (r *stackRunner) follow(ctx context.Context, name, stackID, token string, s
 	// Events are listed newest first; those of this operation are at the
 	// head. Allow for clock skew between us and CloudFormation.
 	horizon := start.Add(-5 * time.Minute)
+	wait := r.backoff()
 	for {
 		var fresh []types.StackEvent
 		var next *string
@@ -415,9 +417,21 @@ func (r *stackRunner) follow(ctx context.Context, name, stackID, token string, s
 		if final != "" {
 			return final, stackReason, failures, nil
 		}
-		if err := sleep(ctx, r.poll); err != nil {
+		if err := sleep(ctx, wait()); err != nil {
 			return "", "", nil, err
 		}
+	}
+}
+
+// backoff returns the waits between polls: from 250ms doubling up to
+// r.poll, so that quick change sets and small stacks are not held back by
+// the steady polling interval.
+func (r *stackRunner) backoff() func() time.Duration {
+	d := min(250*time.Millisecond, r.poll)
+	return func() time.Duration {
+		cur := d
+		d = min(2*d, r.poll)
+		return cur
 	}
 }
 
