@@ -145,3 +145,30 @@ func printDeployResult(w io.Writer, res workflow.DeployResult) {
 		fmt.Fprintln(w, line)
 	}
 }
+
+// newDeployer is the deployer of release and serve: envs with aws settings
+// deploy through CloudFormation, the others are skipped (and say so).
+func newDeployer(log *slog.Logger, cfg config, src deploy.Source) (workflow.Deployer, error) {
+	dc := cfg.deployConfig(nil)
+	if len(dc.Envs) == 0 {
+		return workflow.SkipDeployer{}, nil
+	}
+	d, err := deploy.New(log, src, dc)
+	if err != nil {
+		return nil, workflow.Wrap("config", workflow.Invalid, err.Error(), err)
+	}
+	return routedDeployer{aws: d, envs: dc.Envs}, nil
+}
+
+// routedDeployer sends each env to CloudFormation or skips it.
+type routedDeployer struct {
+	aws  workflow.Deployer
+	envs map[string]deploy.EnvAWS
+}
+
+func (r routedDeployer) Deploy(ctx context.Context, env workflow.Env, sha string, p workflow.Progress) (workflow.DeployResult, error) {
+	if _, ok := r.envs[env.Name]; ok {
+		return r.aws.Deploy(ctx, env, sha, p)
+	}
+	return workflow.SkipDeployer{}.Deploy(ctx, env, sha, p)
+}

@@ -41,9 +41,16 @@ func newApp(ctx context.Context, log *slog.Logger, cfg config, out io.Writer) (*
 		repo.Close()
 		return nil, err
 	}
+	deployer, err := newDeployer(log, cfg, repo)
+	if err != nil {
+		closeStore()
+		repo.Close()
+		return nil, err
+	}
 	svc, err := workflow.NewService(log, svcCfg, workflow.Deps{
 		Repo:     repo,
 		Tickets:  tickets,
+		Deployer: deployer,
 		Store:    st,
 		Notifier: notifier,
 	})

@@ -69,7 +69,21 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeStore()
-	svc, err := workflow.NewService(log, cfg.workflowConfig(), workflow.Deps{Repo: repo, Store: st, Notifier: notifier})
+	tickets, notified, jc, err := withJira(log, cfg, notifier)
+	if err != nil {
+		return err
+	}
+	if jc != nil {
+		// Jira credentials are checked once at start, not at the first release.
+		if _, err := jc.Preflight(ctx); err != nil {
+			return err
+		}
+	}
+	deployer, err := newDeployer(log, cfg, repo)
+	if err != nil {
+		return err
+	}
+	svc, err := workflow.NewService(log, cfg.workflowConfig(), workflow.Deps{Repo: repo, Tickets: tickets, Deployer: deployer, Store: st, Notifier: notified})
 	if err != nil {
 		return err
 	}
