@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/code-releaser/code-releaser/deploy"
 	"io"
 	"net/url"
 	"os"
@@ -30,6 +31,10 @@ type config struct {
 	GitToken      string `yaml:"-"`
 	JiraToken     string `yaml:"-"`
 	RedisPassword string `yaml:"-"` // REDIS_PASSWORD
+
+	// loadAWS, when set, replaces the SDK's default credential chain (the
+	// demo points it at the CloudFormation simulator).
+	loadAWS deploy.LoadAWS
 }
 
 type repoConfig struct {

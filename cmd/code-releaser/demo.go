@@ -9,7 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/code-releaser/code-releaser/deploy/cfntest"
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
@@ -18,6 +22,8 @@ const (
 	demoNetwork = `AWSTemplateFormatVersion: "2010-09-09"
 Description: VPC and subnets
 Parameters:
+  Env:
+    Type: String
   VpcCidr:
     Type: String
     Default: 10.0.0.0/16
@@ -36,16 +42,32 @@ Outputs:
   VpcId:
     Value: !Ref Vpc
     Export:
-      Name: network-VpcId
+      Name: !Sub "${Env}-network-VpcId"
 `
 	demoApp = `AWSTemplateFormatVersion: "2010-09-09"
 Description: application servers
+Parameters:
+  Env:
+    Type: String
 Resources:
   AppSecurityGroup:
     Type: AWS::EC2::SecurityGroup
     Properties:
       GroupDescription: app
-      VpcId: !ImportValue network-VpcId
+      VpcId:
+        Fn::ImportValue: !Sub "${Env}-network-VpcId"
+`
+	// demoSpec tells Code-Releaser what to deploy: the app stack imports
+	// the network stack's export, so network deploys first.
+	demoSpec = `stacks:
+  network:
+    name: "{env}-network"
+    template: stacks/network.yml
+    parameters: {Env: "{env}"}
+  app:
+    name: "{env}-app"
+    template: stacks/app.yml
+    parameters: {Env: "{env}"}
 `
 	demoPlaybook = `- hosts: app
   become: true
@@ -137,7 +159,8 @@ func buildDemoRemote(ctx context.Context, dir string) (remote, work string, err 
 	}
 	if err := write(map[string]string{
 		"stacks/network.yml": demoNetwork, "stacks/app.yml": demoApp, "playbooks/site.yml": demoPlaybook,
-		"README.md": "# acme infra\n",
+		"code-releaser.yml": demoSpec,
+		"README.md":         "# acme infra\n",
 	}); err != nil {
 		return "", "", err
 	}
@@ -183,9 +206,22 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 	cfg := defaultConfig(e.getenv)
 	cfg.Repo.URL = "file://" + filepath.ToSlash(remote)
 	cfg.Repo.CacheDir = filepath.Join(dir, "cache")
-	cfg.Environments = []envConfig{{Name: "dev"}, {Name: "stg"}, {Name: "prod", Production: true, RequiresEnv: "stg"}}
+	// Every env deploys to the local CloudFormation simulator (one fake
+	// account); the real SDK client talks to it over the wire protocol.
+	cfn := cfntest.New(cfntest.Options{ResourceDelay: 50 * time.Millisecond, ChangeSetDelay: 20 * time.Millisecond})
+	defer cfn.Close()
+	awsFor := awsConfig{Region: cfn.Region(), AccountID: cfn.Account()}
+	cfg.Environments = []envConfig{{Name: "dev", AWS: awsFor}, {Name: "stg", AWS: awsFor}, {Name: "prod", Production: true, RequiresEnv: "stg", AWS: awsFor}}
 	if err := cfg.validate(); err != nil {
 		return err
+	}
+	cfg.loadAWS = func(ctx context.Context, _ string) (aws.Config, error) { return cfn.Config(ctx) }
+	fmt.Fprintf(e.stdout, "AWS: a local CloudFormation simulator at %s (account %s, %s)\n", cfn.URL, cfn.Account(), cfn.Region())
+	stackDeployed := func(stack string) error {
+		if st := cfn.StackStatus(stack); st != "CREATE_COMPLETE" && st != "UPDATE_COMPLETE" {
+			return fmt.Errorf("stack %s is %q after the release, want CREATE_COMPLETE or UPDATE_COMPLETE", stack, st)
+		}
+		return nil
 	}
 	a, err := newApp(ctx, cliLogger(e), cfg, e.stdout)
 	if err != nil {
@@ -199,6 +235,11 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 	section(e, "1. alice: /release JIRA-1 dev")
 	if _, err := release("JIRA-1", "dev", "alice"); err != nil {
 		return fmt.Errorf("alice's JIRA-1 to dev: %w", err)
+	}
+	for _, st := range []string{"dev-network", "dev-app"} {
+		if err := stackDeployed(st); err != nil {
+			return err
+		}
 	}
 
 	section(e, "2. bob: /release JIRA-2 dev (alice's JIRA-1 stays)")
@@ -250,6 +291,11 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 	}
 	if _, err := release("JIRA-1", "prod", "alice"); err != nil {
 		return fmt.Errorf("alice's JIRA-1 to prod: %w", err)
+	}
+	for _, st := range []string{"prod-network", "prod-app"} {
+		if err := stackDeployed(st); err != nil {
+			return err
+		}
 	}
 
 	section(e, "6. /release status (JIRA-1 is in master: it has graduated from dev)")

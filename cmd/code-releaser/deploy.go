@@ -149,7 +149,7 @@ func printDeployResult(w io.Writer, res workflow.DeployResult) {
 // newDeployer is the deployer of release and serve: envs with aws settings
 // deploy through CloudFormation, the others are skipped (and say so).
 func newDeployer(log *slog.Logger, cfg config, src deploy.Source) (workflow.Deployer, error) {
-	dc := cfg.deployConfig(nil)
+	dc := cfg.deployConfig(cfg.loadAWS)
 	if len(dc.Envs) == 0 {
 		return workflow.SkipDeployer{}, nil
 	}
