@@ -25,6 +25,7 @@ type Memory struct {
 	releases  map[string]*workflow.Release
 	events    map[string][]workflow.Event // oldest first
 	claims    map[string]time.Time        // key → expiry
+	approvals map[string]*workflow.ApprovalRequest
 }
 
 type queued struct {

@@ -26,8 +26,15 @@ type Env struct {
 	// one (e.g. stg before prod). Checked by the prod approval flow.
 	RequiresEnv string
 	// Allowed lists the user and group IDs that may release to the env;
-	// empty allows everyone.
+	// empty allows everyone. It is also the allow list of reset, remove
+	// and hold unless AllowedFor names one for them.
 	Allowed []string
+	// AllowedFor overrides Allowed for one action (ActRelease, ActReset,
+	// ActRemove, ActHold).
+	AllowedFor map[string][]string
+	// Approvals, when Required > 0, makes a release wait for approvals
+	// (prod); see ApprovalPolicy.
+	Approvals ApprovalPolicy
 }
 
 // User is the person asking. Groups are the user groups the caller (Slack)
@@ -166,6 +173,16 @@ func validateEnvs(envs []Env, production, prefix string) ([]Env, error) {
 			return nil, Errorf(op, Invalid, "environments[%d].branch: %s is the production branch; only the production env may use it", i, e.Branch)
 		}
 		e.Allowed = slices.Clone(e.Allowed)
+		e.AllowedFor = cloneAllowed(e.AllowedFor)
+		e.Approvals.Approvers = slices.Clone(e.Approvals.Approvers)
+		if err := e.Approvals.validate(); err != nil {
+			return nil, fmt.Errorf("environments[%d].approvals: %w", i, err)
+		}
+		for act := range e.AllowedFor {
+			if !slices.Contains(envActions, act) {
+				return nil, Errorf(op, Invalid, "environments[%d].allowed_for: %q is not one of %s", i, act, joinComma(envActions))
+			}
+		}
 		out[i] = e
 	}
 	if prods > 1 {

@@ -17,6 +17,9 @@ func (r *run) nonProd(ctx context.Context) error {
 		master string
 		br     Branch
 	)
+	if err := r.checkRequiredEnv(ctx); err != nil {
+		return err
+	}
 	for attempt := 1; ; attempt++ {
 		if err := s.repo.Fetch(ctx); err != nil {
 			return fmt.Errorf("fetch: %w", err)

@@ -30,9 +30,16 @@ func (r *run) prod(ctx context.Context) error {
 	if err := r.checkInProduction(ctx, master); err != nil {
 		return err
 	}
+	if err := r.checkRequiredEnv(ctx); err != nil {
+		return err
+	}
 	r.update(ctx, ReleaseUpdate{MergedSHA: master})
 
-	if s.approve == nil {
+	if r.env.Approvals.Required > 0 {
+		if err := r.awaitApproval(ctx, master); err != nil {
+			return fmt.Errorf("approval of %s at %s: %w", r.rec.ID, short(master), err)
+		}
+	} else if s.approve == nil {
 		r.step(ctx, StepApproval, "not required: approvals are not configured")
 	} else {
 		r.step(ctx, StepApproval, "waiting for approval of "+short(master))

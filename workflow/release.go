@@ -167,6 +167,7 @@ func (r *run) begin(ctx context.Context, leased string) {
 	r.update(ctx, ReleaseUpdate{State: StateRunning})
 	r.note("started", r.s.notify.Started(ctx, r.rec))
 	r.step(ctx, StepLeased, leased)
+	r.yourTurn(ctx)
 }
 
 // releaseLease gives l back, even after ctx ended.

@@ -53,7 +53,7 @@ func newWorld(t *testing.T, edit ...func(*workflow.Config, *workflow.Deps)) *wor
 		Envs: []workflow.Env{
 			{Name: "dev"},
 			{Name: "stg", Allowed: []string{"S0DEVOPS"}},
-			{Name: "prod", Production: true, RequiresEnv: "stg"},
+			{Name: "prod", Production: true}, // requires_env: see TestRequiresEnv
 		},
 		PollInterval: time.Millisecond,
 	}

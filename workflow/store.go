@@ -18,6 +18,7 @@ type Store interface {
 	Releases
 	AuditLog
 	Claims
+	Approvals
 }
 
 // ErrLeaseLost is returned by lease-guarded writes and by RenewLease when

@@ -32,6 +32,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) workflow.Store) {
 		{"JournalOrder", testJournalOrder},
 		{"AuditCap", testAuditCap},
 		{"Claim", testClaim},
+		{"Approvals", testApprovals},
+		{"ApprovalVotesConcurrent", testApprovalVotesConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

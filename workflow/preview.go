@@ -1,0 +1,132 @@
+package workflow
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Planner is implemented by Deployers that can tell what a deploy would
+// change without changing anything (CloudFormation change sets). The prod
+// preview uses it when the Deployer offers it.
+type Planner interface {
+	Plan(ctx context.Context, env Env, sha string) (DeployPlan, error)
+}
+
+// DeployPlan is what deploying a commit would change.
+type DeployPlan struct {
+	Summary string
+	Changes []PlannedChange
+}
+
+// PlannedChange is one resource a deploy would change.
+type PlannedChange struct {
+	Stack       string
+	Resource    string // logical ID
+	Type        string // e.g. AWS::EC2::Instance
+	Action      string // Add, Modify, Remove
+	Replacement bool   // the resource would be replaced (destroyed and re-created)
+}
+
+// Preview is what approvers are shown before a prod deploy: the exact
+// commit, what came into the production branch since the last prod deploy
+// and, when the Deployer can plan, the changes. Digest binds an approval
+// to it: any change of these gives another digest.
+type Preview struct {
+	Env     string
+	SHA     string      // the production branch's tip to deploy
+	Base    string      // the last prod deploy's SHA, "" for the first deploy
+	Commits []Commit    // Base..SHA, newest first, at most maxPreviewCommits
+	More    int         // commits left out
+	Tickets []TicketKey // ticket keys named by those commits, in order of appearance
+	Plan    *DeployPlan // nil when the Deployer cannot plan
+	PlanErr string      // why the plan could not be made ("" when fine)
+	Digest  string
+}
+
+// Replacements returns the planned changes that replace resources.
+func (p Preview) Replacements() []PlannedChange {
+	if p.Plan == nil {
+		return nil
+	}
+	var out []PlannedChange
+	for _, c := range p.Plan.Changes {
+		if c.Replacement {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+const maxPreviewCommits = 50
+
+var ticketWord = regexp.MustCompile(`\b[A-Z][A-Z0-9_]*-[1-9][0-9]*\b`)
+
+// preview builds env's preview of sha.
+func (s *Service) preview(ctx context.Context, env Env, sha string) (Preview, error) {
+	p := Preview{Env: env.Name, SHA: sha}
+	last, ok, err := s.store.LastDeploy(ctx, env.Name)
+	if err != nil {
+		return p, fmt.Errorf("read %s's last deploy: %w", env.Name, err)
+	}
+	if ok {
+		p.Base = last.Result.SHA
+	}
+	commits, err := s.repo.Log(ctx, p.Base, sha)
+	if err != nil {
+		return p, fmt.Errorf("log %s..%s: %w", short(p.Base), short(sha), err)
+	}
+	seen := map[TicketKey]bool{}
+	for i := len(commits) - 1; i >= 0; i-- {
+		for _, k := range ticketWord.FindAllString(commits[i].Subject+"\n"+commits[i].Message, -1) {
+			if key := TicketKey(k); key.Valid() && !seen[key] && !IsReleaseMerge(commits[i].Message) {
+				seen[key] = true
+				p.Tickets = append(p.Tickets, key)
+			}
+		}
+	}
+	if len(commits) > maxPreviewCommits {
+		p.More = len(commits) - maxPreviewCommits
+		commits = commits[:maxPreviewCommits]
+	}
+	p.Commits = commits
+	if pl, ok := s.deployer.(Planner); ok {
+		plan, err := pl.Plan(ctx, env, sha)
+		if err != nil {
+			// Approvers see that the plan is missing; the digest covers it.
+			p.PlanErr = oneLine(UserMessage(err), 200)
+			if p.PlanErr == "" {
+				p.PlanErr = "the deploy plan could not be made"
+			}
+		} else {
+			p.Plan = &plan
+		}
+	}
+	p.Digest = p.digest()
+	return p, nil
+}
+
+// digest hashes what the preview shows.
+func (p Preview) digest() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "env %s\nsha %s\nbase %s\nmore %d\n", p.Env, p.SHA, p.Base, p.More)
+	for _, c := range p.Commits {
+		fmt.Fprintf(h, "commit %s\n", c.SHA)
+	}
+	if p.Plan != nil {
+		changes := slices.Clone(p.Plan.Changes)
+		slices.SortFunc(changes, func(a, b PlannedChange) int {
+			return strings.Compare(a.Stack+"\x00"+a.Resource, b.Stack+"\x00"+b.Resource)
+		})
+		fmt.Fprintf(h, "plan %s\n", p.Plan.Summary)
+		for _, c := range changes {
+			fmt.Fprintf(h, "change %s %s %s %s %t\n", c.Stack, c.Resource, c.Type, c.Action, c.Replacement)
+		}
+	}
+	fmt.Fprintf(h, "planerr %s\n", p.PlanErr)
+	return hex.EncodeToString(h.Sum(nil))
+}
