@@ -274,6 +274,7 @@ type leaseSpan struct {
 	fence      int64
 	start, end time.Time
 	id         string
+	last       string // the journal step that ends it
 }
 
 // spans returns the lease holdings of r: each leased step to the next
@@ -290,17 +291,17 @@ func spans(t *testing.T, r workflow.Release) []leaseSpan {
 		if _, err := fmt.Sscanf(s.Detail, "fence %d", &f); err != nil {
 			t.Fatalf("%s: leased step %q: %v", r.ID, s.Detail, err)
 		}
-		sp := leaseSpan{fence: f, start: s.At, end: r.UpdatedAt, id: r.ID}
+		sp := leaseSpan{fence: f, start: s.At, end: s.At, id: r.ID, last: s.Name}
 		last := true
 		for _, next := range r.Steps[i+1:] {
 			if next.Name == workflow.StepLeased {
 				last = false
 				break
 			}
-			sp.end = next.At
+			sp.end, sp.last = next.At, next.Name
 		}
 		if last && r.UpdatedAt.After(sp.end) {
-			sp.end = r.UpdatedAt
+			sp.end, sp.last = r.UpdatedAt, "final update"
 		}
 		out = append(out, sp)
 	}
@@ -372,8 +373,10 @@ func TestWorkerProcesses(t *testing.T) {
 	rdb := srv.Client(t)
 	svc, st := submitter(t, rdb, prefix, envs)
 
-	// Longer than go-redis's retries, so that the workers see it.
-	const outage = 1500 * time.Millisecond
+	// Longer than go-redis's retries, so that the workers see it, and
+	// than a lease can go unrenewed: the jobs running then are handed off
+	// and resumed.
+	const outage = 2500 * time.Millisecond
 	start := time.Now()
 	type request struct {
 		ticket, env string
@@ -410,6 +413,7 @@ func TestWorkerProcesses(t *testing.T) {
 
 	byEnv := map[string][]leaseSpan{}
 	order := map[string][]int64{}
+	resumed := 0
 	for _, rq := range reqs {
 		released := 0
 		for _, id := range rq.ids {
@@ -422,6 +426,9 @@ func TestWorkerProcesses(t *testing.T) {
 			case r.State == workflow.StateReleased:
 				released++
 				sp := spans(t, r)
+				if len(sp) > 1 {
+					resumed++
+				}
 				byEnv[rq.env] = append(byEnv[rq.env], sp...)
 				order[rq.env] = append(order[rq.env], sp[0].fence)
 			case r.Error == "":
@@ -455,14 +462,14 @@ func TestWorkerProcesses(t *testing.T) {
 				t.Errorf("%s: jobs %s and %s both hold fence %d", env, sp[i-1].id, sp[i].id, sp[i].fence)
 			}
 			if sp[i].start.Before(sp[i-1].end) {
-				t.Errorf("%s: job %s (fence %d) started at %v before job %s (fence %d) ended at %v",
-					env, sp[i].id, sp[i].fence, sp[i].start, sp[i-1].id, sp[i-1].fence, sp[i-1].end)
+				t.Errorf("%s: job %s (fence %d) started at %v before job %s (fence %d) ended at %v (%s)",
+					env, sp[i].id, sp[i].fence, sp[i].start, sp[i-1].id, sp[i-1].fence, sp[i-1].end, sp[i-1].last)
 			}
 		}
 		waitIdle(t, st, env, 5*time.Second)
 	}
-	t.Logf("%d releases over %d envs by 2 worker processes, Redis down %v mid-run: submitted in %v, all final after %v",
-		n, len(envs), outage, submitted.Round(time.Millisecond), took.Round(time.Millisecond))
+	t.Logf("%d releases over %d envs by 2 worker processes, Redis down %v mid-run: submitted in %v, all final after %v; %d resumed after losing their lease",
+		n, len(envs), outage, submitted.Round(time.Millisecond), took.Round(time.Millisecond), resumed)
 	reported := 0
 	for _, w := range workers {
 		w.stop()

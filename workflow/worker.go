@@ -208,7 +208,9 @@ func (w *Worker) take(ctx context.Context, e Env) (Lease, QueueEntry, bool) {
 	st := w.s.store
 	q, err := st.Queue(ctx, e.Name)
 	if err != nil {
-		w.log.Warn("read queue", slog.String("env", e.Name), slog.Any("err", err))
+		if ctx.Err() == nil {
+			w.log.Warn("read queue", slog.String("env", e.Name), slog.Any("err", err))
+		}
 		return Lease{}, QueueEntry{}, false
 	}
 	if len(q) == 0 || !q[0].Job {
@@ -320,19 +322,22 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 		}
 		return r.nonProd(work)
 	})
-	if err != nil && (errors.Is(err, ErrLeaseLost) || errors.Is(context.Cause(ctx), ErrHandedOff)) {
-		// Not this worker's to finish: the next holder of the lease
-		// resumes the job from its journal.
+	if err != nil && errors.Is(err, ErrLeaseLost) {
+		// Not this worker's any more: the next holder of the lease, who
+		// may be at work already, resumes the job from its journal. The
+		// record is theirs to write.
+		log.Warn("lease lost; the job is left to the next holder of the lease", slog.Any("err", err))
+		return
+	}
+	if err != nil && errors.Is(context.Cause(ctx), ErrHandedOff) {
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		defer cancel()
-		why := "lease lost"
-		if errors.Is(context.Cause(ctx), ErrHandedOff) {
-			why = "worker stopping"
+		if r.checkLease(bg) == nil {
+			r.step(bg, StepHandedOff, "the worker stopped: "+oneLine(err.Error(), 200))
+			r.update(bg, ReleaseUpdate{State: StateQueued})
+			s.releaseLease(bg, l, log)
 		}
-		r.step(bg, StepHandedOff, why+": "+oneLine(err.Error(), 200))
-		r.update(bg, ReleaseUpdate{State: StateQueued})
-		s.releaseLease(bg, l, log)
-		log.Warn("job handed off", slog.String("why", why), slog.Any("err", err))
+		log.Warn("job handed off", slog.Any("err", err))
 		return
 	}
 	r.finish(ctx, err)
