@@ -63,7 +63,7 @@ func (s *Service) waitTurn(ctx context.Context, r *run) (Lease, error) {
 		}
 		if first || !sameWaiting(w, told) {
 			told = w
-			r.step(ctx, StepQueued, fmt.Sprintf("position %d", w.Position)+heldBy(w.Hold))
+			r.step(ctx, StepQueued, fmt.Sprintf("position %d", w.Position))
 			r.note("queued", s.notify.Queued(ctx, r.rec, w))
 		}
 
@@ -98,17 +98,22 @@ func sameWaiting(a, b Waiting) bool {
 
 // keepLease renews l every third of its TTL until stop is called. The
 // returned context is cancelled with cause ErrLeaseLost when the lease is
-// lost, or cannot be renewed before it would expire, so that work under it
-// stops before another release may start.
+// lost, or is not renewed in time: two thirds of the TTL after the last
+// renewal began, a third ahead of its expiry in the store, however long
+// the store takes to answer, so that work under it stops before another
+// release may start.
 func (s *Service) keepLease(ctx context.Context, l Lease, log *slog.Logger) (work context.Context, stop func()) {
 	work, cancel := context.WithCancelCause(ctx)
+	every := s.cfg.LeaseTTL / 3
+	deadline := time.AfterFunc(s.cfg.LeaseTTL-every, func() {
+		log.Error("lease not renewed in time", slog.Int64("fence", l.Fence))
+		cancel(ErrLeaseLost)
+	})
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		every := s.cfg.LeaseTTL / 3
 		t := time.NewTicker(every)
 		defer t.Stop()
-		renewed := time.Now()
 		for {
 			select {
 			case <-done:
@@ -117,26 +122,26 @@ func (s *Service) keepLease(ctx context.Context, l Lease, log *slog.Logger) (wor
 				return
 			case <-t.C:
 			}
-			_, err := s.store.RenewLease(work, l.Env, l.Token, s.cfg.LeaseTTL)
+			began := time.Now()
+			rctx, rcancel := context.WithTimeout(work, every)
+			_, err := s.store.RenewLease(rctx, l.Env, l.Token, s.cfg.LeaseTTL)
+			rcancel()
 			switch {
 			case err == nil:
-				renewed = time.Now()
+				deadline.Reset(time.Until(began.Add(s.cfg.LeaseTTL - every)))
 			case errors.Is(err, ErrLeaseLost):
 				log.Error("lease lost", slog.Int64("fence", l.Fence))
 				cancel(ErrLeaseLost)
 				return
 			default:
 				log.Warn("renew lease", slog.Any("err", err))
-				if time.Since(renewed) > s.cfg.LeaseTTL-every {
-					cancel(ErrLeaseLost)
-					return
-				}
 			}
 		}
 	})
 	return work, func() {
 		close(done)
 		wg.Wait()
+		deadline.Stop()
 		cancel(nil)
 	}
 }
