@@ -69,20 +69,22 @@ func (b *Bot) approve(ctx context.Context, req *Request) (Reply, error) {
 	if b.d.Approvals == nil {
 		return Reply{}, notYet("approve")
 	}
-	if err := b.d.Approvals.Approve(ctx, req.Action.Value, req.User); err != nil {
+	a, err := b.d.Approvals.Approve(ctx, req.Action.Value, req.User)
+	if err != nil {
 		return Reply{}, err
 	}
-	return textReply(fmt.Sprintf(":white_check_mark: Your approval of release %s is recorded.", req.Action.Value)), nil
+	return textReply(fmt.Sprintf(":white_check_mark: Your approval of `%s` to *%s* is recorded (%d of %d).", shortSHA(a.SHA), a.Env, a.Approvals(), a.Required)), nil
 }
 
 func (b *Bot) reject(ctx context.Context, req *Request) (Reply, error) {
 	if b.d.Approvals == nil {
 		return Reply{}, notYet("reject")
 	}
-	if err := b.d.Approvals.Reject(ctx, req.Action.Value, req.User); err != nil {
+	a, err := b.d.Approvals.Reject(ctx, req.Action.Value, req.User)
+	if err != nil {
 		return Reply{}, err
 	}
-	return textReply(fmt.Sprintf(":x: You rejected release %s.", req.Action.Value)), nil
+	return textReply(fmt.Sprintf(":x: You rejected the deploy of `%s` to *%s*.", shortSHA(a.SHA), a.Env)), nil
 }
 
 // confirm runs what a confirm button stands for.
@@ -96,10 +98,11 @@ func (b *Bot) confirm(ctx context.Context, req *Request) (Reply, error) {
 		if _, err := parseEnv(env, b.envNames()); err != nil {
 			return Reply{}, err
 		}
-		if err := b.d.Lifecycle.Reset(ctx, env, req.User); err != nil {
+		c, err := b.d.Lifecycle.Reset(withOrigin(ctx, req), env, req.User)
+		if err != nil {
 			return Reply{}, err
 		}
-		return Reply{ReplaceOriginal: true, Text: fmt.Sprintf(":recycle: Resetting *%s* to master; its occupants are told.", env)}, nil
+		return Reply{ReplaceOriginal: true, Text: fmt.Sprintf(":recycle: *%s* is master again (`%s`); %s left it and were told.", env, shortSHA(c.SHA), orNone(occupantList(c.Left), "no ticket"))}, nil
 	}
 	return Reply{}, fmt.Errorf("unknown confirmation %q", req.Action.Value)
 }

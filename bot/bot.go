@@ -25,21 +25,22 @@ type Service interface {
 }
 
 // Lifecycle runs the env lifecycle commands (hold, unhold, cancel, reset,
-// remove). The workflow's use cases for them land with the env lifecycle
-// issue; until then Deps.Lifecycle is nil and the commands say so.
+// remove); *workflow.Service implements it. Nil: the commands say they
+// are not enabled.
 type Lifecycle interface {
-	Hold(ctx context.Context, env string, by workflow.User, reason string) error
+	Hold(ctx context.Context, req workflow.HoldRequest) (workflow.Hold, error)
 	Unhold(ctx context.Context, env string, by workflow.User) error
-	Cancel(ctx context.Context, ticket, env string, by workflow.User) error
-	Reset(ctx context.Context, env string, by workflow.User) error
-	Remove(ctx context.Context, ticket, env string, by workflow.User) error
+	Cancel(ctx context.Context, ticket, env string, by workflow.User) (int, error)
+	Reset(ctx context.Context, env string, by workflow.User) (workflow.EnvChange, error)
+	Remove(ctx context.Context, ticket, env string, by workflow.User) (workflow.EnvChange, error)
 }
 
-// Approvals records votes on prod releases (the approval rules are the env
-// lifecycle issue's). Nil: the buttons say approvals are not enabled.
+// Approvals records votes on prod approval requests (the buttons' value is
+// the request's ID); *workflow.Service implements it. Nil: the buttons say
+// approvals are not enabled.
 type Approvals interface {
-	Approve(ctx context.Context, releaseID string, by workflow.User) error
-	Reject(ctx context.Context, releaseID string, by workflow.User) error
+	Approve(ctx context.Context, id string, by workflow.User) (workflow.ApprovalRequest, error)
+	Reject(ctx context.Context, id string, by workflow.User) (workflow.ApprovalRequest, error)
 }
 
 // Config tunes the bot.

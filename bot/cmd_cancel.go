@@ -19,7 +19,7 @@ func (b *Bot) cancel(ctx context.Context, req *Request) (Reply, error) {
 	if b.d.Lifecycle == nil {
 		return Reply{}, notYet("cancel")
 	}
-	if err := b.d.Lifecycle.Cancel(ctx, req.Args.Ticket, req.Args.Env, req.User); err != nil {
+	if _, err := b.d.Lifecycle.Cancel(withOrigin(ctx, req), req.Args.Ticket, req.Args.Env, req.User); err != nil {
 		return Reply{}, err
 	}
 	return textReply(fmt.Sprintf("*%s* left the *%s* queue.", req.Args.Ticket, req.Args.Env)), nil

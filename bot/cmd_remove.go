@@ -19,8 +19,9 @@ func (b *Bot) remove(ctx context.Context, req *Request) (Reply, error) {
 	if b.d.Lifecycle == nil {
 		return Reply{}, notYet("remove")
 	}
-	if err := b.d.Lifecycle.Remove(ctx, req.Args.Ticket, req.Args.Env, req.User); err != nil {
+	c, err := b.d.Lifecycle.Remove(withOrigin(ctx, req), req.Args.Ticket, req.Args.Env, req.User)
+	if err != nil {
 		return Reply{}, err
 	}
-	return textReply(fmt.Sprintf("Removing *%s* from *%s*; the channel will be told.", req.Args.Ticket, req.Args.Env)), nil
+	return textReply(fmt.Sprintf("*%s* left *%s*: `%s` is master plus %s.", req.Args.Ticket, req.Args.Env, shortSHA(c.SHA), orNone(occupantList(c.Stayed), "nothing else"))), nil
 }

@@ -19,7 +19,7 @@ func (b *Bot) unhold(ctx context.Context, req *Request) (Reply, error) {
 	if b.d.Lifecycle == nil {
 		return Reply{}, notYet("unhold")
 	}
-	if err := b.d.Lifecycle.Unhold(ctx, req.Args.Env, req.User); err != nil {
+	if err := b.d.Lifecycle.Unhold(withOrigin(ctx, req), req.Args.Env, req.User); err != nil {
 		return Reply{}, err
 	}
 	return Reply{Public: true, Text: fmt.Sprintf(":arrow_forward: %s lifted the hold on *%s*", mention(req.User.ID), req.Args.Env)}, nil

@@ -38,6 +38,11 @@ type options struct {
 	deployer  workflow.Deployer
 	approvals bot.Approvals
 	replicas  int
+	// lifecycle wires the workflow's lifecycle commands and approvals,
+	// with envs (default dev, stg, prod) and the notifier's config.
+	lifecycle bool
+	envs      []workflow.Env
+	notifier  bot.NotifierConfig
 }
 
 func newWorld(t *testing.T, o options) *world {
@@ -74,9 +79,12 @@ func newWorld(t *testing.T, o options) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notifier := bot.NewNotifier(log, client, bot.NotifierConfig{})
+	notifier := bot.NewNotifier(log, client, o.notifier)
+	if o.envs == nil {
+		o.envs = []workflow.Env{{Name: "dev"}, {Name: "stg"}, {Name: "prod", Production: true}}
+	}
 	w.svc, err = workflow.NewService(log, workflow.Config{
-		Envs:         []workflow.Env{{Name: "dev"}, {Name: "stg"}, {Name: "prod", Production: true}},
+		Envs:         o.envs,
 		PollInterval: 10 * time.Millisecond,
 	}, workflow.Deps{Repo: w.repo, Tickets: tickets, Deployer: o.deployer, Store: w.store, Notifier: notifier})
 	if err != nil {
@@ -85,9 +93,16 @@ func newWorld(t *testing.T, o options) *world {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
+	var lifecycle bot.Lifecycle
+	if o.lifecycle {
+		lifecycle = w.svc
+		if o.approvals == nil {
+			o.approvals = w.svc
+		}
+	}
 	for i := range o.replicas {
 		b, err := bot.New(log.With("replica", i), client, bot.Config{DrainTimeout: 5 * time.Second}, bot.Deps{
-			Service: w.svc, Claims: w.store, Notifier: notifier, Tickets: tickets, Approvals: o.approvals,
+			Service: w.svc, Claims: w.store, Notifier: notifier, Tickets: tickets, Approvals: o.approvals, Lifecycle: lifecycle,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -279,8 +294,13 @@ func TestDisconnectMidReleaseLosesNothing(t *testing.T) {
 // votes counts approvals.
 type votes struct{ n atomic.Int32 }
 
-func (v *votes) Approve(context.Context, string, workflow.User) error { v.n.Add(1); return nil }
-func (v *votes) Reject(context.Context, string, workflow.User) error  { return nil }
+func (v *votes) Approve(context.Context, string, workflow.User) (workflow.ApprovalRequest, error) {
+	v.n.Add(1)
+	return workflow.ApprovalRequest{}, nil
+}
+func (v *votes) Reject(context.Context, string, workflow.User) (workflow.ApprovalRequest, error) {
+	return workflow.ApprovalRequest{}, nil
+}
 
 func TestClickOnTwoReplicasIsHandledOnce(t *testing.T) {
 	v := &votes{}

@@ -18,6 +18,9 @@ type NotifierConfig struct {
 	// AnnounceChannel gets every release's message; "" posts in the
 	// channel the command was typed in.
 	AnnounceChannel string
+	// ApprovalsChannel gets prod approval requests with their buttons;
+	// "" posts them where releases are announced.
+	ApprovalsChannel string
 }
 
 // Origin is where a release was asked for.
@@ -40,6 +43,8 @@ type Notifier struct {
 	mu      sync.Mutex
 	origins map[string]Origin
 	msgs    map[string]*releaseMsg
+
+	approvalMsgs sync.Map // approval ID → *approvalMsg
 }
 
 // releaseMsg is one release's message.
