@@ -70,12 +70,13 @@ type redisConfig struct {
 }
 
 type envConfig struct {
-	Name        string          `yaml:"name"`
-	Production  bool            `yaml:"production"`
-	RequiresEnv string          `yaml:"requires_env"`
-	Allowed     []string        `yaml:"allowed"`
-	AWS         awsConfig       `yaml:"aws"`
-	Approvals   approvalsConfig `yaml:"approvals"`
+	Name        string              `yaml:"name"`
+	Production  bool                `yaml:"production"`
+	RequiresEnv string              `yaml:"requires_env"`
+	Allowed     []string            `yaml:"allowed"`
+	AllowedFor  map[string][]string `yaml:"allowed_for"` // reset, remove, hold, release → IDs; overrides allowed
+	AWS         awsConfig           `yaml:"aws"`
+	Approvals   approvalsConfig     `yaml:"approvals"`
 }
 
 type awsConfig struct {
@@ -271,6 +272,18 @@ func (c *config) validate() error {
 		}
 	}
 	for i, e := range c.Environments {
+		for _, err := range e.Approvals.check() {
+			add(fmt.Sprintf("environments[%d].approvals", i), "%s", err)
+		}
+		for act := range e.AllowedFor {
+			switch act {
+			case "release", "reset", "remove", "hold":
+			default:
+				add(fmt.Sprintf("environments[%d].allowed_for.%s", i, act), "is not one of release, reset, remove, hold")
+			}
+		}
+	}
+	for i, e := range c.Environments {
 		if e.RequiresEnv == "" {
 			continue
 		}
@@ -290,7 +303,8 @@ func (c *config) validate() error {
 func (c config) workflowConfig() workflow.Config {
 	envs := make([]workflow.Env, len(c.Environments))
 	for i, e := range c.Environments {
-		envs[i] = workflow.Env{Name: e.Name, Production: e.Production, RequiresEnv: e.RequiresEnv, Allowed: e.Allowed}
+		envs[i] = workflow.Env{Name: e.Name, Production: e.Production, RequiresEnv: e.RequiresEnv, Allowed: e.Allowed,
+			AllowedFor: e.AllowedFor, Approvals: e.Approvals.policy()}
 	}
 	return workflow.Config{
 		Envs:             envs,

@@ -278,8 +278,11 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 		}
 	}
 
-	section(e, "5. JIRA-1's pull request is merged into master; alice: /release JIRA-1 prod")
-	fmt.Fprintln(e.stdout, "(prod deploys master itself; the approval step (preview, Approve/Reject) lands in a later issue, so this release goes through without one)")
+	section(e, "5. alice: /release JIRA-1 stg; its pull request is merged into master; alice: /release JIRA-1 prod")
+	fmt.Fprintln(e.stdout, "(prod takes only tickets that went through stg (requires_env); the demo's prod has no approvals section, so it deploys master without a vote)")
+	if _, err := release("JIRA-1", "stg", "alice"); err != nil {
+		return fmt.Errorf("alice's JIRA-1 to stg: %w", err)
+	}
 	if _, err := demoGit(ctx, work, "checkout", "-q", "master"); err != nil {
 		return err
 	}

@@ -53,6 +53,13 @@ func commands() map[string]command {
 		{"demo", "[--keep] [--dir DIR]", "play the release story on a sample repo in a temp dir", runDemo},
 		{"deploy", "ENV [--ref R] [--plan] [--all] --config FILE", "deploy (or preview) a branch or commit to an env's AWS account", runDeploy},
 		{"serve", "--config FILE [--listen ADDR]", "the Slack bot (Socket Mode), /healthz, /readyz, /metrics", runServe},
+		{"reset", "ENV --as USER --config FILE", "make the env branch master again; its tickets leave it", runReset},
+		{"remove", "TICKET ENV --as USER --config FILE", "rebuild the env branch from master and the other tickets", runRemove},
+		{"hold", "ENV [REASON] [--until T] --as USER --config FILE", "freeze an env: releases queue (shared store)", runHold},
+		{"unhold", "ENV --as USER --config FILE", "lift an env's hold", runUnhold},
+		{"cancel", "TICKET ENV --as USER --config FILE", "take a ticket's release out of an env's queue", runCancel},
+		{"approve", "REQUEST --as USER --config FILE", "approve a prod approval request (shared store)", runVote(true)},
+		{"reject", "REQUEST --as USER --config FILE", "reject a prod approval request (shared store)", runVote(false)},
 	} {
 		if _, dup := table[c.name]; dup {
 			panic("duplicate command " + c.name)

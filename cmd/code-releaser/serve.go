@@ -58,7 +58,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	notifier := bot.NewNotifier(log, client, bot.NotifierConfig{AnnounceChannel: cfg.Slack.AnnounceChannel})
+	notifier := bot.NewNotifier(log, client, bot.NotifierConfig{AnnounceChannel: cfg.Slack.AnnounceChannel, ApprovalsChannel: cfg.Slack.ApprovalsChannel})
 	repo, err := gitrepo.Open(ctx, log, cfg.gitConfig())
 	if err != nil {
 		return err
@@ -100,7 +100,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		worker.Run(workerCtx)
 	}()
 	defer func() { stopWorker(); <-workerDone }()
-	b, err := bot.New(log, client, bot.Config{}, bot.Deps{Service: svc, Claims: st, Notifier: notifier})
+	b, err := bot.New(log, client, bot.Config{}, bot.Deps{Service: svc, Claims: st, Notifier: notifier, Lifecycle: svc, Approvals: svc})
 	if err != nil {
 		return err
 	}

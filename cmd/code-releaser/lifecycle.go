@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/code-releaser/code-releaser/workflow"
+)
+
+// The env lifecycle from a terminal: reset, remove, hold, unhold, cancel,
+// approve and reject act on the shared store (Redis when redis.url is
+// set; otherwise on this process's empty state, which only reset and
+// remove make sense with).
+
+// lifecycleArgs parses `CMD ARGS... --as USER --config FILE [--until T]`
+// and opens the app.
+func lifecycleArgs(ctx context.Context, e *env, cmd string, args []string, npos int, valued ...string) (*app, []string, map[string]string, error) {
+	pos, opts, err := parseFlags(args, append([]string{"as", "config"}, valued...), nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if npos >= 0 && len(pos) != npos {
+		return nil, nil, nil, usageError{fmt.Sprintf("%s takes %d argument(s)", cmd, npos)}
+	}
+	if opts["as"] == "" {
+		return nil, nil, nil, usageError{"--as USER is required: who is asking?"}
+	}
+	a, err := openApp(ctx, e, opts["config"], cmd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return a, pos, opts, nil
+}
+
+// runReset is `reset ENV --as USER --config FILE`.
+func runReset(ctx context.Context, e *env, args []string) error {
+	a, pos, opts, err := lifecycleArgs(ctx, e, "reset", args, 1)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	c, err := a.svc.Reset(ctx, pos[0], workflow.User{ID: opts["as"]})
+	if err != nil {
+		return failWith(e, "reset", err)
+	}
+	fmt.Fprintf(e.stdout, "reset %s: %s is %s (%s); left: %s; deploy %s\n", c.Env.Name, c.Env.Branch, a.cfg.Repo.ProductionBranch, shortCLI(c.SHA), tickets(c.Left), c.Deploy.Status)
+	return nil
+}
+
+// runRemove is `remove TICKET ENV --as USER --config FILE`.
+func runRemove(ctx context.Context, e *env, args []string) error {
+	a, pos, opts, err := lifecycleArgs(ctx, e, "remove", args, 2)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	c, err := a.svc.Remove(ctx, pos[0], pos[1], workflow.User{ID: opts["as"]})
+	if err != nil {
+		return failWith(e, "remove", err)
+	}
+	fmt.Fprintf(e.stdout, "removed %s from %s: %s at %s with %s; deploy %s\n", c.Ticket, c.Env.Name, c.Env.Branch, shortCLI(c.SHA), tickets(c.Stayed), c.Deploy.Status)
+	return nil
+}
+
+// runHold is `hold ENV [REASON...] [--until DURATION|RFC3339] --as USER --config FILE`.
+func runHold(ctx context.Context, e *env, args []string) error {
+	a, pos, opts, err := lifecycleArgs(ctx, e, "hold", args, -1, "until")
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if len(pos) < 1 {
+		return usageError{"hold needs an env"}
+	}
+	var until time.Time
+	if u := opts["until"]; u != "" {
+		if d, err := time.ParseDuration(u); err == nil {
+			until = time.Now().Add(d)
+		} else if t, err := time.Parse(time.RFC3339, u); err == nil {
+			until = t
+		} else {
+			return usageError{fmt.Sprintf("--until %q is neither a duration (2h) nor an RFC 3339 time", u)}
+		}
+	}
+	h, err := a.svc.Hold(ctx, workflow.HoldRequest{Env: pos[0], By: workflow.User{ID: opts["as"]}, Reason: strings.Join(pos[1:], " "), Until: until})
+	if err != nil {
+		return failWith(e, "hold", err)
+	}
+	fmt.Fprintf(e.stdout, "held %s by %s: %s\n", h.Env, h.By, h.Reason)
+	return nil
+}
+
+// runUnhold is `unhold ENV --as USER --config FILE`.
+func runUnhold(ctx context.Context, e *env, args []string) error {
+	a, pos, opts, err := lifecycleArgs(ctx, e, "unhold", args, 1)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.svc.Unhold(ctx, pos[0], workflow.User{ID: opts["as"]}); err != nil {
+		return failWith(e, "unhold", err)
+	}
+	fmt.Fprintf(e.stdout, "unheld %s\n", pos[0])
+	return nil
+}
+
+// runCancel is `cancel TICKET ENV --as USER --config FILE`.
+func runCancel(ctx context.Context, e *env, args []string) error {
+	a, pos, opts, err := lifecycleArgs(ctx, e, "cancel", args, 2)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	n, err := a.svc.Cancel(ctx, pos[0], pos[1], workflow.User{ID: opts["as"]})
+	if err != nil {
+		return failWith(e, "cancel", err)
+	}
+	fmt.Fprintf(e.stdout, "cancelled %d queued release(s) of %s to %s\n", n, pos[0], pos[1])
+	return nil
+}
+
+// runVote is `approve|reject REQUEST --as USER --config FILE`.
+func runVote(approve bool) func(ctx context.Context, e *env, args []string) error {
+	cmd := "approve"
+	if !approve {
+		cmd = "reject"
+	}
+	return func(ctx context.Context, e *env, args []string) error {
+		a, pos, opts, err := lifecycleArgs(ctx, e, cmd, args, 1)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		vote := a.svc.Approve
+		if !approve {
+			vote = a.svc.Reject
+		}
+		r, err := vote(ctx, pos[0], workflow.User{ID: opts["as"]})
+		if err != nil {
+			return failWith(e, cmd, err)
+		}
+		fmt.Fprintf(e.stdout, "%s: %s of %s to %s, %d of %d approvals\n", cmd, r.ID, shortCLI(r.SHA), r.Env, r.Approvals(), r.Required)
+		return nil
+	}
+}
+
+func shortCLI(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+func tickets(os []workflow.Occupant) string {
+	if len(os) == 0 {
+		return "none"
+	}
+	s := make([]string, len(os))
+	for i, o := range os {
+		s[i] = string(o.Ticket)
+	}
+	return strings.Join(s, ", ")
+}
