@@ -91,8 +91,10 @@ func TestWorkersRunSubmittedJobsInOrder(t *testing.T) {
 	if got := len(w.repo.Pushes()); got != 6 {
 		t.Errorf("%d pushes, want 6", got)
 	}
-	w.checkIdle(t, "dev")
-	w.checkIdle(t, "stg")
+	// A job leaves the queue and gives the lease back just after its
+	// record is final.
+	w.waitIdle(t, "dev", time.Second)
+	w.waitIdle(t, "stg", time.Second)
 }
 
 // waitIdle waits until env's lease is free and its queue empty.
@@ -218,7 +220,7 @@ func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
 	if n := len(w.notes.Notes("failed")); n != 1 {
 		t.Errorf("%d failure notices, want 1", n)
 	}
-	w.checkIdle(t, "dev")
+	w.waitIdle(t, "dev", time.Second)
 }
 
 // dieForever dies at every fetch.
