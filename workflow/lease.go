@@ -63,7 +63,7 @@ func (s *Service) waitTurn(ctx context.Context, r *run) (Lease, error) {
 		}
 		if first || !sameWaiting(w, told) {
 			told = w
-			r.step(ctx, StepQueued, fmt.Sprintf("position %d", w.Position))
+			r.step(ctx, StepQueued, fmt.Sprintf("position %d", w.Position)+heldBy(w.Hold))
 			r.note("queued", s.notify.Queued(ctx, r.rec, w))
 		}
 
