@@ -26,6 +26,7 @@ type Memory struct {
 	events    map[string][]workflow.Event // oldest first
 	claims    map[string]time.Time        // key → expiry
 	approvals map[string]*workflow.ApprovalRequest
+	messages  map[string]messageRef
 }
 
 type queued struct {

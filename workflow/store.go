@@ -19,6 +19,7 @@ type Store interface {
 	AuditLog
 	Claims
 	Approvals
+	MessageRefs
 }
 
 // ErrLeaseLost is returned by lease-guarded writes and by RenewLease when

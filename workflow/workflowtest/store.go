@@ -34,6 +34,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) workflow.Store) {
 		{"Claim", testClaim},
 		{"Approvals", testApprovals},
 		{"ApprovalVotesConcurrent", testApprovalVotesConcurrent},
+		{"MessageRefs", testMessageRefs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
