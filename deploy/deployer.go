@@ -120,60 +120,23 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 		defer mu.Unlock()
 		progress(workflow.Step{Name: name, At: time.Now(), Detail: fmt.Sprintf(format, args...)})
 	}
-	a, ok := d.cfg.Envs[env.Name]
-	if !ok {
-		return result, workflow.Errorf(op, workflow.Invalid, "env %s has no AWS settings (environments[].aws in the config)", env.Name)
-	}
-	files, err := d.src.Files(ctx, sha)
+	t, err := d.open(ctx, op, env, sha)
 	if err != nil {
 		return result, err
 	}
-	plan, err := LoadPlan(files, Target{Env: env.Name, Region: a.Region, AccountID: a.AccountID})
-	if err != nil {
-		return result, workflow.Wrap(op, workflow.Invalid, "the deploy spec of "+shortSHA(sha)+" is invalid:\n"+err.Error(), err)
-	}
-	if plan == nil {
+	if t.plan == nil {
 		result.Status, result.Finished = workflow.DeploySkipped, time.Now()
 		result.Summary = fmt.Sprintf("%s has no %s: nothing to deploy", shortSHA(sha), SpecFile)
 		return result, nil
 	}
-	cfg, err := envConfig(ctx, d.cfg.LoadAWS, env.Name, a)
-	if err != nil {
-		return result, err
-	}
-	if err := guardAccount(ctx, sts.NewFromConfig(cfg), env.Name, a); err != nil {
-		return result, err
-	}
-	cfn := cloudformation.NewFromConfig(cfg)
-	if err := checkExports(ctx, cfn, plan); err != nil {
-		return result, err
-	}
+	plan, files, cfg, a := t.plan, t.files, t.aws, t.env
 	d.log.InfoContext(ctx, "deploy", slog.String("env", env.Name), slog.String("sha", sha), slog.Int("stacks", len(plan.Stacks)),
 		slog.Int("commands", len(plan.Commands)), slog.Bool("plan", d.cfg.Plan), slog.Bool("all", d.cfg.All))
 
-	runner := &stackRunner{cfn: cfn, poll: d.cfg.PollInterval, sha: sha, all: d.cfg.All, plan: d.cfg.Plan, progress: report}
+	runner := &stackRunner{cfn: t.cfn, poll: d.cfg.PollInterval, sha: sha, all: d.cfg.All, plan: d.cfg.Plan, progress: report}
 	outcomes := map[string]*stackOutcome{}
 	var omu sync.Mutex
-	var tasks []*task
-	for _, sp := range plan.Stacks {
-		tasks = append(tasks, &task{
-			id: sp.ID, after: sp.After,
-			run: func(ctx context.Context) bool {
-				o := runner.deploy(ctx, sp)
-				omu.Lock()
-				outcomes[sp.ID] = &o
-				omu.Unlock()
-				return stackSucceeded(o.result.Status)
-			},
-			skip: func(because string) {
-				o := stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: StatusSkipped, Reason: skipReason(ctx, plan, because)}}
-				omu.Lock()
-				outcomes[sp.ID] = &o
-				omu.Unlock()
-				report(sp.Name, "skipped: %s", o.result.Reason)
-			},
-		})
-	}
+	tasks := stackTasks(ctx, plan, runner, &omu, outcomes, report)
 	cmdResults := map[string]workflow.StackResult{}
 	if !d.cfg.Plan && len(plan.Commands) > 0 {
 		base, err := os.MkdirTemp(d.cfg.WorkDir, "code-releaser-"+env.Name+"-")
@@ -228,6 +191,75 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 	d.log.InfoContext(ctx, "deployed", slog.String("env", env.Name), slog.String("sha", sha), slog.String("status", string(result.Status)),
 		slog.Duration("took", result.Finished.Sub(started)))
 	return result, nil
+}
+
+// target is what deploying (or planning) a commit to an env works on.
+type target struct {
+	env   EnvAWS
+	files fs.FS
+	plan  *Plan // nil: the commit has no spec
+	aws   aws.Config
+	cfn   cfnAPI
+}
+
+// open reads sha's spec and templates for env (no AWS call), then, when
+// there is something to deploy, gets the env's credentials, checks the
+// account guard and the exports. Nothing is changed.
+func (d *Deployer) open(ctx context.Context, op string, env workflow.Env, sha string) (*target, error) {
+	a, ok := d.cfg.Envs[env.Name]
+	if !ok {
+		return nil, workflow.Errorf(op, workflow.Invalid, "env %s has no AWS settings (environments[].aws in the config)", env.Name)
+	}
+	files, err := d.src.Files(ctx, sha)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := LoadPlan(files, Target{Env: env.Name, Region: a.Region, AccountID: a.AccountID})
+	if err != nil {
+		return nil, workflow.Wrap(op, workflow.Invalid, "the deploy spec of "+shortSHA(sha)+" is invalid:\n"+err.Error(), err)
+	}
+	t := &target{env: a, files: files, plan: plan}
+	if plan == nil {
+		return t, nil
+	}
+	if t.aws, err = envConfig(ctx, d.cfg.LoadAWS, env.Name, a); err != nil {
+		return nil, err
+	}
+	if err := guardAccount(ctx, sts.NewFromConfig(t.aws), env.Name, a); err != nil {
+		return nil, err
+	}
+	cfn := cloudformation.NewFromConfig(t.aws)
+	if err := checkExports(ctx, cfn, plan); err != nil {
+		return nil, err
+	}
+	t.cfn = cfn
+	return t, nil
+}
+
+// stackTasks are the graph's tasks of plan's stacks: each puts its
+// outcome in outcomes (under mu).
+func stackTasks(ctx context.Context, plan *Plan, runner *stackRunner, mu *sync.Mutex, outcomes map[string]*stackOutcome, report func(name, format string, args ...any)) []*task {
+	var tasks []*task
+	for _, sp := range plan.Stacks {
+		tasks = append(tasks, &task{
+			id: sp.ID, after: sp.After,
+			run: func(ctx context.Context) bool {
+				o := runner.deploy(ctx, sp)
+				mu.Lock()
+				outcomes[sp.ID] = &o
+				mu.Unlock()
+				return stackSucceeded(o.result.Status)
+			},
+			skip: func(because string) {
+				o := stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: StatusSkipped, Reason: skipReason(ctx, plan, because)}}
+				mu.Lock()
+				outcomes[sp.ID] = &o
+				mu.Unlock()
+				report(sp.Name, "skipped: %s", o.result.Reason)
+			},
+		})
+	}
+	return tasks
 }
 
 // skipReason says why a task was skipped: the stack or command that

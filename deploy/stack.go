@@ -74,8 +74,28 @@ type stackOutcome struct {
 	result   workflow.StackResult
 	outputs  map[string]string
 	failures []ResourceFailure
-	changes  []string // --plan: the change set's changes, one line each
+	changes  []resourceChange // plan: the change set's changes
+	kind     string           // plan: workflow.PlanCreate or PlanUpdate, once a change set was made
 	created  bool
+}
+
+// resourceChange is one resource change of a change set.
+type resourceChange struct {
+	LogicalID   string
+	Type        string
+	Action      string // Add, Modify, Remove, Import, Dynamic
+	Replacement string // True, False, Conditional ("" for Add and Remove)
+}
+
+func (c resourceChange) String() string {
+	line := fmt.Sprintf("%s %s (%s)", c.Action, c.LogicalID, c.Type)
+	switch c.Replacement {
+	case string(types.ReplacementTrue):
+		line += " REPLACEMENT"
+	case string(types.ReplacementConditional):
+		line += " may need REPLACEMENT (Conditional)"
+	}
+	return line
 }
 
 // stackRunner deploys stacks through change sets.
@@ -242,15 +262,28 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 	if err != nil {
 		return res(StatusFailed, "change set: %s", apiMessage(err))
 	}
-	cleanup := func() {
-		// Best effort, and not under ctx: a cancelled deploy still tidies up.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	// The stack exists only for the change set (REVIEW_IN_PROGRESS) when
+	// it was created for it.
+	reviewStack := act == actCreate && status == ""
+	cleanup := func() error {
+		// Not under ctx: a cancelled deploy still tidies up.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 		defer cancel()
-		r.cfn.DeleteChangeSet(cctx, &cloudformation.DeleteChangeSetInput{ChangeSetName: cs.Id})
-		if act == actCreate && status == "" {
-			// The stack exists only for the change set (REVIEW_IN_PROGRESS).
-			r.cfn.DeleteStack(cctx, &cloudformation.DeleteStackInput{StackName: cs.StackId})
+		var errs []error
+		if _, err := r.cfn.DeleteChangeSet(cctx, &cloudformation.DeleteChangeSetInput{ChangeSetName: cs.Id}); err != nil && !reviewStack {
+			errs = append(errs, fmt.Errorf("delete change set %s: %s", aws.ToString(in.ChangeSetName), apiMessage(err)))
 		}
+		if reviewStack {
+			if _, err := r.cfn.DeleteStack(cctx, &cloudformation.DeleteStackInput{StackName: cs.StackId}); err != nil {
+				errs = append(errs, fmt.Errorf("delete review stack %s: %s", sp.Name, apiMessage(err)))
+			} else if r.plan {
+				// A plan is followed by others (the prod preview is made
+				// again before a deploy): wait until the stack is gone, so
+				// that the next one does not find it being deleted.
+				errs = append(errs, r.waitGone(cctx, sp.Name, aws.ToString(cs.StackId)))
+			}
+		}
+		return errors.Join(errs...)
 	}
 	if d.Status == types.ChangeSetStatusFailed {
 		reason := aws.ToString(d.StatusReason)
@@ -258,11 +291,16 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 		if isNoChanges(reason) {
 			return r.noChanges(ctx, sp.Name, st)
 		}
-		return res("FAILED", "change set failed: %s", reason)
+		o := res("FAILED", "change set failed: %s", reason)
+		o.kind = planKind(act)
+		return o
 	}
 	if r.plan {
-		cleanup()
 		o := res(StatusPlanned, "%s, %d change(s)", strings.ToLower(string(csType)), len(changes))
+		if err := cleanup(); err != nil {
+			o = res(StatusFailed, "planned, but not tidied up: %s", err)
+		}
+		o.kind = planKind(act)
 		o.changes = changes
 		o.outputs = outputsOf(st)
 		for _, c := range changes {
@@ -309,13 +347,41 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 	return o
 }
 
+// planKind is what a plan calls act.
+func planKind(act action) string {
+	if act == actCreate {
+		return workflow.PlanCreate
+	}
+	return workflow.PlanUpdate
+}
+
+// waitGone polls until the stack id (named name) is deleted.
+func (r *stackRunner) waitGone(ctx context.Context, name, id string) error {
+	wait := r.backoff()
+	for {
+		st, err := r.describe(ctx, id)
+		if err != nil {
+			return fmt.Errorf("describe review stack %s: %s", name, apiMessage(err))
+		}
+		if st == nil || st.StackStatus == types.StackStatusDeleteComplete {
+			return nil
+		}
+		if st.StackStatus == types.StackStatusDeleteFailed {
+			return fmt.Errorf("review stack %s is DELETE_FAILED: %s", name, aws.ToString(st.StackStatusReason))
+		}
+		if err := sleep(ctx, wait()); err != nil {
+			return fmt.Errorf("review stack %s is still %s", name, st.StackStatus)
+		}
+	}
+}
+
 func (r *stackRunner) noChanges(ctx context.Context, name string, st *types.Stack) stackOutcome {
 	return stackOutcome{result: workflow.StackResult{Name: name, Status: StatusNoChanges, Reason: "CloudFormation found no changes"}, outputs: outputsOf(st)}
 }
 
 // waitChangeSet polls a change set until it is created or failed and
-// returns its changes, one line each.
-func (r *stackRunner) waitChangeSet(ctx context.Context, id string) (*cloudformation.DescribeChangeSetOutput, []string, error) {
+// returns its changes, all pages of them.
+func (r *stackRunner) waitChangeSet(ctx context.Context, id string) (*cloudformation.DescribeChangeSetOutput, []resourceChange, error) {
 	wait := r.backoff()
 	for {
 		d, err := r.cfn.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String(id)})
@@ -324,15 +390,12 @@ func (r *stackRunner) waitChangeSet(ctx context.Context, id string) (*cloudforma
 		}
 		switch d.Status {
 		case types.ChangeSetStatusCreateComplete, types.ChangeSetStatusFailed:
-			var changes []string
+			var changes []resourceChange
 			for {
 				for _, c := range d.Changes {
 					if rc := c.ResourceChange; rc != nil {
-						line := fmt.Sprintf("%s %s (%s)", rc.Action, aws.ToString(rc.LogicalResourceId), aws.ToString(rc.ResourceType))
-						if rc.Replacement == types.ReplacementTrue {
-							line += " replacement"
-						}
-						changes = append(changes, line)
+						changes = append(changes, resourceChange{LogicalID: aws.ToString(rc.LogicalResourceId), Type: aws.ToString(rc.ResourceType),
+							Action: string(rc.Action), Replacement: string(rc.Replacement)})
 					}
 				}
 				if d.NextToken == nil {

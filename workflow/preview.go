@@ -17,10 +17,31 @@ type Planner interface {
 	Plan(ctx context.Context, env Env, sha string) (DeployPlan, error)
 }
 
-// DeployPlan is what deploying a commit would change.
+// DeployPlan is what deploying a commit would change. A Planner gives
+// Stacks and Changes in a stable order (by stack name, then logical ID) so
+// that the same commit and the same AWS state give the same digest.
 type DeployPlan struct {
 	Summary string
+	Stacks  []PlannedStack
 	Changes []PlannedChange
+}
+
+// What a deploy would do to a stack (PlannedStack.Action).
+const (
+	PlanCreate   = "create"
+	PlanUpdate   = "update"
+	PlanNoChange = "no-change"
+	PlanRefused  = "refused" // the stack's state forbids a deploy (Reason says why)
+	PlanFailed   = "failed"  // its change set could not be made (Reason says why)
+	PlanSkipped  = "skipped" // a stack it depends on could not be planned
+)
+
+// PlannedStack is what a deploy would do to one stack.
+type PlannedStack struct {
+	Name    string
+	Action  string // PlanCreate, PlanUpdate, PlanNoChange, ...
+	Reason  string // for no-change, refused, failed and skipped
+	Changes int    // resource changes
 }
 
 // PlannedChange is one resource a deploy would change.
@@ -28,8 +49,11 @@ type PlannedChange struct {
 	Stack       string
 	Resource    string // logical ID
 	Type        string // e.g. AWS::EC2::Instance
-	Action      string // Add, Modify, Remove
+	Action      string // Add, Modify, Remove, Import, Dynamic
 	Replacement bool   // the resource would be replaced (destroyed and re-created)
+	// Conditional: CloudFormation may replace the resource, depending on a
+	// value it knows only while deploying (Replacement: Conditional).
+	Conditional bool
 }
 
 // Preview is what approvers are shown before a prod deploy: the exact
@@ -48,14 +72,15 @@ type Preview struct {
 	Digest  string
 }
 
-// Replacements returns the planned changes that replace resources.
+// Replacements returns the planned changes that replace resources or may
+// (Conditional).
 func (p Preview) Replacements() []PlannedChange {
 	if p.Plan == nil {
 		return nil
 	}
 	var out []PlannedChange
 	for _, c := range p.Plan.Changes {
-		if c.Replacement {
+		if c.Replacement || c.Conditional {
 			out = append(out, c)
 		}
 	}
@@ -122,9 +147,14 @@ func (p Preview) digest() string {
 		slices.SortFunc(changes, func(a, b PlannedChange) int {
 			return strings.Compare(a.Stack+"\x00"+a.Resource, b.Stack+"\x00"+b.Resource)
 		})
-		fmt.Fprintf(h, "plan %s\n", p.Plan.Summary)
+		stacks := slices.Clone(p.Plan.Stacks)
+		slices.SortFunc(stacks, func(a, b PlannedStack) int { return strings.Compare(a.Name, b.Name) })
+		fmt.Fprintf(h, "plan %q\n", p.Plan.Summary)
+		for _, st := range stacks {
+			fmt.Fprintf(h, "stack %q %s %d %q\n", st.Name, st.Action, st.Changes, st.Reason)
+		}
 		for _, c := range changes {
-			fmt.Fprintf(h, "change %s %s %s %s %t\n", c.Stack, c.Resource, c.Type, c.Action, c.Replacement)
+			fmt.Fprintf(h, "change %s %s %s %s %t %t\n", c.Stack, c.Resource, c.Type, c.Action, c.Replacement, c.Conditional)
 		}
 	}
 	fmt.Fprintf(h, "planerr %s\n", p.PlanErr)

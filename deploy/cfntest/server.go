@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,6 +171,31 @@ func (s *Server) StackStatus(stackName string) string {
 		return st.visibleStatus(time.Now())
 	}
 	return ""
+}
+
+// Stacks returns the live stacks' statuses by name (REVIEW_IN_PROGRESS
+// stacks included).
+func (s *Server) Stacks() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for n, st := range s.stacks {
+		out[n] = st.visibleStatus(time.Now())
+	}
+	return out
+}
+
+// ChangeSets returns the change sets the server holds, as
+// "stack/name STATUS EXECUTION_STATUS", sorted.
+func (s *Server) ChangeSets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, cs := range s.changeSets {
+		out = append(out, cs.st.name+"/"+cs.name+" "+cs.status+" "+cs.execStatus)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Exports returns the exports by name with their values.

@@ -144,3 +144,45 @@ func TestSDKRoundTrip(t *testing.T) {
 		t.Errorf("assumed: %s", aws.ToString(ar.AssumedRoleUser.Arn))
 	}
 }
+
+// A change set describes each resource change as CloudFormation does:
+// Replacement True when a property that requires replacement changes,
+// False for an update in place, with the properties in Details.
+func TestChangeSetReplacement(t *testing.T) {
+	s, c, _ := newClients(t)
+	ctx := context.Background()
+	const v1 = `Resources:
+  Topic: {Type: AWS::SNS::Topic, Properties: {TopicName: orders, DisplayName: Orders}}
+  Queue: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 30}}
+`
+	if _, status := deploy(t, s, c, "app", v1, "CREATE"); status != "CREATE_COMPLETE" {
+		t.Fatalf("create: %s", status)
+	}
+	v2 := strings.Replace(strings.Replace(v1, "TopicName: orders", "TopicName: orders-v2", 1), "VisibilityTimeout: 30", "VisibilityTimeout: 60", 1)
+	out, err := c.CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{StackName: aws.String("app"), ChangeSetName: aws.String("v2"),
+		ChangeSetType: types.ChangeSetTypeUpdate, TemplateBody: aws.String(v2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: out.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]types.ResourceChange{}
+	for _, ch := range d.Changes {
+		got[aws.ToString(ch.ResourceChange.LogicalResourceId)] = *ch.ResourceChange
+	}
+	topic, queue := got["Topic"], got["Queue"]
+	if topic.Action != types.ChangeActionModify || topic.Replacement != types.ReplacementTrue || len(topic.Details) != 1 ||
+		aws.ToString(topic.Details[0].Target.Name) != "TopicName" || topic.Details[0].Target.RequiresRecreation != types.RequiresRecreationAlways ||
+		topic.Details[0].Evaluation != types.EvaluationTypeStatic || topic.Details[0].ChangeSource != types.ChangeSourceDirectModification {
+		t.Errorf("topic: %+v", topic)
+	}
+	if queue.Replacement != types.ReplacementFalse || len(queue.Details) != 1 || queue.Details[0].Target.RequiresRecreation != types.RequiresRecreationNever ||
+		queue.Details[0].Target.Attribute != types.ResourceAttributeProperties {
+		t.Errorf("queue: %+v", queue)
+	}
+	if cs := s.ChangeSets(); len(cs) != 2 || !strings.HasPrefix(cs[1], "app/v2 CREATE_COMPLETE AVAILABLE") {
+		t.Errorf("change sets: %v", cs)
+	}
+}

@@ -1,6 +1,7 @@
 package cfntest
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
@@ -115,8 +116,21 @@ type resourceChangeXML struct {
 	LogicalResourceId  string
 	PhysicalResourceId string `xml:",omitempty"`
 	ResourceType       string
-	Replacement        string   `xml:",omitempty"`
-	Scope              []string `xml:"Scope>member"`
+	Replacement        string      `xml:",omitempty"`
+	Scope              []string    `xml:"Scope>member"`
+	Details            []detailXML `xml:"Details>member"`
+}
+
+// detailXML is a ResourceChangeDetail: which property changes and whether
+// that recreates the resource.
+type detailXML struct {
+	Target struct {
+		Attribute          string
+		Name               string `xml:",omitempty"`
+		RequiresRecreation string
+	}
+	Evaluation   string
+	ChangeSource string
 }
 
 type changeXML struct {
@@ -469,7 +483,20 @@ func diffResources(st *stack, t *parsedTemplate, params map[string]string, tags 
 			out = append(out, changeXML{"Resource", resourceChangeXML{Action: "Add", LogicalResourceId: r.logicalID, ResourceType: r.typ}})
 		case old.typ != r.typ:
 			out = append(out, changeXML{"Resource", resourceChangeXML{Action: "Modify", LogicalResourceId: r.logicalID, PhysicalResourceId: old.physical, ResourceType: r.typ, Replacement: "True", Scope: []string{"Properties"}}})
-		case old.props != r.props || paramsChanged:
+		case old.props != r.props:
+			rc := resourceChangeXML{Action: "Modify", LogicalResourceId: r.logicalID, PhysicalResourceId: old.physical, ResourceType: r.typ, Replacement: "False", Scope: []string{"Properties"}}
+			for _, name := range changedProperties(old.props, r.props) {
+				d := detailXML{Evaluation: "Static", ChangeSource: "DirectModification"}
+				d.Target.Attribute, d.Target.Name, d.Target.RequiresRecreation = "Properties", name, "Never"
+				if slices.Contains(replacementProperties[r.typ], name) {
+					d.Target.RequiresRecreation, rc.Replacement = "Always", "True"
+				}
+				rc.Details = append(rc.Details, d)
+			}
+			out = append(out, changeXML{"Resource", rc})
+		case paramsChanged:
+			// Which properties depend on the parameters is not worked out:
+			// CloudFormation's answer for a value it cannot know is Dynamic.
 			out = append(out, changeXML{"Resource", resourceChangeXML{Action: "Modify", LogicalResourceId: r.logicalID, PhysicalResourceId: old.physical, ResourceType: r.typ, Replacement: "Conditional", Scope: []string{"Properties"}}})
 		}
 	}
@@ -482,6 +509,49 @@ func diffResources(st *stack, t *parsedTemplate, params map[string]string, tags 
 			out = append(out, changeXML{"Resource", resourceChangeXML{Action: "Remove", LogicalResourceId: id, PhysicalResourceId: st.resources[id].physical, ResourceType: st.resources[id].typ}})
 		}
 	}
+	return out
+}
+
+// replacementProperties are, by resource type, properties whose update
+// requires replacement ("Update requires: Replacement" in the CloudFormation
+// resource reference). Changing another property is an update in place.
+var replacementProperties = map[string][]string{
+	"AWS::SNS::Topic":             {"TopicName", "FifoTopic"},
+	"AWS::SQS::Queue":             {"QueueName", "FifoQueue"},
+	"AWS::S3::Bucket":             {"BucketName"},
+	"AWS::DynamoDB::Table":        {"TableName", "KeySchema"},
+	"AWS::Lambda::Function":       {"FunctionName"},
+	"AWS::IAM::Role":              {"RoleName", "Path"},
+	"AWS::EC2::VPC":               {"CidrBlock"},
+	"AWS::EC2::Subnet":            {"CidrBlock", "VpcId", "AvailabilityZone"},
+	"AWS::EC2::SecurityGroup":     {"GroupName", "GroupDescription", "VpcId"},
+	"AWS::Logs::LogGroup":         {"LogGroupName"},
+	"AWS::ECR::Repository":        {"RepositoryName"},
+	"AWS::RDS::DBInstance":        {"DBInstanceIdentifier"},
+	"AWS::KMS::Alias":             {"AliasName"},
+	"AWS::CloudWatch::Alarm":      {"AlarmName"},
+	"AWS::SSM::Parameter":         {"Name"},
+	"AWS::SecretsManager::Secret": {"Name"},
+}
+
+// changedProperties lists, sorted, the top-level properties that differ
+// between two canonical JSON property objects.
+func changedProperties(before, after string) []string {
+	var a, b map[string]json.RawMessage
+	json.Unmarshal([]byte(before), &a)
+	json.Unmarshal([]byte(after), &b)
+	var out []string
+	for k, v := range a {
+		if w, ok := b[k]; !ok || string(v) != string(w) {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
