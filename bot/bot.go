@@ -2,8 +2,6 @@ package bot
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +16,9 @@ import (
 
 // Service is what the bot needs of the workflow.
 type Service interface {
-	Release(ctx context.Context, req workflow.ReleaseRequest) (workflow.Release, error)
+	// Submit queues a release as a job for the workers and returns its
+	// place in the queue; idempotent by req.ID.
+	Submit(ctx context.Context, req workflow.ReleaseRequest) (workflow.Release, int, error)
 	Status(ctx context.Context, envs ...string) ([]workflow.EnvStatus, error)
 	History(ctx context.Context, env string, n int) ([]workflow.Event, error)
 	Envs() []workflow.Env
@@ -386,11 +386,4 @@ func (b *Bot) envNames() []string {
 		out[i] = e.Name
 	}
 	return out
-}
-
-// newReleaseID makes a time-ordered release id like the workflow's.
-func (b *Bot) newReleaseID() string {
-	var r [3]byte
-	_, _ = rand.Read(r[:])
-	return b.d.Clock.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(r[:])
 }

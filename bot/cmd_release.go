@@ -2,6 +2,10 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
 
 	"github.com/code-releaser/code-releaser/workflow"
 )
@@ -16,19 +20,44 @@ func (b *Bot) releaseCommand() Command {
 	}
 }
 
-// release runs the release under the bot's context. The Notifier posts and
-// edits the release's message in the channel; only errors raised before
-// the release is recorded (bad env, unknown ticket, not allowed) come back
-// here, as an ephemeral reply.
+// release hands the release to the job workers (workflow.Submit) and
+// answers at once with its place in the env's queue. Whichever replica's
+// worker holds the env's lease runs it; the Notifier posts and edits the
+// release's message in the channel from there, and a prod release waits
+// for its approval in the worker, not here. Errors raised before the
+// release is recorded (bad env, unknown ticket, not allowed) come back as
+// an ephemeral reply.
 func (b *Bot) release(ctx context.Context, req *Request) (Reply, error) {
-	id := b.newReleaseID()
-	b.d.Notifier.Expect(id, Origin{Channel: req.Channel, User: req.User.ID})
-	rec, err := b.d.Service.Release(ctx, workflow.ReleaseRequest{
+	id := releaseID(req)
+	if err := b.d.Notifier.Expect(ctx, id, Origin{Channel: req.Channel, User: req.User.ID}); err != nil {
+		b.log.Warn("record the release's channel", slog.String("release", id), slog.Any("err", err))
+	}
+	rec, pos, err := b.d.Service.Submit(ctx, workflow.ReleaseRequest{
 		Ticket: req.Args.Ticket, Env: req.Args.Env, User: req.User, ID: id,
 	})
-	if rec.ID == "" {
-		b.d.Notifier.Forget(id)
+	switch {
+	case rec.ID == "":
 		return Reply{}, err
+	case err != nil:
+		return Reply{}, nil // recorded, then it failed: the channel was told
+	case rec.State.Final():
+		return textReply(fmt.Sprintf("This request was handled already: *%s* to *%s* is %s (release `%s`).", rec.Ticket, rec.Env, rec.State, rec.ID)), nil
 	}
-	return Reply{}, nil // the channel was told, success or not
+	if pos <= 1 {
+		return textReply(fmt.Sprintf(":inbox_tray: *%s* to *%s* is next in line (release `%s`); progress follows in the channel.", rec.Ticket, rec.Env, rec.ID)), nil
+	}
+	return textReply(fmt.Sprintf(":inbox_tray: *%s* to *%s* is #%d in the queue, behind %s (release `%s`); progress follows in the channel.",
+		rec.Ticket, rec.Env, pos, plural(pos-1, "release"), rec.ID)), nil
+}
+
+// releaseID derives a release's ID from what Slack sent, so that a
+// redelivered envelope, on this replica or another, maps to the same
+// release: the command's trigger_id, else the envelope's ID.
+func releaseID(req *Request) string {
+	key := req.Trigger
+	if key == "" {
+		key = req.EnvelopeID
+	}
+	sum := sha256.Sum256([]byte(req.Team + "/" + key))
+	return "sl-" + hex.EncodeToString(sum[:10])
 }

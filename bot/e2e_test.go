@@ -79,7 +79,7 @@ func newWorld(t *testing.T, o options) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notifier := bot.NewNotifier(log, client, o.notifier)
+	notifier := bot.NewNotifier(log, client, o.notifier, w.store)
 	if o.envs == nil {
 		o.envs = []workflow.Env{{Name: "dev"}, {Name: "stg"}, {Name: "prod", Production: true}}
 	}
@@ -93,6 +93,12 @@ func newWorld(t *testing.T, o options) *world {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
+	// The job worker runs what /release submits, one job per env at once.
+	worker, err := w.svc.NewWorker(workflow.WorkerConfig{ID: "worker-1", Slots: len(o.envs), DrainTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { worker.Run(ctx) })
 	var lifecycle bot.Lifecycle
 	if o.lifecycle {
 		lifecycle = w.svc

@@ -28,6 +28,7 @@ func toRequest(evt socketmode.Event, received time.Time) (*Request, error) {
 		r.Team, r.App = data.TeamID, data.APIAppID
 		r.User = workflow.User{ID: data.UserID, Name: data.UserName}
 		r.Channel, r.Text, r.ResponseURL = data.ChannelID, data.Text, data.ResponseURL
+		r.Trigger = data.TriggerID
 	case slack.InteractionCallback:
 		if data.Type != slack.InteractionTypeBlockActions || len(data.ActionCallback.BlockActions) == 0 {
 			return nil, fmt.Errorf("unhandled interaction %q", data.Type)

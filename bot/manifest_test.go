@@ -65,13 +65,13 @@ func TestManifestMatchesTheBot(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := bot.New(slog.New(slog.DiscardHandler), client, bot.Config{}, bot.Deps{
-		Service: nil, Claims: store.NewMemory(nil), Notifier: bot.NewNotifier(slog.New(slog.DiscardHandler), client, bot.NotifierConfig{}),
+		Service: nil, Claims: store.NewMemory(nil), Notifier: bot.NewNotifier(slog.New(slog.DiscardHandler), client, bot.NotifierConfig{}, store.NewMemory(nil)),
 	})
 	if err == nil || b != nil {
 		t.Fatal("bot.New without a Service succeeded")
 	}
 	b, err = bot.New(slog.New(slog.DiscardHandler), client, bot.Config{}, bot.Deps{
-		Service: fakeService{}, Claims: store.NewMemory(nil), Notifier: bot.NewNotifier(slog.New(slog.DiscardHandler), client, bot.NotifierConfig{}),
+		Service: fakeService{}, Claims: store.NewMemory(nil), Notifier: bot.NewNotifier(slog.New(slog.DiscardHandler), client, bot.NotifierConfig{}, store.NewMemory(nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -386,8 +386,8 @@ func typeOK(ty, x any) bool {
 // fakeService is a Service with two envs and nothing in them.
 type fakeService struct{}
 
-func (fakeService) Release(context.Context, workflow.ReleaseRequest) (workflow.Release, error) {
-	return workflow.Release{}, workflow.Errorf("release", workflow.Unavailable, "not in this test")
+func (fakeService) Submit(context.Context, workflow.ReleaseRequest) (workflow.Release, int, error) {
+	return workflow.Release{}, 0, workflow.Errorf("release", workflow.Unavailable, "not in this test")
 }
 func (fakeService) Status(context.Context, ...string) ([]workflow.EnvStatus, error) { return nil, nil }
 func (fakeService) History(context.Context, string, int) ([]workflow.Event, error)  { return nil, nil }

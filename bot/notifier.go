@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -21,6 +22,17 @@ type NotifierConfig struct {
 	// ApprovalsChannel gets prod approval requests with their buttons;
 	// "" posts them where releases are announced.
 	ApprovalsChannel string
+	// MessageTTL is how long the shared store remembers where a
+	// release's or an approval request's message is. Default 8 days (a
+	// job may wait a day, an approval request is kept a week).
+	MessageTTL time.Duration
+}
+
+// NotifierStore is the shared state the Notifier keeps its messages'
+// places in, so that any replica edits them; the workflow's Store is one.
+type NotifierStore interface {
+	workflow.MessageRefs
+	workflow.Claims
 }
 
 // Origin is where a release was asked for.
@@ -29,141 +41,164 @@ type Origin struct {
 	User    string
 }
 
+// postWait bounds how long a replica waits for another one that claimed
+// the first post of a message to say where it is, before posting itself.
+const postWait = 15 * time.Second
+
 // Notifier is the Slack workflow.Notifier: one message per release,
-// posted when the release starts and edited (chat.update) as its steps
+// posted at its first step and edited (chat.update) as its steps
 // complete; the details (the journal, the conflict's files and hunks, the
 // occupants to mention) go in that message's thread, as new messages so
-// that mentions notify. The workflow logs its errors and goes on.
+// that mentions notify. Where each message is (channel, ts) lives in the
+// shared store, keyed by release and approval ID, so the replica that
+// resumes a release, or receives a vote, edits the same message. The
+// message's content comes from the release record the workflow passes,
+// journal included, so no replica needs another's memory. The workflow
+// logs its errors and goes on.
 type Notifier struct {
 	log    *slog.Logger
 	client *Client
 	cfg    NotifierConfig
-	clock  workflow.Clock
-
-	mu      sync.Mutex
-	origins map[string]Origin
-	msgs    map[string]*releaseMsg
-
-	approvalMsgs sync.Map // approval ID → *approvalMsg
-}
-
-// releaseMsg is one release's message.
-type releaseMsg struct {
-	mu       sync.Mutex
-	channel  string
-	ts       string // "" until posted
-	headline string
-	steps    []workflow.Step
+	st     NotifierStore
+	locks  [64]sync.Mutex // by key: one process edits one message at a time
 }
 
 var _ workflow.Notifier = (*Notifier)(nil)
 
-// NewNotifier returns a Notifier posting through c.
-func NewNotifier(log *slog.Logger, c *Client, cfg NotifierConfig) *Notifier {
-	return &Notifier{log: log, client: c, cfg: cfg, clock: workflow.SystemClock{},
-		origins: map[string]Origin{}, msgs: map[string]*releaseMsg{}}
-}
-
-// Expect tells the Notifier where release id was asked for, before the
-// workflow runs it.
-func (n *Notifier) Expect(id string, o Origin) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.origins[id] = o
-}
-
-// Forget drops what Expect recorded (the release was refused before it
-// started).
-func (n *Notifier) Forget(id string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	delete(n.origins, id)
-	delete(n.msgs, id)
-}
-
-// message returns release r's message state; nil when there is no channel
-// to tell.
-func (n *Notifier) message(r workflow.Release) *releaseMsg {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if m, ok := n.msgs[r.ID]; ok {
-		return m
+// NewNotifier returns a Notifier posting through c and keeping its
+// messages' places in st.
+func NewNotifier(log *slog.Logger, c *Client, cfg NotifierConfig, st NotifierStore) *Notifier {
+	if cfg.MessageTTL <= 0 {
+		cfg.MessageTTL = 8 * 24 * time.Hour
 	}
-	ch := n.cfg.AnnounceChannel
-	if ch == "" {
-		ch = n.origins[r.ID].Channel
-	}
-	if ch == "" {
-		return nil
-	}
-	m := &releaseMsg{channel: ch}
-	n.msgs[r.ID] = m
-	return m
+	return &Notifier{log: log, client: c, cfg: cfg, st: st}
 }
 
-// done forgets a finished release.
-func (n *Notifier) done(id string) { n.Forget(id) }
+func releaseKey(id string) string  { return "release:" + id }
+func approvalKey(id string) string { return "approval:" + id }
 
-// render posts the release's message or edits it.
-func (n *Notifier) render(ctx context.Context, r workflow.Release, m *releaseMsg) error {
-	blocks := []slack.Block{section(m.headline)}
-	if line := stepLine(m.steps); line != "" {
+func (n *Notifier) lock(key string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	m := &n.locks[h.Sum32()%uint32(len(n.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// Expect records where release id was asked for, before the workflow
+// runs it, in the shared store: whichever replica runs it tells that
+// channel (when no announce channel is set).
+func (n *Notifier) Expect(ctx context.Context, id string, o Origin) error {
+	if _, ok, err := n.st.GetMessageRef(ctx, releaseKey(id)); err != nil || ok {
+		return err // known already (a redelivery)
+	}
+	return n.st.PutMessageRef(ctx, releaseKey(id), workflow.MessageRef{Channel: o.Channel}, n.cfg.MessageTTL)
+}
+
+// ref returns release id's message as stored, with the channel it goes
+// to; ref.Channel is "" when there is nowhere to tell.
+func (n *Notifier) ref(ctx context.Context, id string) (workflow.MessageRef, error) {
+	ref, _, err := n.st.GetMessageRef(ctx, releaseKey(id))
+	if err != nil {
+		return workflow.MessageRef{}, err
+	}
+	if ref.TS == "" && n.cfg.AnnounceChannel != "" {
+		ref.Channel = n.cfg.AnnounceChannel
+	}
+	return ref, nil
+}
+
+// render posts release r's message with headline, or edits it when some
+// replica posted it, and returns where it is.
+func (n *Notifier) render(ctx context.Context, r workflow.Release, headline string) (workflow.MessageRef, error) {
+	blocks := []slack.Block{section(headline)}
+	if line := stepLine(r.Steps); line != "" {
 		blocks = append(blocks, contextBlock(line))
 	}
 	blocks = append(blocks, contextBlock(fmt.Sprintf("release `%s` · asked by %s", r.ID, mention(r.By))))
-	msg := message{channel: m.channel, ts: m.ts, text: m.headline, blocks: blocks}
-	if m.ts != "" {
-		return n.client.update(ctx, msg)
+	key := releaseKey(r.ID)
+	defer n.lock(key)()
+	ref, err := n.ref(ctx, r.ID)
+	if err != nil {
+		return ref, err
+	}
+	msg := message{channel: ref.Channel, ts: ref.TS, text: headline, blocks: blocks}
+	if ref.TS != "" {
+		return ref, n.client.update(ctx, msg)
+	}
+	if ref.Channel == "" {
+		return ref, nil
+	}
+	// First post: one replica posts, the others wait for it and edit.
+	claimed, err := n.st.Claim(ctx, "slack:post:"+key, postWait)
+	if err != nil {
+		return ref, err
+	}
+	if !claimed {
+		if posted, ok := n.waitPosted(ctx, key); ok {
+			msg.channel, msg.ts = posted.Channel, posted.TS
+			return posted, n.client.update(ctx, msg)
+		}
+		n.log.Warn("the replica posting a release's message never said where; posting again", slog.String("release", r.ID))
 	}
 	ts, err := n.client.post(ctx, msg)
 	if err != nil {
-		return err
+		return ref, err
 	}
-	m.ts = ts
-	return nil
+	ref = workflow.MessageRef{Channel: ref.Channel, TS: ts, Thread: ts}
+	return ref, n.st.PutMessageRef(ctx, key, ref, n.cfg.MessageTTL)
+}
+
+// waitPosted waits up to postWait for key's message to be posted.
+func (n *Notifier) waitPosted(ctx context.Context, key string) (workflow.MessageRef, bool) {
+	deadline := time.Now().Add(postWait)
+	for time.Now().Before(deadline) {
+		ref, ok, err := n.st.GetMessageRef(ctx, key)
+		if err == nil && ok && ref.TS != "" {
+			return ref, true
+		}
+		t := time.NewTimer(25 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return workflow.MessageRef{}, false
+		case <-t.C:
+		}
+	}
+	return workflow.MessageRef{}, false
 }
 
 // thread posts details in the release's thread (or in the channel when
 // the message could not be posted).
-func (n *Notifier) thread(ctx context.Context, m *releaseMsg, text string, blocks []slack.Block) error {
-	_, err := n.client.post(ctx, message{channel: m.channel, thread: m.ts, text: text, blocks: blocks})
+func (n *Notifier) thread(ctx context.Context, ref workflow.MessageRef, text string, blocks []slack.Block) error {
+	_, err := n.client.post(ctx, message{channel: ref.Channel, thread: ref.ThreadTS(), text: text, blocks: blocks})
 	return err
-}
-
-// update changes the message under its lock.
-func (n *Notifier) update(ctx context.Context, r workflow.Release, f func(m *releaseMsg)) (*releaseMsg, error) {
-	m := n.message(r)
-	if m == nil {
-		return nil, nil
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	f(m)
-	return m, n.render(ctx, r, m)
 }
 
 func working(r workflow.Release) string {
 	return fmt.Sprintf(":gear: %s is releasing *%s* to *%s*", mention(r.By), r.Ticket, r.Env)
 }
 
+func waiting(r workflow.Release) string {
+	return fmt.Sprintf(":hourglass_flowing_sand: %s's *%s* waits in the *%s* queue", mention(r.By), r.Ticket, r.Env)
+}
+
 // Queued implements workflow.Notifier.
 func (n *Notifier) Queued(ctx context.Context, r workflow.Release, w workflow.Waiting) error {
-	_, err := n.update(ctx, r, func(m *releaseMsg) {
-		why := ""
-		switch {
-		case w.Hold != nil:
-			why = fmt.Sprintf(": %s is held by %s (%s)", r.Env, mention(w.Hold.By), escape(orNone(w.Hold.Reason, "no reason given")))
-		case w.Holder != nil:
-			why = fmt.Sprintf(": %s is releasing %s", mention(w.Holder.By), w.Holder.Ticket)
-		}
-		m.headline = fmt.Sprintf(":hourglass_flowing_sand: %s's *%s* is #%d in the *%s* queue%s", mention(r.By), r.Ticket, w.Position, r.Env, why)
-	})
+	why := ""
+	switch {
+	case w.Hold != nil:
+		why = fmt.Sprintf(": %s is held by %s (%s)", r.Env, mention(w.Hold.By), escape(orNone(w.Hold.Reason, "no reason given")))
+	case w.Holder != nil && w.Holder.ReleaseID != r.ID:
+		why = fmt.Sprintf(": %s is releasing %s", mention(w.Holder.By), w.Holder.Ticket)
+	}
+	_, err := n.render(ctx, r, fmt.Sprintf(":hourglass_flowing_sand: %s's *%s* is #%d in the *%s* queue%s", mention(r.By), r.Ticket, w.Position, r.Env, why))
 	return err
 }
 
 // Started implements workflow.Notifier.
 func (n *Notifier) Started(ctx context.Context, r workflow.Release) error {
-	_, err := n.update(ctx, r, func(m *releaseMsg) { m.headline = working(r) })
+	_, err := n.render(ctx, r, working(r))
 	return err
 }
 
@@ -171,22 +206,13 @@ func (n *Notifier) Started(ctx context.Context, r workflow.Release) error {
 // step line.
 func (n *Notifier) Progress(ctx context.Context, r workflow.Release, s workflow.Step) error {
 	if s.Name == workflow.StepFailed || s.Name == workflow.StepAnnounced {
-		n.mu.Lock()
-		m := n.msgs[r.ID]
-		n.mu.Unlock()
-		if m != nil {
-			m.mu.Lock()
-			m.steps = append(m.steps, s)
-			m.mu.Unlock()
-		}
 		return nil // the final message says it
 	}
-	_, err := n.update(ctx, r, func(m *releaseMsg) {
-		if m.headline == "" {
-			m.headline = working(r)
-		}
-		m.steps = append(m.steps, s)
-	})
+	headline := working(r)
+	if r.State == workflow.StateQueued || r.State == "" {
+		headline = waiting(r)
+	}
+	_, err := n.render(ctx, r, headline)
 	return err
 }
 
@@ -195,26 +221,23 @@ func (n *Notifier) Progress(ctx context.Context, r workflow.Release, s workflow.
 // else is in the env) and a thread reply mentions the other occupants.
 func (n *Notifier) Released(ctx context.Context, a workflow.Announcement) error {
 	r := a.Release
-	defer n.done(r.ID)
 	sha := orNone(r.PushedSHA, r.DeployedSHA)
-	m, err := n.update(ctx, r, func(m *releaseMsg) {
-		var s strings.Builder
-		fmt.Fprintf(&s, ":white_check_mark: %s released *%s* to *%s*: `%s` at `%s`", mention(r.By), r.Ticket, r.Env, a.Env.Branch, shortSHA(sha))
-		if a.Ticket.Summary != "" {
-			fmt.Fprintf(&s, " — %s", escape(truncate(a.Ticket.Summary, 120)))
-		}
-		fmt.Fprintf(&s, "\nDeploy %s", orNone(string(a.Deploy.Status), "done"))
-		if a.Deploy.Summary != "" {
-			fmt.Fprintf(&s, ": %s", escape(a.Deploy.Summary))
-		}
-		if len(a.Others) > 0 {
-			fmt.Fprintf(&s, "\nAlso in %s: %s", r.Env, occupantList(a.Others))
-		} else if !a.Env.Production {
-			fmt.Fprintf(&s, "\nNothing else is in %s.", r.Env)
-		}
-		m.headline = s.String()
-	})
-	if err != nil || m == nil {
+	var h strings.Builder
+	fmt.Fprintf(&h, ":white_check_mark: %s released *%s* to *%s*: `%s` at `%s`", mention(r.By), r.Ticket, r.Env, a.Env.Branch, shortSHA(sha))
+	if a.Ticket.Summary != "" {
+		fmt.Fprintf(&h, " — %s", escape(truncate(a.Ticket.Summary, 120)))
+	}
+	fmt.Fprintf(&h, "\nDeploy %s", orNone(string(a.Deploy.Status), "done"))
+	if a.Deploy.Summary != "" {
+		fmt.Fprintf(&h, ": %s", escape(a.Deploy.Summary))
+	}
+	if len(a.Others) > 0 {
+		fmt.Fprintf(&h, "\nAlso in %s: %s", r.Env, occupantList(a.Others))
+	} else if !a.Env.Production {
+		fmt.Fprintf(&h, "\nNothing else is in %s.", r.Env)
+	}
+	ref, err := n.render(ctx, r, h.String())
+	if err != nil || ref.Channel == "" {
 		return err
 	}
 	var s strings.Builder
@@ -231,49 +254,42 @@ func (n *Notifier) Released(ctx context.Context, a workflow.Announcement) error 
 	for _, st := range a.Deploy.Stacks {
 		fmt.Fprintf(&s, "• stack `%s`: %s %s\n", st.Name, st.Status, escape(st.Reason))
 	}
-	s.WriteString(journal(m.steps))
-	return n.thread(ctx, m, s.String(), []slack.Block{section(s.String())})
+	s.WriteString(journal(r.Steps))
+	return n.thread(ctx, ref, s.String(), []slack.Block{section(s.String())})
 }
 
 // Conflict implements workflow.Notifier: the message says what conflicts
 // with whose work; the thread lists files, hunks and the occupants.
 func (n *Notifier) Conflict(ctx context.Context, r workflow.Release, c workflow.ConflictReport) error {
-	defer n.done(r.ID)
-	m, err := n.update(ctx, r, func(m *releaseMsg) {
-		var s strings.Builder
-		fmt.Fprintf(&s, ":x: %s: *%s* cannot go to *%s*: merging `%s` into `%s` conflicts in %s. Nothing was pushed.",
-			mention(r.By), r.Ticket, r.Env, c.Theirs, c.Ours, plural(len(c.Files), "file"))
-		if len(c.Culprits) > 0 {
-			var who []string
-			for _, cu := range c.Culprits {
-				who = append(who, fmt.Sprintf("*%s* (%s)", cu.Occupant.Ticket, mention(cu.Occupant.By)))
-			}
-			fmt.Fprintf(&s, "\nIt meets %s.", strings.Join(who, ", "))
+	var s strings.Builder
+	fmt.Fprintf(&s, ":x: %s: *%s* cannot go to *%s*: merging `%s` into `%s` conflicts in %s. Nothing was pushed.",
+		mention(r.By), r.Ticket, r.Env, c.Theirs, c.Ours, plural(len(c.Files), "file"))
+	if len(c.Culprits) > 0 {
+		var who []string
+		for _, cu := range c.Culprits {
+			who = append(who, fmt.Sprintf("*%s* (%s)", cu.Occupant.Ticket, mention(cu.Occupant.By)))
 		}
-		m.headline = s.String()
-	})
-	if err != nil || m == nil {
+		fmt.Fprintf(&s, "\nIt meets %s.", strings.Join(who, ", "))
+	}
+	ref, err := n.render(ctx, r, s.String())
+	if err != nil || ref.Channel == "" {
 		return err
 	}
-	blocks := conflictBlocks(c)
-	return n.thread(ctx, m, "Conflicts of "+string(r.Ticket)+" in "+r.Env, blocks)
+	return n.thread(ctx, ref, "Conflicts of "+string(r.Ticket)+" in "+r.Env, conflictBlocks(c))
 }
 
 // Failed implements workflow.Notifier.
 func (n *Notifier) Failed(ctx context.Context, r workflow.Release, err error) error {
-	defer n.done(r.ID)
 	msg := workflow.UserMessage(err)
 	if msg == "" || workflow.KindOf(err) == workflow.Internal {
 		msg = "internal error, logged as release " + r.ID
 	}
-	m, uerr := n.update(ctx, r, func(m *releaseMsg) {
-		m.headline = fmt.Sprintf(":warning: %s: *%s* to *%s* %s: %s", mention(r.By), r.Ticket, r.Env, r.State, sentence(escape(msg)))
-	})
-	if uerr != nil || m == nil {
+	ref, uerr := n.render(ctx, r, fmt.Sprintf(":warning: %s: *%s* to *%s* %s: %s", mention(r.By), r.Ticket, r.Env, r.State, sentence(escape(msg))))
+	if uerr != nil || ref.Channel == "" {
 		return uerr
 	}
-	j := journal(m.steps)
-	return n.thread(ctx, m, j, []slack.Block{section(j)})
+	j := journal(r.Steps)
+	return n.thread(ctx, ref, j, []slack.Block{section(j)})
 }
 
 // conflictBlocks lists the conflict's files with their hunks, the

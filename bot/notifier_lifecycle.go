@@ -3,8 +3,8 @@ package bot
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -13,23 +13,14 @@ import (
 
 var _ workflow.LifecycleNotifier = (*Notifier)(nil)
 
-// approvalMsg is an approval request's message in the approvals channel.
-type approvalMsg struct {
-	mu      sync.Mutex
-	channel string
-	ts      string
-	text    string // the request as first posted
-}
-
 // releaseChannel is where release id is told: the announce channel, else
-// where it was asked for.
-func (n *Notifier) releaseChannel(id string) string {
-	if n.cfg.AnnounceChannel != "" {
-		return n.cfg.AnnounceChannel
+// where it was asked for (as the shared store remembers it).
+func (n *Notifier) releaseChannel(ctx context.Context, id string) string {
+	ref, err := n.ref(ctx, id)
+	if err != nil {
+		n.log.Warn("read a release's message ref", slog.String("release", id), slog.Any("err", err))
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.origins[id].Channel
+	return ref.Channel
 }
 
 // ApprovalRequested implements workflow.LifecycleNotifier: the preview
@@ -37,7 +28,7 @@ func (n *Notifier) releaseChannel(id string) string {
 func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalRequest, p workflow.Preview) error {
 	ch := n.cfg.ApprovalsChannel
 	if ch == "" {
-		ch = n.releaseChannel(a.ReleaseID)
+		ch = n.releaseChannel(ctx, a.ReleaseID)
 	}
 	if ch == "" {
 		return nil
@@ -51,10 +42,7 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 	fmt.Fprintf(&s, "Since %s: %s; tickets: %s.\n", since, plural(len(p.Commits)+p.More, "commit"), orNone(keyList(p.Tickets), "none named"))
 	switch {
 	case p.Plan != nil:
-		fmt.Fprintf(&s, "Plan: %s\n", escape(orNone(p.Plan.Summary, plural(len(p.Plan.Changes), "change"))))
-		for _, c := range p.Replacements() {
-			fmt.Fprintf(&s, ":warning: *replaces* `%s` %s (%s)\n", escape(c.Stack), escape(c.Resource), escape(c.Type))
-		}
+		s.WriteString(planText(p.Plan))
 	case p.PlanErr != "":
 		fmt.Fprintf(&s, ":grey_question: no deploy plan: %s\n", escape(p.PlanErr))
 	}
@@ -66,27 +54,26 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 		fmt.Fprintf(&s, "• `%s` %s\n", shortSHA(c.SHA), escape(truncate(c.Subject, 80)))
 	}
 	fmt.Fprintf(&s, "Needs %d approval(s); expires %s.", a.Required, a.Expires.UTC().Format("Jan 2 15:04 MST"))
-	m := &approvalMsg{channel: ch, text: s.String()}
-	blocks := append(ApprovalBlocks(m.text, a.ID), contextBlock(fmt.Sprintf("request `%s` · release `%s` · approving binds to `%s` and this preview", a.ID, a.ReleaseID, shortSHA(a.SHA))))
-	ts, err := n.client.post(ctx, message{channel: ch, text: m.text, blocks: blocks})
+	text := s.String()
+	blocks := append(ApprovalBlocks(text, a.ID), contextBlock(fmt.Sprintf("request `%s` · release `%s` · approving binds to `%s` and this preview", a.ID, a.ReleaseID, shortSHA(a.SHA))))
+	defer n.lock(approvalKey(a.ID))()
+	ts, err := n.client.post(ctx, message{channel: ch, text: text, blocks: blocks})
 	if err != nil {
 		return err
 	}
-	m.ts = ts
-	n.approvalMsgs.Store(a.ID, m)
-	return nil
+	// Any replica edits it as votes arrive; the preview's text is kept to
+	// edit it with.
+	return n.st.PutMessageRef(ctx, approvalKey(a.ID), workflow.MessageRef{Channel: ch, TS: ts, Thread: ts, Text: text}, n.cfg.MessageTTL)
 }
 
 // ApprovalChanged implements workflow.LifecycleNotifier: the request's
 // message shows the votes, and loses its buttons once decided.
 func (n *Notifier) ApprovalChanged(ctx context.Context, a workflow.ApprovalRequest) error {
-	v, ok := n.approvalMsgs.Load(a.ID)
-	if !ok {
-		return nil // posted by another replica: its thread is told below
+	defer n.lock(approvalKey(a.ID))()
+	m, ok, err := n.st.GetMessageRef(ctx, approvalKey(a.ID))
+	if err != nil || !ok {
+		return err // never posted: nothing to edit
 	}
-	m := v.(*approvalMsg)
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	var votes []string
 	for _, v := range a.Votes {
 		mark := ":white_check_mark:"
@@ -97,7 +84,7 @@ func (n *Notifier) ApprovalChanged(ctx context.Context, a workflow.ApprovalReque
 	}
 	status := fmt.Sprintf("%d of %d approvals: %s", a.Approvals(), a.Required, orNone(strings.Join(votes, " "), "none yet"))
 	var blocks []slack.Block
-	text := m.text
+	text := m.Text
 	if a.State == workflow.ApprovalPending {
 		blocks = append(ApprovalBlocks(text, a.ID), contextBlock(status))
 	} else {
@@ -106,37 +93,24 @@ func (n *Notifier) ApprovalChanged(ctx context.Context, a workflow.ApprovalReque
 		outcome := fmt.Sprintf("%s *%s*: %s", icon, a.State, escape(a.Reason))
 		blocks = []slack.Block{section(text), section(outcome), contextBlock(status)}
 		text += "\n" + outcome
-		if err := n.client.update(ctx, message{channel: m.channel, ts: m.ts, text: text, blocks: blocks}); err != nil {
+		if err := n.client.update(ctx, message{channel: m.Channel, ts: m.TS, text: text, blocks: blocks}); err != nil {
 			return err
 		}
-		n.approvalMsgs.Delete(a.ID)
-		_, err := n.client.post(ctx, message{channel: m.channel, thread: m.ts, text: fmt.Sprintf("%s: the request is %s: %s", mention(a.By), a.State, escape(a.Reason))})
+		_, err := n.client.post(ctx, message{channel: m.Channel, thread: m.ThreadTS(), text: fmt.Sprintf("%s: the request is %s: %s", mention(a.By), a.State, escape(a.Reason))})
 		return err
 	}
-	return n.client.update(ctx, message{channel: m.channel, ts: m.ts, text: text, blocks: blocks})
+	return n.client.update(ctx, message{channel: m.Channel, ts: m.TS, text: text, blocks: blocks})
 }
 
 // YourTurn implements workflow.LifecycleNotifier: a thread reply that
 // mentions the requester.
 func (n *Notifier) YourTurn(ctx context.Context, r workflow.Release) error {
 	text := fmt.Sprintf("%s: your turn — *%s* is now releasing to *%s*.", mention(r.By), r.Ticket, r.Env)
-	n.mu.Lock()
-	m := n.msgs[r.ID]
-	n.mu.Unlock()
-	if m != nil {
-		m.mu.Lock()
-		ch, ts := m.channel, m.ts
-		m.mu.Unlock()
-		if ts != "" {
-			_, err := n.client.post(ctx, message{channel: ch, thread: ts, text: text})
-			return err
-		}
+	ref, err := n.ref(ctx, r.ID)
+	if err != nil || ref.Channel == "" {
+		return err
 	}
-	ch := n.releaseChannel(r.ID)
-	if ch == "" {
-		return nil
-	}
-	_, err := n.client.post(ctx, message{channel: ch, text: text})
+	_, err = n.client.post(ctx, message{channel: ref.Channel, thread: ref.ThreadTS(), text: text})
 	return err
 }
 

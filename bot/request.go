@@ -23,7 +23,8 @@ const (
 type Request struct {
 	Kind        Kind
 	EnvelopeID  string
-	Retry       int // Events API retry_attempt
+	Trigger     string // a command's trigger_id: the same on every delivery
+	Retry       int    // Events API retry_attempt
 	Team, App   string
 	User        workflow.User
 	Channel     string // where the command was typed or the button lives

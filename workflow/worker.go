@@ -27,8 +27,7 @@ func (s *Service) Submit(ctx context.Context, req ReleaseRequest) (Release, int,
 	}
 	if req.ID != "" {
 		if rec, err := s.store.GetRelease(ctx, req.ID); err == nil {
-			pos, err := s.store.QueuePosition(ctx, rec.Env, rec.ID)
-			return rec, pos, err
+			return s.resubmit(ctx, rec)
 		}
 	}
 	ticket, err := s.lookup(ctx, key)
@@ -37,6 +36,12 @@ func (s *Service) Submit(ctx context.Context, req ReleaseRequest) (Release, int,
 	}
 	r, err := s.record(ctx, req, env, ticket)
 	if err != nil {
+		if req.ID != "" {
+			// The same request on another replica recorded it first.
+			if rec, gerr := s.store.GetRelease(ctx, req.ID); gerr == nil {
+				return s.resubmit(ctx, rec)
+			}
+		}
 		return Release{}, 0, err
 	}
 	e := QueueEntry{ID: r.rec.ID, Ticket: r.rec.Ticket, By: r.rec.By, Job: true}
@@ -46,13 +51,33 @@ func (s *Service) Submit(ctx context.Context, req ReleaseRequest) (Release, int,
 		r.finish(ctx, err)
 		return r.rec, 0, err
 	}
-	r.step(ctx, StepQueued, fmt.Sprintf("position %d", pos))
 	w := Waiting{Position: pos}
+	if h, held, err := s.store.Hold(ctx, env.Name); err == nil && held {
+		w.Hold = &h
+	}
 	if l, ok, err := s.store.CurrentLease(ctx, env.Name); err == nil && ok {
 		w.Holder = &l
 	}
+	r.step(ctx, StepQueued, fmt.Sprintf("position %d", pos)+heldBy(w.Hold))
 	r.note("queued", s.notify.Queued(ctx, r.rec, w))
 	return r.rec, pos, nil
+}
+
+// resubmit answers a Submit of a release recorded already (a redelivered
+// envelope, or the same request on two replicas): a live one is queued
+// again, keeping its place if it is queued (the first Submit may have
+// died between recording and queueing it), and its position returned; a
+// final one is returned with position 0.
+func (s *Service) resubmit(ctx context.Context, rec Release) (Release, int, error) {
+	if rec.State.Final() {
+		return rec, 0, nil
+	}
+	e := QueueEntry{ID: rec.ID, Ticket: rec.Ticket, By: rec.By, Job: true}
+	pos, err := s.store.Enqueue(ctx, rec.Env, e, s.cfg.JobTTL)
+	if err != nil {
+		return rec, 0, fmt.Errorf("queue %s on %s: %w", rec.ID, rec.Env, err)
+	}
+	return rec, pos, nil
 }
 
 // WorkerConfig tunes a Worker; zero values take the defaults.

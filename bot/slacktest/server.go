@@ -367,6 +367,7 @@ func (s *Server) SlashCommand(user, text string, edit ...func(payload map[string
 	p := e["payload"].(map[string]any)
 	p["user_id"], p["user_name"], p["text"] = user, strings.ToLower(user), text
 	p["response_url"] = s.ResponseURL()
+	p["trigger_id"] = fmt.Sprintf("%d.%d.%032x", 1700000000+s.seq.Add(1), 1234567890, time.Now().UnixNano())
 	for _, f := range edit {
 		f(p)
 	}

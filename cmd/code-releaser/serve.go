@@ -58,7 +58,6 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	notifier := bot.NewNotifier(log, client, bot.NotifierConfig{AnnounceChannel: cfg.Slack.AnnounceChannel, ApprovalsChannel: cfg.Slack.ApprovalsChannel})
 	repo, err := gitrepo.Open(ctx, log, cfg.gitConfig())
 	if err != nil {
 		return err
@@ -69,6 +68,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeStore()
+	// The Notifier keeps where each release's message is in the shared
+	// store, so the replica that runs or resumes a job edits it.
+	notifier := bot.NewNotifier(log, client, bot.NotifierConfig{AnnounceChannel: cfg.Slack.AnnounceChannel, ApprovalsChannel: cfg.Slack.ApprovalsChannel}, st)
 	tickets, notified, jc, err := withJira(log, cfg, notifier)
 	if err != nil {
 		return err
@@ -89,7 +91,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	// The job worker: runs jobs submitted by any replica (workflow.Submit),
 	// resumes those of replicas that died, hands its own off on shutdown.
-	worker, err := svc.NewWorker(workflow.WorkerConfig{})
+	// One slot per env, so that a prod release waiting for its approval
+	// does not hold up the other envs.
+	worker, err := svc.NewWorker(workflow.WorkerConfig{Slots: len(svc.Envs())})
 	if err != nil {
 		return err
 	}
