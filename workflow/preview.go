@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -16,6 +17,10 @@ import (
 type Planner interface {
 	Plan(ctx context.Context, env Env, sha string) (DeployPlan, error)
 }
+
+// ErrNoPlan is what a Planner returns for an env it cannot plan (e.g. one
+// that is not deployed to AWS): the preview then has no plan, and no error.
+var ErrNoPlan = errors.New("this env has no deploy plan")
 
 // DeployPlan is what deploying a commit would change. A Planner gives
 // Stacks and Changes in a stable order (by stack name, then logical ID) so
@@ -121,13 +126,15 @@ func (s *Service) preview(ctx context.Context, env Env, sha string) (Preview, er
 	p.Commits = commits
 	if pl, ok := s.deployer.(Planner); ok {
 		plan, err := pl.Plan(ctx, env, sha)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrNoPlan):
+		case err != nil:
 			// Approvers see that the plan is missing; the digest covers it.
 			p.PlanErr = oneLine(UserMessage(err), 200)
 			if p.PlanErr == "" {
 				p.PlanErr = "the deploy plan could not be made"
 			}
-		} else {
+		default:
 			p.Plan = &plan
 		}
 	}

@@ -109,11 +109,23 @@ func deployRef(ctx context.Context, e *env, log *slog.Logger, cfg config, dc dep
 	if err != nil {
 		return failWith(e, "deploy", workflow.Wrap("deploy", workflow.Invalid, err.Error(), err))
 	}
-	verb := "deploying"
 	if dc.Plan {
-		verb = "planning"
+		// The prod approval preview's plan: change sets made, described
+		// and deleted, replacements marked.
+		fmt.Fprintf(e.stdout, "planning %s (%s) to %s\n", ref, shortSHA(sha), envName)
+		plan, err := d.Plan(ctx, *target, sha)
+		if err != nil {
+			return failWith(e, "deploy", err)
+		}
+		fmt.Fprint(e.stdout, deploy.FormatPlan(plan))
+		for _, s := range plan.Stacks {
+			if s.Action == workflow.PlanFailed || s.Action == workflow.PlanRefused {
+				return exitError{1}
+			}
+		}
+		return nil
 	}
-	fmt.Fprintf(e.stdout, "%s %s (%s) to %s\n", verb, ref, shortSHA(sha), envName)
+	fmt.Fprintf(e.stdout, "deploying %s (%s) to %s\n", ref, shortSHA(sha), envName)
 	res, err := d.Deploy(ctx, *target, sha, progressPrinter(e.stdout))
 	if err != nil {
 		return failWith(e, "deploy", err)
@@ -160,10 +172,20 @@ func newDeployer(log *slog.Logger, cfg config, src deploy.Source) (workflow.Depl
 	return routedDeployer{aws: d, envs: dc.Envs}, nil
 }
 
-// routedDeployer sends each env to CloudFormation or skips it.
+// routedDeployer sends each env to CloudFormation or skips it. It plans
+// (workflow.Planner, the prod approval preview) the envs with aws settings.
 type routedDeployer struct {
-	aws  workflow.Deployer
+	aws  *deploy.Deployer
 	envs map[string]deploy.EnvAWS
+}
+
+var _ workflow.Planner = routedDeployer{}
+
+func (r routedDeployer) Plan(ctx context.Context, env workflow.Env, sha string) (workflow.DeployPlan, error) {
+	if _, ok := r.envs[env.Name]; ok {
+		return r.aws.Plan(ctx, env, sha)
+	}
+	return workflow.DeployPlan{}, workflow.ErrNoPlan
 }
 
 func (r routedDeployer) Deploy(ctx context.Context, env workflow.Env, sha string, p workflow.Progress) (workflow.DeployResult, error) {

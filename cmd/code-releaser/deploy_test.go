@@ -40,11 +40,9 @@ func TestDeployCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errs := runCLI(t, dir, nil, "deploy", "dev", "--plan", "--config", "c.yml")
-	if code != 0 || !strings.Contains(out, "plan: 1 planned") {
-		// app cannot be planned before net exists: its import is missing.
-		if !strings.Contains(out, "dev-net") {
-			t.Fatalf("plan: exit %d\n%s\n%s", code, out, errs)
-		}
+	// app's changes cannot be listed before net exists: its import is missing.
+	if code != 0 || !strings.Contains(out, "plan: 2 stacks: 2 create; 1 resource change") || !strings.Contains(out, "once dev-net is deployed") {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errs)
 	}
 	code, out, errs = runCLI(t, dir, nil, "deploy", "dev", "--config", "c.yml")
 	if code != 0 || !strings.Contains(out, "succeeded: 2 created") {
@@ -53,6 +51,19 @@ func TestDeployCommand(t *testing.T) {
 	code, out, _ = runCLI(t, dir, nil, "deploy", "dev", "--ref", "master", "--config", "c.yml")
 	if code != 0 || !strings.Contains(out, "2 unchanged") {
 		t.Errorf("redeploy: exit %d\n%s", code, out)
+	}
+	// A property that requires replacement: the plan says so and leaves
+	// no change set behind.
+	w.Commit(t, "vpc cidr", map[string]string{"net.yml": "Resources: {Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.1.0.0/16}}}\nOutputs: {Id: {Value: !Ref Vpc, Export: {Name: !Sub \"${AWS::StackName}-id\"}}}\n"})
+	w.Push(t, "master:release/dev")
+	srv.Wait()
+	before := len(srv.ChangeSets())
+	code, out, errs = runCLI(t, dir, nil, "deploy", "dev", "--plan", "--config", "c.yml")
+	if code != 0 || !strings.Contains(out, "!! Modify  Vpc (AWS::EC2::VPC)  REPLACEMENT") || !strings.Contains(out, "1 replacement") {
+		t.Errorf("plan of a replacement: exit %d\n%s\n%s", code, out, errs)
+	}
+	if n := len(srv.ChangeSets()); n != before {
+		t.Errorf("the plan left change sets: %v", srv.ChangeSets())
 	}
 	code, _, errs = runCLI(t, dir, nil, "deploy", "stg", "--ref", "master", "--config", "c.yml")
 	if code != 2 || !strings.Contains(errs, "the credentials reach AWS account 111111111111") {
