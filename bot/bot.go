@@ -56,6 +56,12 @@ type Config struct {
 	// DrainTimeout is how long Run waits for work in flight after its
 	// context ends before cancelling it. Default 30 s.
 	DrainTimeout time.Duration
+	// GroupTTL is how long a user group's members are cached. Default
+	// 5 min.
+	GroupTTL time.Duration
+	// GroupMissRefresh is how old a cached group may be before a user not
+	// found in it makes the bot list it again. Default 30 s.
+	GroupMissRefresh time.Duration
 }
 
 // Deps are the bot's ports. Service, Claims and Notifier are required.
@@ -81,6 +87,7 @@ type Bot struct {
 	ready    atomic.Bool
 	draining atomic.Bool
 	inflight sync.WaitGroup
+	groups   *groups
 	mu       sync.Mutex
 	team     string
 	app      string
@@ -103,7 +110,14 @@ func New(log *slog.Logger, c *Client, cfg Config, d Deps) (*Bot, error) {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
 	}
+	if cfg.GroupTTL <= 0 {
+		cfg.GroupTTL = 5 * time.Minute
+	}
+	if cfg.GroupMissRefresh <= 0 {
+		cfg.GroupMissRefresh = 30 * time.Second
+	}
 	b := &Bot{log: log, client: c, cfg: cfg, d: d, metrics: c.metrics, team: cfg.TeamID, app: cfg.AppID}
+	b.groups = &groups{log: log, client: c, ttl: cfg.GroupTTL, missRefresh: cfg.GroupMissRefresh, cache: map[string]groupMembers{}}
 	b.table = b.commands()
 	b.actions = b.actionTable()
 	return b, nil
@@ -309,6 +323,12 @@ func (b *Bot) serve(ctx context.Context, ack acker, evt socketmode.Event, receiv
 			b.send(ctx, req, Reply{Text: ":boom: internal error, logged as " + id})
 		}
 	}()
+	if req.Kind != KindEvent {
+		// Allow lists and approvers may name user groups.
+		if ids := configuredGroups(b.d.Service.Envs()); len(ids) > 0 {
+			req.User.Groups = b.groups.of(ctx, req.User.ID, ids)
+		}
+	}
 	reply, err := b.route(ctx, req)
 	if err != nil {
 		outcome, handlerErr = "error", err

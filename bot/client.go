@@ -225,6 +225,18 @@ func (c *Client) publishHome(ctx context.Context, user string, blocks []slack.Bl
 	})
 }
 
+// groupMembers lists a user group's members (usergroups.users.list,
+// scope usergroups:read).
+func (c *Client) groupMembers(ctx context.Context, group string) ([]string, error) {
+	var users []string
+	err := c.call(ctx, "usergroups.users.list", func(ctx context.Context) error {
+		var err error
+		users, err = c.api.GetUserGroupMembersContext(ctx, group)
+		return err
+	})
+	return users, err
+}
+
 // identity is who the tokens belong to.
 type identity struct{ Team, User, BotID string }
 
@@ -252,9 +264,10 @@ func (l slogLogger) Output(_ int, s string) error {
 
 // Scopes are the bot token scopes the bot uses: chat:write for
 // chat.postMessage, chat.update and chat.postEphemeral; commands for
-// /release. views.publish and auth.test need none; the app-level token
-// needs connections:write for apps.connections.open.
-func Scopes() []string { return []string{"chat:write", "commands"} }
+// /release; usergroups:read for usergroups.users.list (user groups in
+// allow lists and approvers). views.publish and auth.test need none; the
+// app-level token needs connections:write for apps.connections.open.
+func Scopes() []string { return []string{"chat:write", "commands", "usergroups:read"} }
 
 // Events are the bot events the bot subscribes to.
 func Events() []string { return []string{"app_home_opened"} }

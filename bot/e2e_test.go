@@ -43,6 +43,7 @@ type options struct {
 	lifecycle bool
 	envs      []workflow.Env
 	notifier  bot.NotifierConfig
+	bot       bot.Config // DrainTimeout defaults to 5 s
 }
 
 func newWorld(t *testing.T, o options) *world {
@@ -107,7 +108,11 @@ func newWorld(t *testing.T, o options) *world {
 		}
 	}
 	for i := range o.replicas {
-		b, err := bot.New(log.With("replica", i), client, bot.Config{DrainTimeout: 5 * time.Second}, bot.Deps{
+		cfg := o.bot
+		if cfg.DrainTimeout == 0 {
+			cfg.DrainTimeout = 5 * time.Second
+		}
+		b, err := bot.New(log.With("replica", i), client, cfg, bot.Deps{
 			Service: w.svc, Claims: w.store, Notifier: notifier, Tickets: tickets, Approvals: o.approvals, Lifecycle: lifecycle,
 		})
 		if err != nil {

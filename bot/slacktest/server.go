@@ -100,6 +100,7 @@ type Server struct {
 	limits    map[string][]time.Duration // method → queued 429s
 	failures  map[string][]string        // method → queued error codes
 	opened    chan int
+	groups    map[string][]string // user group ID → members
 	seq       atomic.Int64
 	tokens    struct{ bot, app string }
 }
@@ -133,6 +134,7 @@ func NewServer(opts ...Option) *Server {
 		limits:   map[string][]time.Duration{},
 		failures: map[string][]string{},
 		opened:   make(chan int, 100),
+		groups:   map[string][]string{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -396,6 +398,14 @@ func (s *Server) HomeOpened(user string) map[string]any {
 
 // --- the Web API ---
 
+// SetUserGroup makes usergroups.users.list answer users for group (an
+// S… ID); a group never set answers no_such_subteam.
+func (s *Server) SetUserGroup(group string, users ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groups[group] = append([]string(nil), users...)
+}
+
 // RateLimit makes the next n calls of method answer 429 with Retry-After.
 func (s *Server) RateLimit(method string, n int, retryAfter time.Duration) {
 	s.mu.Lock()
@@ -520,6 +530,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(w, map[string]any{"ok": true, "message_ts": s.ts()})
+	case "usergroups.users.list":
+		s.groupMembers(w, call)
 	case "views.publish":
 		if call.JSON == nil || call.JSON["user_id"] == nil || call.JSON["view"] == nil {
 			reply(w, map[string]any{"ok": false, "error": "invalid_arguments"})
@@ -591,6 +603,22 @@ func (s *Server) updateMessage(w http.ResponseWriter, c Call) {
 		return
 	}
 	reply(w, map[string]any{"ok": true, "channel": ch, "ts": ts, "text": m.Text})
+}
+
+// groupMembers answers usergroups.users.list in the shape of
+// testdata/slack/usergroups_users_list.json (Slack's documented example).
+func (s *Server) groupMembers(w http.ResponseWriter, c Call) {
+	s.mu.Lock()
+	users, ok := s.groups[c.Param("usergroup")]
+	users = append([]string{}, users...)
+	s.mu.Unlock()
+	if !ok {
+		reply(w, map[string]any{"ok": false, "error": "no_such_subteam"})
+		return
+	}
+	resp := Fixture("usergroups_users_list.json")
+	resp["users"] = users
+	reply(w, resp)
 }
 
 // response records a response_url reply; Slack answers plain "ok".
