@@ -427,10 +427,12 @@ func TestConflictReportNamesFilesHunksAndOccupants(t *testing.T) {
 			t.Errorf("conflict message %q lacks %q", m.Text, want)
 		}
 	}
+	// The thread gets the release's steps as well; wait for the reply
+	// that carries the conflict's details.
 	var thread string
-	waitFor(t, "the conflict's thread", func() bool {
+	waitFor(t, "the conflict's details in its thread", func() bool {
 		for _, x := range w.slack.Messages(slacktest.Channel) {
-			if x.Thread == m.TS {
+			if x.Thread == m.TS && strings.Contains(x.Blocks, "Whose work it meets") {
 				thread = x.Blocks
 				return true
 			}
