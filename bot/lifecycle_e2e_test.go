@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,14 +35,20 @@ func prodWorld(t *testing.T, d workflow.Deployer) *world {
 // reply sends an envelope and returns the text of its response_url reply.
 func (w *world) reply(t *testing.T, env map[string]any) string {
 	t.Helper()
-	before := len(w.slack.Responses())
+	// The reply to this envelope is the one posted to its own response_url:
+	// replies to earlier commands may still be arriving.
+	u, err := url.Parse(env["payload"].(map[string]any)["response_url"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
 	w.send(t, env, 0)
 	var text string
 	waitFor(t, "the reply", func() bool {
-		rs := w.slack.Responses()
-		if len(rs) > before {
-			text, _ = rs[before]["text"].(string)
-			return true
+		for _, r := range w.slack.Responses() {
+			if r["_url"] == u.Path {
+				text, _ = r["text"].(string)
+				return true
+			}
 		}
 		return false
 	})
@@ -118,16 +125,23 @@ func TestProdApprovalThroughSlack(t *testing.T) {
 	if got := w.reply(t, w.slack.Click(cy, bot.ActionReject, id)); !strings.Contains(got, "is approved") {
 		t.Errorf("late reject: %q", got)
 	}
-	evs, _ := w.svc.History(t.Context(), "prod", 0)
+	// The announcement can reach Slack just before the release's last audit
+	// event is written: wait for the trail rather than read it once.
+	wantTrail := []string{workflow.ActionApprovalRequested, workflow.ActionApprovalVote, workflow.ActionApprovalApproved, workflow.ActionDeployed, workflow.ActionReleased}
 	var actions []string
-	for _, e := range evs {
-		actions = append(actions, e.Action)
-	}
-	for _, want := range []string{workflow.ActionApprovalRequested, workflow.ActionApprovalVote, workflow.ActionApprovalApproved, workflow.ActionDeployed, workflow.ActionReleased} {
-		if !slices.Contains(actions, want) {
-			t.Errorf("prod's trail %v lacks %s", actions, want)
+	waitFor(t, "prod's audit trail to hold "+strings.Join(wantTrail, ", "), func() bool {
+		evs, _ := w.svc.History(t.Context(), "prod", 0)
+		actions = actions[:0]
+		for _, e := range evs {
+			actions = append(actions, e.Action)
 		}
-	}
+		for _, want := range wantTrail {
+			if !slices.Contains(actions, want) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func TestMasterMoveVoidsApproval(t *testing.T) {
