@@ -104,7 +104,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		worker.Run(workerCtx)
 	}()
 	defer func() { stopWorker(); <-workerDone }()
-	b, err := bot.New(log, client, bot.Config{}, bot.Deps{Service: svc, Claims: st, Notifier: notifier, Lifecycle: svc, Approvals: svc})
+	deps := bot.Deps{Service: svc, Claims: st, Notifier: notifier, Lifecycle: svc, Approvals: svc}
+	if jc != nil {
+		deps.Tickets = tickets // Jira statuses on the Home board
+	}
+	b, err := bot.New(log, client, bot.Config{}, deps)
 	if err != nil {
 		return err
 	}
