@@ -52,19 +52,9 @@ func (s *Service) Remove(ctx context.Context, ticket, env string, by User) (EnvC
 		if err != nil {
 			return fmt.Errorf("read %s's occupants: %w", e.Name, err)
 		}
-		if err := s.repo.Fetch(ctx); err != nil {
-			return fmt.Errorf("fetch: %w", err)
-		}
-		master, err := s.tip(ctx, s.cfg.ProductionBranch)
+		master, old, err := s.envTips(ctx, e)
 		if err != nil {
 			return err
-		}
-		old, exists, err := s.repo.Tip(ctx, e.Branch)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", e.Branch, err)
-		}
-		if !exists {
-			old = ""
 		}
 		head := master
 		var stayed, left []Occupant

@@ -30,19 +30,9 @@ func (s *Service) Reset(ctx context.Context, env string, by User) (EnvChange, er
 	defer s.releaseLease(ctx, l, log)
 	c := EnvChange{Action: ActionReset, Env: e, By: by}
 	err = s.underLease(ctx, l, log, func(ctx context.Context) error {
-		if err := s.repo.Fetch(ctx); err != nil {
-			return fmt.Errorf("fetch: %w", err)
-		}
-		master, err := s.tip(ctx, s.cfg.ProductionBranch)
+		master, old, err := s.envTips(ctx, e)
 		if err != nil {
 			return err
-		}
-		old, exists, err := s.repo.Tip(ctx, e.Branch)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", e.Branch, err)
-		}
-		if !exists {
-			old = ""
 		}
 		if c.Left, err = s.store.Occupants(ctx, e.Name); err != nil {
 			return fmt.Errorf("read %s's occupants: %w", e.Name, err)
@@ -101,6 +91,25 @@ func (s *Service) pushFenced(ctx context.Context, l Lease, e Env, old, new strin
 		return fmt.Errorf("push %s: %w", e.Branch, err)
 	}
 	return nil
+}
+
+// envTips fetches, then reads the production branch's tip (NotFound when
+// it does not exist) and e's branch's tip ("" when it does not exist).
+func (s *Service) envTips(ctx context.Context, e Env) (master, old string, err error) {
+	if err := s.repo.Fetch(ctx); err != nil {
+		return "", "", fmt.Errorf("fetch: %w", err)
+	}
+	if master, err = s.tip(ctx, s.cfg.ProductionBranch); err != nil {
+		return "", "", err
+	}
+	old, exists, err := s.repo.Tip(ctx, e.Branch)
+	if err != nil {
+		return "", "", fmt.Errorf("read %s: %w", e.Branch, err)
+	}
+	if !exists {
+		old = ""
+	}
+	return master, old, nil
 }
 
 // tip returns a branch's tip, NotFound when it does not exist.
