@@ -21,12 +21,8 @@ func (r *run) nonProd(ctx context.Context) error {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		if err := s.repo.Fetch(ctx); err != nil {
-			return fmt.Errorf("fetch: %w", err)
-		}
-		r.step(ctx, StepFetched, "")
 		var err error
-		if master, err = r.productionTip(ctx); err != nil {
+		if master, err = r.fetchProductionTip(ctx); err != nil {
 			return err
 		}
 		if br, err = r.resolve(ctx); err != nil {
@@ -63,7 +59,12 @@ func (r *run) nonProd(ctx context.Context) error {
 		}
 		r.step(ctx, StepRetry, fmt.Sprintf("%s moved on the remote; merging again (attempt %d of %d)", r.env.Branch, attempt+1, s.cfg.PushAttempts))
 	}
+	return r.occupyDeployAnnounce(ctx, master, br, b)
+}
 
+// occupyDeployAnnounce records the occupants after b was pushed, deploys
+// b.merged and announces the release.
+func (r *run) occupyDeployAnnounce(ctx context.Context, master string, br Branch, b built) error {
 	occupants, graduated, err := r.occupy(ctx, master, br, b)
 	if err != nil {
 		return err
@@ -73,6 +74,16 @@ func (r *run) nonProd(ctx context.Context) error {
 	}
 	r.announce(ctx, occupants, graduated)
 	return nil
+}
+
+// fetchProductionTip fetches, records the step and returns the production
+// branch's tip.
+func (r *run) fetchProductionTip(ctx context.Context) (string, error) {
+	if err := r.s.repo.Fetch(ctx); err != nil {
+		return "", fmt.Errorf("fetch: %w", err)
+	}
+	r.step(ctx, StepFetched, "")
+	return r.productionTip(ctx)
 }
 
 // productionTip returns the production branch's tip.

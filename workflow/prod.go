@@ -19,11 +19,7 @@ type ProdApprover interface {
 // it. Nothing is merged or pushed.
 func (r *run) prod(ctx context.Context) error {
 	s := r.s
-	if err := s.repo.Fetch(ctx); err != nil {
-		return fmt.Errorf("fetch: %w", err)
-	}
-	r.step(ctx, StepFetched, "")
-	master, err := r.productionTip(ctx)
+	master, err := r.fetchProductionTip(ctx)
 	if err != nil {
 		return err
 	}

@@ -373,24 +373,11 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 // pushed: it records the occupants, deploys the pushed commit again and
 // announces, without merging again.
 func (r *run) resumePushed(ctx context.Context) error {
-	s := r.s
-	if err := s.repo.Fetch(ctx); err != nil {
-		return fmt.Errorf("fetch: %w", err)
-	}
-	r.step(ctx, StepFetched, "")
-	master, err := r.productionTip(ctx)
+	master, err := r.fetchProductionTip(ctx)
 	if err != nil {
 		return err
 	}
 	br := Branch{Name: r.rec.Branch, SHA: r.rec.TicketSHA}
 	b := built{merged: r.rec.PushedSHA, created: slices.ContainsFunc(r.rec.Steps, func(st Step) bool { return st.Name == StepCreated })}
-	occupants, graduated, err := r.occupy(ctx, master, br, b)
-	if err != nil {
-		return err
-	}
-	if _, err := r.deploy(ctx, b.merged); err != nil {
-		return err
-	}
-	r.announce(ctx, occupants, graduated)
-	return nil
+	return r.occupyDeployAnnounce(ctx, master, br, b)
 }
