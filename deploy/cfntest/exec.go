@@ -159,6 +159,33 @@ func (s *Server) run(cs *changeSet, token string, opIndex int) {
 	// Failure: roll back.
 	stuck := s.stuck[st.name]
 	delete(s.stuck, st.name)
+	// rollBack undoes ids, newest first, one at a time: verb_IN_PROGRESS,
+	// a wait, undo, verb_COMPLETE. When stuck the first one fails instead
+	// (it "could not be <done>"), the stack ends in stackFailed and
+	// rollBack returns false. It is called, and returns, without the lock.
+	rollBack := func(ids []string, verb string, stuck bool, done, stackFailed string, undo func(id string)) bool {
+		for i := len(ids) - 1; i >= 0; i-- {
+			id := ids[i]
+			lock()
+			r := st.resources[id]
+			ev(id, r.physical, r.typ, verb+"_IN_PROGRESS", "")
+			unlock()
+			sleep()
+			lock()
+			if stuck {
+				ev(id, r.physical, r.typ, verb+"_FAILED", "Resource handler returned message: \"simulated: the resource could not be "+done+"\"")
+				ev(st.name, st.id, stackType, stackFailed, "The following resource(s) failed to "+strings.ToLower(verb)+": ["+id+"]. ")
+				finish(stackFailed)
+				unlock()
+				return false
+			}
+			undo(id)
+			ev(id, r.physical, r.typ, verb+"_COMPLETE", "")
+			unlock()
+		}
+		return true
+	}
+	remove := func(id string) { delete(st.resources, id) }
 	if creating {
 		if cs.onFailure == "DO_NOTHING" {
 			ev(st.name, st.id, stackType, "CREATE_FAILED", stackReason)
@@ -168,24 +195,8 @@ func (s *Server) run(cs *changeSet, token string, opIndex int) {
 		}
 		ev(st.name, st.id, stackType, "ROLLBACK_IN_PROGRESS", stackReason)
 		unlock()
-		for i := len(added) - 1; i >= 0; i-- {
-			id := added[i]
-			lock()
-			r := st.resources[id]
-			ev(id, r.physical, r.typ, "DELETE_IN_PROGRESS", "")
-			unlock()
-			sleep()
-			lock()
-			if stuck {
-				ev(id, r.physical, r.typ, "DELETE_FAILED", "Resource handler returned message: \"simulated: the resource could not be deleted\"")
-				ev(st.name, st.id, stackType, "ROLLBACK_FAILED", "The following resource(s) failed to delete: ["+id+"]. ")
-				finish("ROLLBACK_FAILED")
-				unlock()
-				return
-			}
-			delete(st.resources, id)
-			ev(id, r.physical, r.typ, "DELETE_COMPLETE", "")
-			unlock()
+		if !rollBack(added, "DELETE", stuck, "deleted", "ROLLBACK_FAILED", remove) {
+			return
 		}
 		lock()
 		ev(st.name, st.id, stackType, "ROLLBACK_COMPLETE", "")
@@ -203,41 +214,17 @@ func (s *Server) run(cs *changeSet, token string, opIndex int) {
 	}
 	ev(st.name, st.id, stackType, "UPDATE_ROLLBACK_IN_PROGRESS", stackReason)
 	unlock()
-	for i := len(modified) - 1; i >= 0; i-- {
-		id := modified[i]
-		lock()
-		r := st.resources[id]
-		ev(id, r.physical, r.typ, "UPDATE_IN_PROGRESS", "")
-		unlock()
-		sleep()
-		lock()
-		if stuck {
-			ev(id, r.physical, r.typ, "UPDATE_FAILED", "Resource handler returned message: \"simulated: the resource could not be rolled back\"")
-			ev(st.name, st.id, stackType, "UPDATE_ROLLBACK_FAILED", "The following resource(s) failed to update: ["+id+"]. ")
-			finish("UPDATE_ROLLBACK_FAILED")
-			unlock()
-			return
-		}
+	restore := func(id string) {
 		old := oldResources[id]
 		st.resources[id] = &old
-		ev(id, r.physical, r.typ, "UPDATE_COMPLETE", "")
-		unlock()
+	}
+	if !rollBack(modified, "UPDATE", stuck, "rolled back", "UPDATE_ROLLBACK_FAILED", restore) {
+		return
 	}
 	lock()
 	ev(st.name, st.id, stackType, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "")
 	unlock()
-	for i := len(added) - 1; i >= 0; i-- {
-		id := added[i]
-		lock()
-		r := st.resources[id]
-		ev(id, r.physical, r.typ, "DELETE_IN_PROGRESS", "")
-		unlock()
-		sleep()
-		lock()
-		delete(st.resources, id)
-		ev(id, r.physical, r.typ, "DELETE_COMPLETE", "")
-		unlock()
-	}
+	rollBack(added, "DELETE", false, "deleted", "", remove)
 	lock()
 	ev(st.name, st.id, stackType, "UPDATE_ROLLBACK_COMPLETE", "")
 	finish("UPDATE_ROLLBACK_COMPLETE")
