@@ -237,6 +237,18 @@ func (c *Client) groupMembers(ctx context.Context, group string) ([]string, erro
 	return users, err
 }
 
+// permalink asks Slack for the link to the message ts in channel
+// (chat.getPermalink; no scope needed).
+func (c *Client) permalink(ctx context.Context, channel, ts string) (string, error) {
+	var link string
+	err := c.call(ctx, "chat.getPermalink", func(ctx context.Context) error {
+		var err error
+		link, err = c.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: channel, Ts: ts})
+		return err
+	})
+	return link, err
+}
+
 // identity is who the tokens belong to.
 type identity struct{ Team, User, BotID string }
 
@@ -265,8 +277,9 @@ func (l slogLogger) Output(_ int, s string) error {
 // Scopes are the bot token scopes the bot uses: chat:write for
 // chat.postMessage, chat.update and chat.postEphemeral; commands for
 // /release; usergroups:read for usergroups.users.list (user groups in
-// allow lists and approvers). views.publish and auth.test need none; the
-// app-level token needs connections:write for apps.connections.open.
+// allow lists and approvers). views.publish, chat.getPermalink and
+// auth.test need none; the app-level token needs connections:write for
+// apps.connections.open.
 func Scopes() []string { return []string{"chat:write", "commands", "usergroups:read"} }
 
 // Events are the bot events the bot subscribes to.

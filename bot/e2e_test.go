@@ -32,6 +32,8 @@ type world struct {
 	svc      *workflow.Service
 	deployer workflow.Deployer
 	bots     []*bot.Bot
+	notifier *bot.Notifier
+	tickets  *workflowtest.Tickets
 }
 
 type options struct {
@@ -44,6 +46,9 @@ type options struct {
 	envs      []workflow.Env
 	notifier  bot.NotifierConfig
 	bot       bot.Config // DrainTimeout defaults to 5 s
+	// recorder, when set, writes finished releases back to their tickets
+	// (workflow.RecordTickets around the Slack notifier).
+	recorder workflow.TicketRecorder
 }
 
 func newWorld(t *testing.T, o options) *world {
@@ -81,13 +86,18 @@ func newWorld(t *testing.T, o options) *world {
 		t.Fatal(err)
 	}
 	notifier := bot.NewNotifier(log, client, o.notifier, w.store)
+	w.notifier, w.tickets = notifier, tickets
+	var told workflow.Notifier = notifier
+	if o.recorder != nil {
+		told = workflow.RecordTickets(log, notifier, o.recorder, 5*time.Second)
+	}
 	if o.envs == nil {
 		o.envs = []workflow.Env{{Name: "dev"}, {Name: "stg"}, {Name: "prod", Production: true}}
 	}
 	w.svc, err = workflow.NewService(log, workflow.Config{
 		Envs:         o.envs,
 		PollInterval: 10 * time.Millisecond,
-	}, workflow.Deps{Repo: w.repo, Tickets: tickets, Deployer: o.deployer, Store: w.store, Notifier: notifier})
+	}, workflow.Deps{Repo: w.repo, Tickets: tickets, Deployer: o.deployer, Store: w.store, Notifier: told})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,10 @@ type Notifier struct {
 	locks  [64]sync.Mutex // by key: one process edits one message at a time
 }
 
-var _ workflow.Notifier = (*Notifier)(nil)
+var (
+	_ workflow.Notifier      = (*Notifier)(nil)
+	_ workflow.ReleaseLinker = (*Notifier)(nil)
+)
 
 // NewNotifier returns a Notifier posting through c and keeping its
 // messages' places in st.
@@ -106,6 +109,30 @@ func (n *Notifier) ref(ctx context.Context, id string) (workflow.MessageRef, err
 		ref.Channel = n.cfg.AnnounceChannel
 	}
 	return ref, nil
+}
+
+// ReleaseLink implements workflow.ReleaseLinker: the permalink of release
+// r's message (chat.getPermalink on the channel and ts in the shared
+// store), whose thread holds the release's details, so that the ticket's
+// comment and remote link point there. It is "" when the message was not
+// posted or Slack cannot say; the failure is logged.
+func (n *Notifier) ReleaseLink(ctx context.Context, r workflow.Release) string {
+	log := n.log.With(slog.String("release", r.ID))
+	ref, ok, err := n.st.GetMessageRef(ctx, releaseKey(r.ID))
+	switch {
+	case err != nil:
+		log.Warn("release link: where the message is", slog.Any("err", err))
+		return ""
+	case !ok || ref.Channel == "" || ref.TS == "":
+		log.Debug("release link: the release has no Slack message")
+		return ""
+	}
+	link, err := n.client.permalink(ctx, ref.Channel, ref.TS)
+	if err != nil {
+		log.Warn("release link: chat.getPermalink", slog.String("channel", ref.Channel), slog.String("ts", ref.TS), slog.Any("err", err))
+		return ""
+	}
+	return link
 }
 
 // render posts release r's message with headline, or edits it when some
@@ -203,10 +230,27 @@ func (n *Notifier) Started(ctx context.Context, r workflow.Release) error {
 }
 
 // Progress implements workflow.Notifier: the step joins the message's
-// step line.
+// step line; a step after the release ended (the ticket write-back) is a
+// thread reply, so that the announcement stays.
 func (n *Notifier) Progress(ctx context.Context, r workflow.Release, s workflow.Step) error {
 	if s.Name == workflow.StepFailed || s.Name == workflow.StepAnnounced {
 		return nil // the final message says it
+	}
+	if r.State.Final() {
+		// A step after the outcome (the ticket write-back): the message
+		// is the announcement now and stays so; the step goes in its thread.
+		ref, err := n.ref(ctx, r.ID)
+		if err != nil || ref.TS == "" {
+			return err
+		}
+		text := s.Name
+		if s.Detail != "" {
+			text += ": " + escape(truncate(s.Detail, 500))
+		}
+		if s.Name == workflow.StepTicket {
+			text = ":memo: " + text
+		}
+		return n.thread(ctx, ref, text, nil)
 	}
 	headline := working(r)
 	if r.State == workflow.StateQueued || r.State == "" {
@@ -226,6 +270,9 @@ func (n *Notifier) Released(ctx context.Context, a workflow.Announcement) error 
 	fmt.Fprintf(&h, ":white_check_mark: %s released *%s* to *%s*: `%s` at `%s`", mention(r.By), r.Ticket, r.Env, a.Env.Branch, shortSHA(sha))
 	if a.Ticket.Summary != "" {
 		fmt.Fprintf(&h, " — %s", escape(truncate(a.Ticket.Summary, 120)))
+	}
+	if a.Ticket.Unverified != "" {
+		fmt.Fprintf(&h, "\n:warning: *%s* was not checked in Jira: %s", r.Ticket, escape(truncate(a.Ticket.Unverified, 300)))
 	}
 	fmt.Fprintf(&h, "\nDeploy %s", orNone(string(a.Deploy.Status), "done"))
 	if a.Deploy.Summary != "" {

@@ -518,7 +518,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		u := strings.Replace(s.srv.URL, "http://", "ws://", 1) + "/link/?ticket=" + strconv.FormatInt(s.seq.Add(1), 10) + "&app_id=" + AppID
 		reply(w, map[string]any{"ok": true, "url": u})
 	case "auth.test":
-		reply(w, map[string]any{"ok": true, "url": "https://acme.slack.com/", "team": "Acme", "user": "code-releaser",
+		reply(w, map[string]any{"ok": true, "url": WorkspaceURL, "team": "Acme", "user": "code-releaser",
 			"team_id": TeamID, "user_id": BotUserID, "bot_id": "B0BOT", "is_enterprise_install": false})
 	case "chat.postMessage":
 		s.postMessage(w, call)
@@ -530,6 +530,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(w, map[string]any{"ok": true, "message_ts": s.ts()})
+	case "chat.getPermalink":
+		s.permalink(w, call)
 	case "usergroups.users.list":
 		s.groupMembers(w, call)
 	case "views.publish":
@@ -618,6 +620,45 @@ func (s *Server) groupMembers(w http.ResponseWriter, c Call) {
 	}
 	resp := Fixture("usergroups_users_list.json")
 	resp["users"] = users
+	reply(w, resp)
+}
+
+// WorkspaceURL is the workspace's address, as auth.test answers it.
+const WorkspaceURL = "https://acme.slack.com/"
+
+// Permalink is the link chat.getPermalink gives to the message ts in
+// channel: Slack's form, the ts without its dot after "p"; a thread reply
+// also names its thread.
+func Permalink(channel, ts, thread string) string {
+	link := WorkspaceURL + "archives/" + channel + "/p" + strings.ReplaceAll(ts, ".", "")
+	if thread != "" && thread != ts {
+		link += "?thread_ts=" + thread + "&cid=" + channel
+	}
+	return link
+}
+
+// permalink answers chat.getPermalink (channel, message_ts) in the shape
+// of testdata/slack/chat_get_permalink.json (Slack's documented example),
+// or message_not_found for a message it does not hold.
+func (s *Server) permalink(w http.ResponseWriter, c Call) {
+	ch, ts := c.Param("channel"), c.Param("message_ts")
+	if ch == "" {
+		reply(w, map[string]any{"ok": false, "error": "channel_not_found"})
+		return
+	}
+	s.mu.Lock()
+	m, ok := s.messages[ch+"/"+ts]
+	var thread string
+	if ok {
+		thread = m.Thread
+	}
+	s.mu.Unlock()
+	if !ok {
+		reply(w, map[string]any{"ok": false, "error": "message_not_found"})
+		return
+	}
+	resp := Fixture("chat_get_permalink.json")
+	resp["channel"], resp["permalink"] = ch, Permalink(ch, ts, thread)
 	reply(w, resp)
 }
 
