@@ -1,6 +1,8 @@
 package gitrepo_test
 
 import (
+	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/gittest"
@@ -54,5 +56,60 @@ func TestRemoveAndResetWithGit(t *testing.T) {
 	}
 	if occ, _ := st.Occupants(ctx, "dev"); len(occ) != 0 {
 		t.Errorf("occupants after reset: %+v", occ)
+	}
+}
+
+// TestRemoveStopsWhenARemainingTicketNoLongerMerges checks that remove, on
+// a real remote, stops and pushes nothing when the rebuild without the
+// removed ticket conflicts: JIRA-4 was built on top of JIRA-1's change to
+// a.txt, and master has since changed that line too, so without JIRA-1 in
+// release/dev, JIRA-4 (rebuilt after JIRA-2) conflicts with master in a.txt.
+func TestRemoveStopsWhenARemainingTicketNoLongerMerges(t *testing.T) {
+	gittest.RequireGit(t)
+	remote, w, url := scenarioRemote(t)
+	w.Branch(t, "JIRA-4", "JIRA-1")
+	w.Commit(t, "JIRA-4: build on JIRA-1", map[string]string{"a.txt": "a1\nmore\n"})
+	w.Push(t, "JIRA-4")
+	w.Checkout(t, "master")
+	st := store.NewMemory(nil)
+	svc := scenarioService(t, scenarioMirror(t, url), st)
+	ctx := t.Context()
+	for _, k := range []string{"JIRA-1", "JIRA-2", "JIRA-4"} {
+		if err := release(ctx, svc, k, "U1"); err != nil {
+			t.Fatalf("release %s: %v", k, err)
+		}
+	}
+	w.Commit(t, "hotfix a.txt", map[string]string{"a.txt": "a-hotfix\n"})
+	w.Push(t, "master")
+	tip := remote.Tip(t, "release/dev")
+	before, err := st.Occupants(ctx, "dev")
+	if err != nil || len(before) != 3 {
+		t.Fatalf("occupants before remove: %+v, %v", before, err)
+	}
+
+	c, err := svc.Remove(ctx, "JIRA-1", "dev", workflow.User{ID: "U2"})
+	if workflow.KindOf(err) != workflow.Conflict {
+		t.Fatalf("remove: kind %v, err %v; want a conflict", workflow.KindOf(err), err)
+	}
+	var rep *workflow.ConflictReport
+	if !errors.As(err, &rep) {
+		t.Fatalf("remove: %v does not carry a *workflow.ConflictReport", err)
+	}
+	if rep.Stage != workflow.ConflictRebuild || rep.Ticket != "JIRA-4" || rep.Env != "dev" ||
+		!reflect.DeepEqual(rep.Paths(), []string{"a.txt"}) {
+		t.Errorf("conflict report: stage %q, ticket %s, env %s, paths %v; want rebuild, JIRA-4, dev, [a.txt]",
+			rep.Stage, rep.Ticket, rep.Env, rep.Paths())
+	}
+	if c.SHA != "" {
+		t.Errorf("remove returned SHA %s on a conflict", c.SHA)
+	}
+	if got := remote.Tip(t, "release/dev"); got != tip {
+		t.Errorf("remote release/dev moved to %s, want it left at %s", got, tip)
+	}
+	if after, _ := st.Occupants(ctx, "dev"); !reflect.DeepEqual(after, before) {
+		t.Errorf("occupants after the failed remove: %+v, want them unchanged: %+v", after, before)
+	}
+	if l, held, err := st.CurrentLease(ctx, "dev"); err != nil || held {
+		t.Errorf("dev's lease after the failed remove: %+v held=%v, %v; want it free", l, held, err)
 	}
 }
