@@ -31,6 +31,9 @@ type config struct {
 	GitToken      string `yaml:"-"`
 	JiraToken     string `yaml:"-"`
 	RedisPassword string `yaml:"-"` // REDIS_PASSWORD
+	// secrets holds every secret of the environment, to redact them from
+	// what the process persists and sends.
+	secrets *workflow.Secrets
 
 	// loadAWS, when set, replaces the SDK's default credential chain (the
 	// demo points it at the CloudFormation simulator).
@@ -154,6 +157,8 @@ func parseConfig(data []byte, getenv func(string) string) (config, error) {
 	c.GitToken = getenv("GIT_TOKEN")
 	c.RedisPassword = getenv("REDIS_PASSWORD")
 	c.JiraToken = getenv("JIRA_API_TOKEN")
+	c.secrets = processSecrets(getenv)
+	c.loadAWS = envAWSLoader(getenv)
 	if err := c.validate(); err != nil {
 		return config{}, err
 	}

@@ -53,7 +53,7 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "code-releaser deploy: %s\n", err)
 		return exitError{2}
 	}
-	dc := cfg.deployConfig(nil)
+	dc := cfg.deployConfig(cfg.loadAWS)
 	dc.Plan, dc.All = opts["plan"] != "", opts["all"] != ""
 	return deployRef(ctx, e, cliLogger(e), cfg, dc, pos[0], opts["ref"])
 }

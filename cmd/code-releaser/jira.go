@@ -20,6 +20,8 @@ func (c config) jiraConfig() jira.Config {
 		// One set of remote links per infra repo.
 		LinkNamespace: redactedURL(c.Repo.URL),
 		LinkURL:       webURL(c.Repo.URL),
+		// No comment or link carries a secret, whatever it was built from.
+		Transport: redactingTransport{secrets: c.secrets},
 	}
 }
 

@@ -93,6 +93,12 @@ func run(ctx context.Context, args []string, e *env) int {
 		}
 		return 0
 	}
+	// Whatever a command prints, it prints without the secrets it knows.
+	secrets := processSecrets(e.getenv)
+	out, errOut := secrets.Writer(e.stdout), secrets.Writer(e.stderr)
+	defer out.Flush()
+	defer errOut.Flush()
+	e = &env{stdout: out, stderr: errOut, getenv: e.getenv, dir: e.dir}
 	c, ok := commands()[args[0]]
 	if !ok {
 		fmt.Fprintf(e.stderr, "code-releaser: unknown command %q\n", args[0])
@@ -118,8 +124,14 @@ func run(ctx context.Context, args []string, e *env) int {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Secrets leave the environment before anything else runs: git and
+	// command steps must not inherit them.
+	getenv, problems := takeSecrets()
+	for _, p := range problems {
+		fmt.Fprintf(os.Stderr, "code-releaser: warning: %v\n", p)
+	}
 	dir, _ := os.Getwd()
-	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, dir: dir})
+	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: getenv, dir: dir})
 	stop()
 	os.Exit(code)
 }

@@ -54,7 +54,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newBotMetrics(reg)
 
-	client, err := bot.NewClient(log, bot.ClientConfig{BotToken: botToken, AppToken: appToken, APIURL: apiURL}, metrics)
+	// No message to Slack carries a secret but the token it authenticates with.
+	slackHTTP := &http.Client{Timeout: 30 * time.Second, Transport: redactingTransport{secrets: cfg.secrets, keep: []string{"token"}}}
+	client, err := bot.NewClient(log, bot.ClientConfig{BotToken: botToken, AppToken: appToken, APIURL: apiURL, HTTPClient: slackHTTP}, metrics)
 	if err != nil {
 		return err
 	}

@@ -12,11 +12,11 @@ import (
 // state dies with the process. close releases it.
 func openStore(ctx context.Context, cfg config) (st workflow.Store, close func(), err error) {
 	if cfg.Redis.URL == "" {
-		return store.NewMemory(workflow.SystemClock{}), func() {}, nil
+		return redactingStore{store.NewMemory(workflow.SystemClock{}), cfg.secrets}, func() {}, nil
 	}
 	r, err := store.DialRedis(ctx, cfg.Redis.URL, cfg.RedisPassword, store.RedisOptions{Prefix: cfg.Redis.Prefix})
 	if err != nil {
 		return nil, nil, err
 	}
-	return r, func() { r.Close() }, nil
+	return redactingStore{r, cfg.secrets}, func() { r.Close() }, nil
 }

@@ -36,8 +36,10 @@ func TestOpenStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeStore()
-	if _, ok := st.(*store.Memory); !ok {
-		t.Errorf("without redis.url the store is %T, want *store.Memory", st)
+	if rs, ok := st.(redactingStore); !ok {
+		t.Errorf("the store is %T, want it behind redactingStore", st)
+	} else if _, ok := rs.Store.(*store.Memory); !ok {
+		t.Errorf("without redis.url the store is %T, want *store.Memory", rs.Store)
 	}
 
 	srv := redistest.Dedicated(t, redistest.Options{})
