@@ -107,20 +107,20 @@ func (c *commandRunner) run(ctx context.Context, cp *CommandPlan, outputs map[st
 	}
 	ctx, cancel := context.WithTimeout(ctx, cp.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cp.Argv[0], cp.Argv[1:]...)
+	cmd := exec.Command(cp.Argv[0], cp.Argv[1:]...)
 	cmd.Dir = filepath.Join(dir, filepath.FromSlash(cp.Dir))
 	cmd.Env = env
-	cmd.WaitDelay = 5 * time.Second
 	w := &lineWriter{emit: func(line string) { c.progress(cp.Name, "%s", line) }, redact: newRedactor(c.creds)}
-	cmd.Stdout, cmd.Stderr = w, w
 	start := time.Now()
 	c.progress(cp.Name, "$ %s", strings.Join(cp.Argv, " "))
-	err = cmd.Run()
+	err = runProcess(ctx, cmd, w, stepGrace)
 	w.flush()
 	took := time.Since(start).Round(time.Millisecond)
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return "failed", fmt.Sprintf("timed out after %s (limit %s)%s", took, cp.Timeout, w.tailText())
+		return "failed", fmt.Sprintf("timed out after %s (limit %s); its processes were ended%s", took, cp.Timeout, w.tailText())
+	case ctx.Err() != nil:
+		return "failed", fmt.Sprintf("cancelled after %s; its processes were ended%s", took, w.tailText())
 	case err != nil:
 		return "failed", fmt.Sprintf("%s after %s%s", w.redact(err.Error()), took, w.tailText())
 	}
