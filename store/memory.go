@@ -402,6 +402,9 @@ func (m *Memory) UpdateRelease(ctx context.Context, id string, u workflow.Releas
 	if !ok {
 		return notFound(id)
 	}
+	if !u.Allowed(r.State) {
+		return workflow.StateMovedError("store.release", id, r.State, u)
+	}
 	u.Apply(r)
 	return nil
 }

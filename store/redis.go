@@ -574,9 +574,13 @@ func (s *Redis) AppendStep(ctx context.Context, id string, st workflow.Step) err
 }
 
 // UpdateRelease implements workflow.Releases: the set fields of u are
-// written in one HSET, as ReleaseUpdate.Apply would apply them.
+// written in one HSET, as ReleaseUpdate.Apply would apply them, in the
+// script that checks u.From against the record's state.
 func (s *Redis) UpdateRelease(ctx context.Context, id string, u workflow.ReleaseUpdate) error {
-	var args []any
+	args := []any{len(u.From)}
+	for _, st := range u.From {
+		args = append(args, string(st))
+	}
 	set := func(field, v string) {
 		if v != "" {
 			args = append(args, field, v)
@@ -590,14 +594,22 @@ func (s *Redis) UpdateRelease(ctx context.Context, id string, u workflow.Release
 	set(fPushed, u.PushedSHA)
 	set(fDeployed, u.DeployedSHA)
 	set(fErr, u.Error)
-	n, err := releaseUpdate.Run(ctx, s.rdb, []string{s.relKey(id)}, args...).Int()
+	res, err := releaseUpdate.Run(ctx, s.rdb, []string{s.relKey(id)}, args...).Result()
 	if err != nil {
 		return fail("store.release", err)
 	}
-	if n != 1 {
-		return notFound(id)
+	switch v := res.(type) {
+	case int64:
+		if v != 1 {
+			return notFound(id)
+		}
+		return nil
+	case []any:
+		// {current state}: not one of u.From.
+		cur, _ := v[0].(string)
+		return workflow.StateMovedError("store.release", id, workflow.ReleaseState(cur), u)
 	}
-	return nil
+	return workflow.Errorf("store.release", workflow.Internal, "unexpected answer %v from the update script", res)
 }
 
 // AppendEvent implements workflow.AuditLog: one XADD trimmed exactly to

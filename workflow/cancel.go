@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -41,8 +42,19 @@ func (s *Service) Cancel(ctx context.Context, ticket, env string, by User) (int,
 		if qe.By != by.ID && !e.May(ActRemove, by) {
 			return 0, Errorf(op, Forbidden, "%s's release to %s was asked by %s; only they (or who may remove tickets from %s) can cancel it", key, e.Name, qe.By, e.Name)
 		}
-		// Final first, so that a worker never starts it; then out of the queue.
-		if err := s.store.UpdateRelease(ctx, qe.ID, ReleaseUpdate{State: StateCancelled, At: s.clock.Now(), Error: "cancelled by " + by.String()}); err != nil && KindOf(err) != NotFound {
+		// Final first, and only from queued, so that a worker never starts
+		// it and a started one is never cancelled; then out of the queue.
+		err := s.store.UpdateRelease(ctx, qe.ID, ReleaseUpdate{
+			From: []ReleaseState{StateQueued}, State: StateCancelled, At: s.clock.Now(), Error: "cancelled by " + by.String(),
+		})
+		switch {
+		case errors.Is(err, ErrStateMoved):
+			rec, gerr := s.store.GetRelease(ctx, qe.ID)
+			if gerr == nil && rec.State.Final() {
+				continue // it ended meanwhile; its worker takes it out of the queue
+			}
+			return n, Errorf(op, Busy, "%s is releasing to %s right now and cannot be cancelled; use /release remove %s %s once it is done", key, e.Name, key, e.Name)
+		case err != nil && KindOf(err) != NotFound:
 			return n, fmt.Errorf("cancel release %s: %w", qe.ID, err)
 		}
 		removed, err := s.store.RemoveQueued(ctx, e.Name, qe.ID)

@@ -1,6 +1,12 @@
 package workflow
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
 
 // ReleaseState is where a release stands.
 type ReleaseState string
@@ -72,6 +78,12 @@ const (
 // ReleaseUpdate changes a release record. Empty fields leave the record's
 // value unchanged, so that an update is one atomic write of the set fields.
 type ReleaseUpdate struct {
+	// From, when not empty, is a precondition checked in the same atomic
+	// step as the write: the update applies only while the record's state
+	// is one of these, else the Store changes nothing and returns a
+	// Conflict error wrapping ErrStateMoved. A transition that must win
+	// once (a cancel, a worker starting the job) sets it.
+	From        []ReleaseState
 	State       ReleaseState
 	At          time.Time // becomes UpdatedAt
 	Branch      string
@@ -82,8 +94,33 @@ type ReleaseUpdate struct {
 	Error       string
 }
 
-// Apply applies u to r; Store implementations use it to keep the same
-// semantics.
+// ErrStateMoved is the cause of an UpdateRelease refused because the
+// record's state is not one of the update's From states.
+var ErrStateMoved = errors.New("the release's state changed")
+
+// Allowed reports whether u may apply to a record in state cur: From is
+// empty or holds cur. Store implementations check it, atomically with the
+// write.
+func (u ReleaseUpdate) Allowed(cur ReleaseState) bool {
+	return len(u.From) == 0 || slices.Contains(u.From, cur)
+}
+
+// StateMovedError is the error a Store returns when u.From does not allow
+// the record's state cur.
+func StateMovedError(op, id string, cur ReleaseState, u ReleaseUpdate) error {
+	return Wrap(op, Conflict, fmt.Sprintf("release %s is %s now, not %s", id, cur, joinStates(u.From)), ErrStateMoved)
+}
+
+func joinStates(states []ReleaseState) string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = string(s)
+	}
+	return strings.Join(out, " or ")
+}
+
+// Apply applies u to r (without checking From: see Allowed); Store
+// implementations use it to keep the same semantics.
 func (u ReleaseUpdate) Apply(r *Release) {
 	set := func(dst *string, v string) {
 		if v != "" {

@@ -139,7 +139,9 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	defer r.s.releaseLease(ctx, lease, r.log)
 	return r.under(ctx, lease, func(work context.Context) error {
-		r.begin(work, fmt.Sprintf("fence %d", lease.Fence))
+		if err := r.begin(work, fmt.Sprintf("fence %d", lease.Fence)); err != nil {
+			return err
+		}
 		if r.env.Production {
 			return r.prod(work)
 		}
@@ -162,12 +164,20 @@ func (r *run) under(ctx context.Context, l Lease, work func(context.Context) err
 	return work(wctx)
 }
 
-// begin marks the release running under r.lease.
-func (r *run) begin(ctx context.Context, leased string) {
-	r.update(ctx, ReleaseUpdate{State: StateRunning})
+// begin marks the release running under r.lease, in one compare-and-set
+// from queued (or running: a job resumed), so that it starts only if
+// nothing ended it meanwhile (a cancel): then the error wraps
+// ErrStateMoved and nothing is changed.
+func (r *run) begin(ctx context.Context, leased string) error {
+	u := ReleaseUpdate{From: []ReleaseState{StateQueued, StateRunning}, State: StateRunning, At: r.s.clock.Now()}
+	if err := r.s.store.UpdateRelease(ctx, r.rec.ID, u); err != nil {
+		return fmt.Errorf("start release %s: %w", r.rec.ID, err)
+	}
+	u.Apply(&r.rec)
 	r.note("started", r.s.notify.Started(ctx, r.rec))
 	r.step(ctx, StepLeased, leased)
 	r.yourTurn(ctx)
+	return nil
 }
 
 // releaseLease gives l back, even after ctx ended.

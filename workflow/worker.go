@@ -331,7 +331,9 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 	}()
 
 	err = r.under(ctx, l, func(work context.Context) error {
-		r.begin(work, fmt.Sprintf("fence %d, attempt %d, worker %s", l.Fence, attempts+1, w.cfg.ID))
+		if err := r.begin(work, fmt.Sprintf("fence %d, attempt %d, worker %s", l.Fence, attempts+1, w.cfg.ID)); err != nil {
+			return err
+		}
 		if attempts >= w.cfg.MaxAttempts {
 			return Errorf("worker", Unavailable, "the release of %s to %s was interrupted %d times (its workers stopped or lost the env); release it again",
 				rec.Ticket, env.Name, attempts)
@@ -347,6 +349,13 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 		}
 		return r.nonProd(work)
 	})
+	if errors.Is(err, ErrStateMoved) {
+		// It ended before it started (a cancel won): the record is final
+		// already and nothing was done.
+		log.Info("the job ended before it started", slog.Any("err", err))
+		done()
+		return
+	}
 	if err != nil && errors.Is(err, ErrLeaseLost) {
 		// Not this worker's any more: the next holder of the lease, who
 		// may be at work already, resumes the job from its journal. The

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/code-releaser/code-releaser/store"
+	"github.com/code-releaser/code-releaser/store/redistest"
 	"github.com/code-releaser/code-releaser/workflow"
+	"github.com/code-releaser/code-releaser/workflow/workflowtest"
 )
 
 // startWorkers runs n workers of w's service until the test ends.
@@ -306,4 +310,74 @@ func (b *blockingDeployer) Deploy(ctx context.Context, env workflow.Env, sha str
 	case <-b.release:
 	}
 	return b.Deployer.Deploy(ctx, env, sha, p)
+}
+
+// TestCancelRacesWorkerStart: rounds of a cancel racing the worker that
+// starts the job, on a real Redis. One transition wins each round: the
+// release ends cancelled and never pushed, or released and never
+// cancelled, and the env is free for the next round.
+func TestCancelRacesWorkerStart(t *testing.T) {
+	srv := redistest.Dedicated(t, redistest.Options{})
+	st, err := store.NewRedis(srv.Client(t), store.RedisOptions{Prefix: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, func(c *workflow.Config, d *workflow.Deps) {
+		c.LeaseTTL = time.Second
+		c.PollInterval = time.Millisecond
+		d.Store = st
+	})
+	w.startWorkers(t, 2, workflow.WorkerConfig{})
+	ctx := t.Context()
+	const rounds = 40
+	outcomes := map[workflow.ReleaseState]int{}
+	for round := range rounds {
+		w.repo.Commit("OPS-1", fmt.Sprint("OPS-1 round ", round), map[string]string{fmt.Sprint("r", round, ".yml"): "x\n"})
+		r, _, err := w.svc.Submit(ctx, workflow.ReleaseRequest{Ticket: "OPS-1", Env: "dev", User: ana})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(round%8) * 250 * time.Microsecond)
+		n, cerr := w.svc.Cancel(ctx, "OPS-1", "dev", ana)
+		got := w.waitFinal(t, r.ID, 5*time.Second)
+		outcomes[got.State]++
+		pushed := slices.ContainsFunc(w.repo.Pushes(), func(p workflowtest.Push) bool {
+			return strings.Contains(w.repo.Message(p.New), r.ID)
+		})
+		switch got.State {
+		case workflow.StateCancelled:
+			if cerr != nil || n != 1 {
+				t.Errorf("%s cancelled, but Cancel = %d, %v", r.ID, n, cerr)
+			}
+			if pushed || got.PushedSHA != "" || slices.Contains(stepNames(got), workflow.StepLeased) {
+				t.Errorf("%s cancelled, but it started (pushed %v, journal %v)", r.ID, pushed, stepNames(got))
+			}
+		case workflow.StateReleased:
+			if cerr == nil || (workflow.KindOf(cerr) != workflow.Busy && workflow.KindOf(cerr) != workflow.NotFound) {
+				t.Errorf("%s released, but Cancel = %d, %v; want it refused", r.ID, n, cerr)
+			}
+			if got.Error != "" || !pushed {
+				t.Errorf("%s released with error %q, pushed %v; want no error, pushed", r.ID, got.Error, pushed)
+			}
+		default:
+			t.Errorf("%s ended %s (%s), want cancelled or released; journal %v", r.ID, got.State, got.Error, stepNames(got))
+		}
+		// The record stays as it ended, and dev is free.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, held, err1 := st.CurrentLease(ctx, "dev")
+			q, err2 := st.Queue(ctx, "dev")
+			if err1 == nil && err2 == nil && !held && len(q) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: dev not free: lease held %v (%v), queue %v (%v)", round, held, err1, q, err2)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		if again, err := w.svc.GetRelease(ctx, r.ID); err != nil || again.State != got.State || again.Error != got.Error {
+			t.Errorf("%s: %s (%q) once final, then %s (%q), %v", r.ID, got.State, got.Error, again.State, again.Error, err)
+		}
+	}
+	t.Logf("outcomes of %d rounds: %v", rounds, outcomes)
 }

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -15,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/code-releaser/code-releaser/workflow"
 )
@@ -111,14 +116,76 @@ func (m *Mirror) Push(ctx context.Context, branch, old, new string) error {
 	req.Commands = []*packp.Command{{Name: name, Old: oldH, New: newH}}
 	rs, err := m.sendPack(ctx, sess, req, objects, !ar.Capabilities.Supports(capability.OFSDelta))
 	if err == nil && rs != nil {
-		err = rs.Error()
+		if err := rs.Error(); err != nil {
+			// The server answered: it refused the update.
+			return m.remoteError(op, branch, err)
+		}
 	}
 	if err != nil {
-		return m.remoteError(op, branch, err)
+		return m.settle(ctx, op, branch, oldH, newH, err)
 	}
 	m.log.DebugContext(ctx, "git push", slog.String("branch", branch), slog.String("old", describe(oldH)),
 		slog.String("new", newH.String()), slog.Int("objects", len(objects)))
 	return m.setBranch(op, name, newH)
+}
+
+// settleTimeout bounds the look at the remote after a push without an
+// answer.
+const settleTimeout = 30 * time.Second
+
+// settle decides the outcome of a push that ended in pushErr without the
+// server's answer (a dropped connection, a timeout, a cancelled context):
+// the remote may have applied it. Unless pushErr is a clean refusal, it
+// reads branch on the remote again: at new, the push landed and it is a
+// success; at old, nothing was pushed; anywhere else, someone else moved
+// it (ErrRefMoved). When the remote cannot be read either, the outcome is
+// unknown and the error says so.
+func (m *Mirror) settle(ctx context.Context, op, branch string, oldH, newH plumbing.Hash, pushErr error) error {
+	if werr := m.remoteError(op, branch, pushErr); workflow.KindOf(werr) == workflow.Busy || workflow.KindOf(werr) == workflow.Forbidden {
+		return werr
+	}
+	name := plumbing.NewBranchReferenceName(branch)
+	// The push's context may be what ended it; the look must still happen.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	cur, err := m.remoteRef(lctx, name)
+	if err != nil {
+		cause := m.redact.error(errors.Join(pushErr, err))
+		return workflow.Wrap(op, workflow.Unavailable, fmt.Sprintf(
+			"the push of %s got no answer and the remote could not be read again, so it may or may not hold %s: check %s on the remote before releasing again",
+			branch, describe(newH), branch), cause)
+	}
+	switch cur {
+	case newH:
+		m.log.WarnContext(ctx, "git push: the answer was lost but the push landed", slog.String("branch", branch),
+			slog.String("new", newH.String()), slog.Any("err", m.redact.error(pushErr)))
+		return m.setBranch(op, name, newH)
+	case oldH:
+		return workflow.Wrap(op, workflow.Unavailable, fmt.Sprintf(
+			"the push of %s failed and nothing was pushed (%s is still at %s): try again", branch, branch, describe(oldH)),
+			m.redact.error(pushErr))
+	}
+	return m.remoteError(op, branch, fmt.Errorf("remote ref %s required to be %s but is %s (after a push without an answer: %w)",
+		name, describe(oldH), describe(cur), pushErr))
+}
+
+// remoteRef reads one ref of the remote from its advertisement (as git
+// ls-remote does), without fetching; the zero hash when it is absent.
+func (m *Mirror) remoteRef(ctx context.Context, name plumbing.ReferenceName) (plumbing.Hash, error) {
+	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: remoteName, URLs: []string{m.url}})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: m.auth})
+	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	for _, r := range refs {
+		if r.Name() == name && r.Type() == plumbing.HashReference {
+			return r.Hash(), nil
+		}
+	}
+	return plumbing.ZeroHash, nil
 }
 
 // describe names a commit for a message; the zero hash is "absent".

@@ -3,7 +3,11 @@ package gitrepo
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,4 +221,93 @@ func TestPushUnknownCommit(t *testing.T) {
 	m := openMirror(t, r.URL(), Auth{})
 	err := m.Push(context.Background(), "release/dev", "", strings.Repeat("ab", 20))
 	wantKind(t, err, workflow.NotFound)
+}
+
+// TestPushAnswerLost pushes through a server that drops the connection
+// after receive-pack: when the update was applied the push is a success
+// (the remote is read again), when it was not the error says nothing was
+// pushed.
+func TestPushAnswerLost(t *testing.T) {
+	const token = "push-token-abcdef"
+	r, _ := seed(t)
+	var apply atomic.Bool
+	var dropped atomic.Int32
+	srv := httptest.NewServer(gittest.LosePushAnswers(t, gittest.HTTPHandler(t, filepath.Dir(r.Dir), "x-access-token", token),
+		func() bool { dropped.Add(1); return apply.Load() }))
+	t.Cleanup(srv.Close)
+	m := openMirror(t, srv.URL+"/"+filepath.Base(r.Dir), Auth{Token: token})
+	ctx := context.Background()
+	if err := m.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	master := r.Tip(t, "master")
+
+	// Not applied: nothing was pushed, and the error says so.
+	c1 := commitInMirror(t, m, master, "lost on the way")
+	err := m.Push(ctx, "release/dev", "", c1)
+	wantKind(t, err, workflow.Unavailable)
+	if msg := workflow.UserMessage(err); !strings.Contains(msg, "nothing was pushed") {
+		t.Errorf("UserMessage = %q, want it to say nothing was pushed", msg)
+	}
+	if strings.Contains(err.Error(), token) {
+		t.Errorf("error shows the token: %v", err)
+	}
+	if got := r.Tip(t, "release/dev"); got != "" {
+		t.Errorf("remote release/dev = %q, want absent", got)
+	}
+
+	// Applied, answer lost: a success, and the mirror follows.
+	apply.Store(true)
+	if err := m.Push(ctx, "release/dev", "", c1); err != nil {
+		t.Fatalf("Push whose answer was lost after it landed: %v", err)
+	}
+	if got := r.Tip(t, "release/dev"); got != c1 {
+		t.Errorf("remote release/dev = %q, want %q", got, c1)
+	}
+	if sha, _, _ := m.Tip(ctx, "release/dev"); sha != c1 {
+		t.Errorf("mirror release/dev = %q, want %q", sha, c1)
+	}
+	c2 := commitInMirror(t, m, c1, "moved, answer lost")
+	if err := m.Push(ctx, "release/dev", c1, c2); err != nil {
+		t.Fatalf("Push moving release/dev, answer lost: %v", err)
+	}
+	if got := r.Tip(t, "release/dev"); got != c2 {
+		t.Errorf("remote release/dev = %q, want %q", got, c2)
+	}
+	if n := dropped.Load(); n != 3 {
+		t.Errorf("%d pushes dropped by the server, want 3", n)
+	}
+	gittest.Git(t, r.Dir, "fsck", "--no-dangling")
+}
+
+// TestPushAnswerLostRefMoved: the push was not applied and someone else
+// moved the branch meanwhile: the lost race of a clean refusal.
+func TestPushAnswerLostRefMoved(t *testing.T) {
+	const token = "push-token-abcdef"
+	r, w := seed(t)
+	inner := gittest.HTTPHandler(t, filepath.Dir(r.Dir), "x-access-token", token)
+	var theirs string
+	h := gittest.LosePushAnswers(t, inner, func() bool { return false })
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/git-receive-pack") {
+			// Another push wins while ours is lost.
+			theirs = w.Commit(t, "their change", map[string]string{"theirs.txt": "x\n"})
+			w.Push(t, "HEAD:refs/heads/release/dev")
+		}
+		h.ServeHTTP(rw, req)
+	}))
+	t.Cleanup(srv.Close)
+	m := openMirror(t, srv.URL+"/"+filepath.Base(r.Dir), Auth{Token: token})
+	ctx := context.Background()
+	if err := m.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ours := commitInMirror(t, m, r.Tip(t, "master"), "ours")
+	err := m.Push(ctx, "release/dev", "", ours)
+	if !errors.Is(err, workflow.ErrRefMoved) {
+		t.Fatalf("Push = %v, want ErrRefMoved", err)
+	}
+	if got := r.Tip(t, "release/dev"); got != theirs {
+		t.Errorf("remote release/dev = %q, want their commit %q", got, theirs)
+	}
 }

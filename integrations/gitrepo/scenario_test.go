@@ -3,9 +3,12 @@ package gitrepo_test
 import (
 	"context"
 	"log/slog"
+	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,18 +113,7 @@ func TestScenarioConcurrentReleases(t *testing.T) {
 	for _, ticket := range []string{"JIRA-1", "JIRA-2"} {
 		wantAncestor(t, r, "refs/heads/"+ticket, "refs/heads/release/dev")
 	}
-	occ, err := st.Occupants(ctx, "dev")
-	if err != nil {
-		t.Fatalf("Occupants: %v", err)
-	}
-	var got []string
-	for _, o := range occ {
-		got = append(got, string(o.Ticket))
-	}
-	sort.Strings(got)
-	if len(got) != 2 || got[0] != "JIRA-1" || got[1] != "JIRA-2" {
-		t.Errorf("occupants = %v, want [JIRA-1 JIRA-2]", got)
-	}
+	wantOccupants(t, st, "JIRA-1", "JIRA-2")
 }
 
 // racingRepo pushes an outside commit to release/dev before the first Push.
@@ -179,5 +171,69 @@ func TestScenarioConflict(t *testing.T) {
 	}
 	if after := r.Tip(t, "release/dev"); after != before {
 		t.Errorf("release/dev moved from %s to %s", before, after)
+	}
+}
+
+// TestScenarioPushAnswerLost releases through a remote that applies every
+// push and drops the connection before answering: the release is
+// released, its record has the pushed commit and the ticket occupies dev,
+// so the next release finds it there.
+func TestScenarioPushAnswerLost(t *testing.T) {
+	r := gittest.NewRemote(t, "", "infra")
+	w := r.Clone(t)
+	w.Commit(t, "initial", map[string]string{"a.txt": "a\n", "b.txt": "b\n"})
+	w.Push(t, "master")
+	for _, b := range []struct{ name, path string }{{"JIRA-1", "a.txt"}, {"JIRA-2", "b.txt"}} {
+		w.Branch(t, b.name, "master")
+		w.Commit(t, b.name, map[string]string{b.path: b.name + "\n"})
+		w.Push(t, b.name)
+	}
+	var lost atomic.Int32
+	h := gittest.LosePushAnswers(t, gittest.HTTPHandler(t, filepath.Dir(r.Dir), "x-access-token", scenarioToken),
+		func() bool { lost.Add(1); return true })
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ctx := scenarioCtx(t)
+	st := store.NewMemory(nil)
+	svc := scenarioService(t, scenarioMirror(t, srv.URL+"/"+filepath.Base(r.Dir)), st)
+
+	for _, ticket := range []string{"JIRA-1", "JIRA-2"} {
+		rec, err := svc.Release(ctx, workflow.ReleaseRequest{Ticket: ticket, Env: "dev", User: workflow.User{ID: "alice"}})
+		if err != nil {
+			t.Fatalf("release %s: %v", ticket, err)
+		}
+		if rec.State != workflow.StateReleased {
+			t.Errorf("%s: state %s, want released", ticket, rec.State)
+		}
+		tip := r.Tip(t, "release/dev")
+		if rec.PushedSHA != tip {
+			t.Errorf("%s: record's pushed SHA %q, want the remote's release/dev %q", ticket, rec.PushedSHA, tip)
+		}
+		stored, err := st.GetRelease(ctx, rec.ID)
+		if err != nil || stored.PushedSHA != tip || stored.State != workflow.StateReleased {
+			t.Errorf("%s: stored record %s pushed %q (%v), want released with %q", ticket, stored.State, stored.PushedSHA, err, tip)
+		}
+		wantAncestor(t, r, "refs/heads/"+ticket, "refs/heads/release/dev")
+	}
+	if n := lost.Load(); n != 2 {
+		t.Errorf("%d push answers lost, want 2", n)
+	}
+	wantOccupants(t, st, "JIRA-1", "JIRA-2")
+}
+
+// wantOccupants checks dev's occupants, in ticket order.
+func wantOccupants(t *testing.T, st workflow.Store, want ...string) {
+	t.Helper()
+	occ, err := st.Occupants(context.Background(), "dev")
+	if err != nil {
+		t.Fatalf("Occupants: %v", err)
+	}
+	var got []string
+	for _, o := range occ {
+		got = append(got, string(o.Ticket))
+	}
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("occupants = %v, want %v", got, want)
 	}
 }

@@ -29,6 +29,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) workflow.Store) {
 		{"QueueExpiry", testQueueExpiry},
 		{"Hold", testHold},
 		{"Releases", testReleases},
+		{"ReleaseStateCAS", testReleaseStateCAS},
 		{"JournalOrder", testJournalOrder},
 		{"AuditCap", testAuditCap},
 		{"Claim", testClaim},
@@ -428,6 +429,66 @@ func testReleases(t *testing.T, s workflow.Store) {
 	want.State, want.UpdatedAt, want.MergedSHA, want.PushedSHA = workflow.StateRunning, at.Add(time.Second), "m1", "m1"
 	if got := must[workflow.Release](t)(s.GetRelease(ctx, "r1")); !cmp.Equal(got, want) {
 		t.Errorf("GetRelease after updates (-got +want):\n%s", cmp.Diff(got, want))
+	}
+}
+
+// testReleaseStateCAS: an update with From applies only from those
+// states, atomically: of racing transitions out of queued, one wins.
+func testReleaseStateCAS(t *testing.T, s workflow.Store) {
+	ctx := t.Context()
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	r := workflow.Release{ID: "r1", Ticket: "OPS-1", Env: "dev", By: "U1", RequestedAt: at, State: workflow.StateRunning, UpdatedAt: at}
+	if err := s.CreateRelease(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	err := s.UpdateRelease(ctx, "r1", workflow.ReleaseUpdate{
+		From: []workflow.ReleaseState{workflow.StateQueued}, State: workflow.StateCancelled, At: at.Add(time.Second), Error: "cancelled",
+	})
+	if workflow.KindOf(err) != workflow.Conflict || !errors.Is(err, workflow.ErrStateMoved) {
+		t.Errorf("UpdateRelease from queued of a running release: err = %v, want kind conflict wrapping ErrStateMoved", err)
+	}
+	if got := must[workflow.Release](t)(s.GetRelease(ctx, "r1")); !cmp.Equal(got, r) {
+		t.Errorf("a refused update changed the record (-got +want):\n%s", cmp.Diff(got, r))
+	}
+	err = s.UpdateRelease(ctx, "nope", workflow.ReleaseUpdate{From: []workflow.ReleaseState{workflow.StateQueued}, State: workflow.StateRunning})
+	if workflow.KindOf(err) != workflow.NotFound {
+		t.Errorf("UpdateRelease with From of an unknown release: err = %v, want kind not found", err)
+	}
+	u := workflow.ReleaseUpdate{From: []workflow.ReleaseState{workflow.StateQueued, workflow.StateRunning}, State: workflow.StateReleased, At: at.Add(2 * time.Second), PushedSHA: "p1"}
+	if err := s.UpdateRelease(ctx, "r1", u); err != nil {
+		t.Fatalf("UpdateRelease from queued or running of a running release: %v", err)
+	}
+	want := r
+	want.State, want.UpdatedAt, want.PushedSHA = workflow.StateReleased, at.Add(2*time.Second), "p1"
+	if got := must[workflow.Release](t)(s.GetRelease(ctx, "r1")); !cmp.Equal(got, want) {
+		t.Errorf("GetRelease after the update (-got +want):\n%s", cmp.Diff(got, want))
+	}
+
+	// Rounds of a cancel racing a start: exactly one wins each.
+	for round := range 20 {
+		id := fmt.Sprint("race-", round)
+		if err := s.CreateRelease(ctx, workflow.Release{ID: id, State: workflow.StateQueued}); err != nil {
+			t.Fatal(err)
+		}
+		from := []workflow.ReleaseState{workflow.StateQueued}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, to := range []workflow.ReleaseState{workflow.StateCancelled, workflow.StateRunning} {
+			wg.Go(func() { errs[i] = s.UpdateRelease(ctx, id, workflow.ReleaseUpdate{From: from, State: to}) })
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			if err == nil {
+				won++
+			} else if !errors.Is(err, workflow.ErrStateMoved) {
+				t.Fatalf("%s: %v", id, err)
+			}
+		}
+		got := must[workflow.Release](t)(s.GetRelease(ctx, id)).State
+		if won != 1 || (got == workflow.StateCancelled) != (errs[0] == nil) {
+			t.Errorf("%s: %d transitions won (errors %v), state %s; want one, and the state it set", id, won, errs, got)
+		}
 	}
 }
 

@@ -2,10 +2,12 @@ package gittest
 
 import (
 	"crypto/subtle"
+	"io"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -15,6 +17,15 @@ import (
 // auth with user and pass, else it gets 401. The repository root/x.git is
 // at <URL>/x.git.
 func HTTPServer(tb testing.TB, root, user, pass string) string {
+	tb.Helper()
+	srv := httptest.NewServer(HTTPHandler(tb, root, user, pass)) // listens on 127.0.0.1
+	tb.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// HTTPHandler is HTTPServer's handler, for tests that wrap it (to break
+// connections, count requests, ...).
+func HTTPHandler(tb testing.TB, root, user, pass string) http.Handler {
 	tb.Helper()
 	RequireGit(tb)
 	execPath := Git(tb, "", "--exec-path")
@@ -28,7 +39,7 @@ func HTTPServer(tb testing.TB, root, user, pass string) string {
 			"GIT_CONFIG_GLOBAL=/dev/null",
 		},
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(user)) != 1 || subtle.ConstantTimeCompare([]byte(p), []byte(pass)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
@@ -40,7 +51,29 @@ func HTTPServer(tb testing.TB, root, user, pass string) string {
 		h.Env = append(append([]string(nil), backend.Env...), "REMOTE_USER="+u)
 		h.ServeHTTP(w, r)
 	})
-	srv := httptest.NewServer(h) // listens on 127.0.0.1
-	tb.Cleanup(srv.Close)
-	return srv.URL
+}
+
+// LosePushAnswers wraps a git HTTP handler h so that no push gets its
+// answer: for each receive-pack request, apply says whether the backend
+// runs it (to completion: the remote applies the update) or not at all;
+// then the connection is closed before the client reads anything, as when
+// a connection drops at the worst moment. Other requests pass through.
+func LosePushAnswers(tb testing.TB, h http.Handler, apply func() bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if apply() {
+			h.ServeHTTP(httptest.NewRecorder(), r)
+		} else {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			tb.Errorf("hijack the push's connection: %v", err)
+			return
+		}
+		conn.Close()
+	})
 }
