@@ -161,6 +161,9 @@ func runRelease(ctx context.Context, e *env, args []string) error {
 
 // release runs one release and maps its outcome to an exit status.
 func (a *app) release(ctx context.Context, e *env, ticket, envName, user string) error {
+	if err := a.requireApprovalsShared(envName); err != nil {
+		return failWith(e, "release", err)
+	}
 	rec, err := a.svc.Release(ctx, workflow.ReleaseRequest{Ticket: ticket, Env: envName, User: workflow.User{ID: user}})
 	if err != nil {
 		if rec.ID == "" {

@@ -95,3 +95,55 @@ func TestReleaseAfterStoreFlushNamesOccupantsFromGit(t *testing.T) {
 		t.Errorf("dev's occupants in the store after carol's release: got %v, want %v", got, want)
 	}
 }
+
+// Without redis.url the commands whose whole effect is shared state are
+// refused, naming redis.url, and change nothing; with it, a hold made by
+// one process is seen by the next.
+func TestCLISharedStateNeedsRedis(t *testing.T) {
+	approvals := "  - {name: prodapp, production: true, approvals: {required: 1, approvers: [U1]}}\n"
+	remote, dir := sharedDevFixture(t, "")
+	cfgPath := filepath.Join(dir, "code-releaser.yml")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withApprovals := strings.Replace(string(cfg), "environments: [{name: dev}, {name: prod, production: true}]\n",
+		"environments:\n  - {name: dev}\n"+approvals, 1)
+	if err := os.WriteFile(cfgPath, []byte(withApprovals), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := remote.Branches(t)
+	for _, args := range [][]string{
+		{"hold", "dev", "testing"},
+		{"unhold", "dev"},
+		{"cancel", "JIRA-1", "dev"},
+		{"approve", "prodapp-1"},
+		{"reject", "prodapp-1"},
+		{"release", "JIRA-1", "prodapp"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			code, out, errs := runCLI(t, dir, nil, append(args, "--as", "alice", "--config", "code-releaser.yml")...)
+			if code != 2 || !strings.Contains(errs, "no redis.url") || !strings.Contains(errs, "code-releaser "+args[0]+": ") {
+				t.Errorf("%v without redis.url: exit %d, want 2 and a message naming redis.url\nstdout:\n%s\nstderr:\n%s", args, code, out, errs)
+			}
+			if strings.Contains(out, "held") || strings.Contains(out, "releasing") {
+				t.Errorf("%v without redis.url claims it acted:\n%s", args, out)
+			}
+		})
+	}
+	if after := remote.Branches(t); !sameMap(before, after) {
+		t.Errorf("the remote changed: before %v, after %v", before, after)
+	}
+
+	srv := redistest.Dedicated(t, redistest.Options{})
+	shared := withApprovals + "redis: {url: 'redis://" + srv.Addr + "/0'}\n"
+	if err := os.WriteFile(cfgPath, []byte(shared), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runCLI(t, dir, nil, "hold", "dev", "testing", "--as", "alice", "--config", "code-releaser.yml"); code != 0 || !strings.Contains(out, "held dev by alice") {
+		t.Fatalf("hold with redis.url: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := runCLI(t, dir, nil, "unhold", "dev", "--as", "alice", "--config", "code-releaser.yml"); code != 0 || !strings.Contains(out, "unheld dev") {
+		t.Errorf("unhold in another process with redis.url: exit %d\n%s\n%s", code, out, errs)
+	}
+}
