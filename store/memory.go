@@ -27,6 +27,7 @@ type Memory struct {
 	claims    map[string]time.Time        // key → expiry
 	approvals map[string]*workflow.ApprovalRequest
 	messages  map[string]messageRef
+	epoch     string
 }
 
 type queued struct {
@@ -473,4 +474,16 @@ func unavailable(op string, err error) error {
 
 func notFound(id string) error {
 	return workflow.Errorf("store.release", workflow.NotFound, "there is no release %s", id)
+}
+
+// Epoch implements workflow.Epochs: a memory store's epoch is made on
+// first use and lives as long as the process.
+func (m *Memory) Epoch(ctx context.Context) (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.epoch != "" {
+		return m.epoch, false, nil
+	}
+	m.epoch = newEpoch()
+	return m.epoch, true, nil
 }

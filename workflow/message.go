@@ -26,6 +26,43 @@ func releaseMessage(key TicketKey, env, summary, user, id string) string {
 	return b.String()
 }
 
+// ReleaseMerge is what one of the bot's ticket merges into an env branch
+// records about itself: the commit releaseMessage wrote.
+type ReleaseMerge struct {
+	Ticket    TicketKey
+	Env       string // the env named in the subject
+	By        string // Released-For: who released it
+	ReleaseID string // Release-Id
+}
+
+// ParseReleaseMerge reads a commit written with releaseMessage: two
+// parents (the env branch, the ticket's tip), the subject "Release KEY to
+// ENV" and the trailers Released-By: code-releaser and Released-For. Sync
+// merges and every other commit give ok false.
+func ParseReleaseMerge(c Commit) (m ReleaseMerge, ok bool) {
+	if len(c.Parents) != 2 || !IsReleaseMerge(c.Message) {
+		return ReleaseMerge{}, false
+	}
+	subject, _, _ := strings.Cut(c.Message, "\n")
+	f := strings.Fields(subject)
+	if len(f) != 4 || f[0] != "Release" || f[2] != "to" {
+		return ReleaseMerge{}, false
+	}
+	key, err := ParseTicketKey(f[1])
+	if err != nil || string(key) != f[1] {
+		return ReleaseMerge{}, false
+	}
+	tr := Trailers(c.Message)
+	if len(tr[TrailerReleasedFor]) == 0 || tr[TrailerReleasedFor][0] == "" {
+		return ReleaseMerge{}, false
+	}
+	m = ReleaseMerge{Ticket: key, Env: f[3], By: tr[TrailerReleasedFor][0]}
+	if ids := tr[TrailerReleaseID]; len(ids) > 0 {
+		m.ReleaseID = ids[0]
+	}
+	return m, true
+}
+
 // syncMessage is the commit message of master's merge into an env branch.
 func syncMessage(production, envBranch, id string) string {
 	return "Sync " + production + " into " + envBranch + "\n\n" +

@@ -7,34 +7,38 @@ import (
 	"slices"
 )
 
-// occupy records the env's occupants after a push: occupants whose ticket
-// is in master have graduated and leave; this ticket joins or is
-// refreshed. It runs before the deploy so that the board matches the
-// branch even when the deploy fails.
+// occupy records the env's occupants after a push, as git shows them on
+// the pushed branch (the store's list is a cache that may have been lost
+// or gone stale): the bot's release merges whose ticket is not in master,
+// this ticket joining or refreshed at the end. Occupants the store had
+// that are in master now have graduated and leave. It runs before the
+// deploy so that the board matches the branch even when the deploy fails.
 func (r *run) occupy(ctx context.Context, master string, br Branch, b built) (occupants, graduated []Occupant, err error) {
 	s := r.s
-	var current []Occupant
+	var stored []Occupant
 	if !b.created {
 		// A new env branch holds nobody from before.
-		if current, err = s.store.Occupants(ctx, r.env.Name); err != nil {
+		if stored, err = s.store.Occupants(ctx, r.env.Name); err != nil {
 			return nil, nil, fmt.Errorf("read %s's occupants: %w", r.env.Name, err)
 		}
 	}
-	for _, o := range current {
-		if o.Ticket == r.rec.Ticket {
-			continue
+	inGit, left, err := s.reconcileOccupants(ctx, master, b.merged, stored)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s's occupants from %s: %w", r.env.Name, r.env.Branch, err)
+	}
+	for _, o := range inGit {
+		if o.Ticket != r.rec.Ticket {
+			occupants = append(occupants, o)
 		}
-		// The push is done: a commit we cannot check keeps its occupant
-		// rather than failing the release.
-		in, err := s.repo.IsAncestor(ctx, o.TicketSHA, master)
-		if err != nil {
-			r.log.Warn("check graduation", slog.String("occupant", string(o.Ticket)), slog.Any("err", err))
+	}
+	for _, g := range left {
+		if g.Ticket != r.rec.Ticket {
+			graduated = append(graduated, g)
 		}
-		if err == nil && in {
-			graduated = append(graduated, o)
-			continue
-		}
-		occupants = append(occupants, o)
+	}
+	if before := withoutTicket(stored, r.rec.Ticket); !sameOccupants(before, occupants) {
+		r.log.Warn("the store's occupants disagreed with git; using git's",
+			slog.Any("store", occupantKeys(before)), slog.Any("git", occupantKeys(occupants)))
 	}
 	in, err := s.repo.IsAncestor(ctx, br.SHA, master)
 	if err != nil {
@@ -61,17 +65,36 @@ func (r *run) occupy(ctx context.Context, master string, br Branch, b built) (oc
 	return occupants, graduated, nil
 }
 
+// withoutTicket returns os without key's entry.
+func withoutTicket(os []Occupant, key TicketKey) []Occupant {
+	var out []Occupant
+	for _, o := range os {
+		if o.Ticket != key {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // culprits names the occupants whose own commits (those not in master)
-// touched any of paths.
+// touched any of paths. The occupants are read from the env branch in git.
 func (r *run) culprits(ctx context.Context, paths []string) ([]Culprit, error) {
 	s := r.s
-	occupants, err := s.store.Occupants(ctx, r.env.Name)
-	if err != nil {
-		return nil, fmt.Errorf("read %s's occupants: %w", r.env.Name, err)
-	}
 	master, err := r.productionTip(ctx)
 	if err != nil {
 		return nil, err
+	}
+	tip, _, err := s.repo.Tip(ctx, r.env.Branch)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", r.env.Branch, err)
+	}
+	stored, err := s.store.Occupants(ctx, r.env.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read %s's occupants: %w", r.env.Name, err)
+	}
+	occupants, _, err := s.reconcileOccupants(ctx, master, tip, stored)
+	if err != nil {
+		return nil, fmt.Errorf("read %s's occupants from %s: %w", r.env.Name, r.env.Branch, err)
 	}
 	var out []Culprit
 	for _, o := range occupants {

@@ -20,6 +20,19 @@ type Store interface {
 	Claims
 	Approvals
 	MessageRefs
+	Epochs
+}
+
+// Epochs: noticing a store that lost its data (a Redis restarted empty,
+// FLUSHALL). Git stays the truth of what is in each env; the workflow
+// rebuilds the occupants from it when the epoch changes.
+type Epochs interface {
+	// Epoch returns the store's epoch: a random value the store writes
+	// once (SET NX), when it is first asked for it while it has none —
+	// a new store, or one that lost its data. created is true for the
+	// call that wrote it. The value stays the same for as long as the
+	// store keeps its data.
+	Epoch(ctx context.Context) (epoch string, created bool, err error)
 }
 
 // ErrLeaseLost is returned by lease-guarded writes and by RenewLease when

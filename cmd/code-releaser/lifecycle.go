@@ -11,8 +11,8 @@ import (
 
 // The env lifecycle from a terminal: reset, remove, hold, unhold, cancel,
 // approve and reject act on the shared store (Redis when redis.url is
-// set; otherwise on this process's empty state, which only reset and
-// remove make sense with).
+// set). Without it hold, unhold, cancel, approve and reject are refused
+// (requireSharedState); reset and remove rewrite the env branch.
 
 // lifecycleArgs parses `CMD ARGS... --as USER --config FILE [--until T]`
 // and opens the app.
@@ -30,6 +30,12 @@ func lifecycleArgs(ctx context.Context, e *env, cmd string, args []string, npos 
 	a, err := openApp(ctx, e, opts["config"], cmd)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if what := sharedStateOf(cmd); what != "" {
+		if err := requireSharedState(a.cfg, cmd, what); err != nil {
+			a.close()
+			return nil, nil, nil, failWith(e, cmd, err)
+		}
 	}
 	return a, pos, opts, nil
 }

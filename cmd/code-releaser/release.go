@@ -161,6 +161,9 @@ func runRelease(ctx context.Context, e *env, args []string) error {
 
 // release runs one release and maps its outcome to an exit status.
 func (a *app) release(ctx context.Context, e *env, ticket, envName, user string) error {
+	if err := a.requireApprovalsShared(envName); err != nil {
+		return failWith(e, "release", err)
+	}
 	rec, err := a.svc.Release(ctx, workflow.ReleaseRequest{Ticket: ticket, Env: envName, User: workflow.User{ID: user}})
 	if err != nil {
 		if rec.ID == "" {
@@ -221,11 +224,6 @@ func openApp(ctx context.Context, e *env, path, cmd string) (*app, error) {
 	return a, nil
 }
 
-// occupant is a ticket found in an env branch's history.
-type gitOccupant struct {
-	ticket, by, releaseID, mergeSHA string
-}
-
 // printStatus prints the env branches' tips and their occupants as git
 // shows them: the bot's release merges on release/<env> not in the
 // production branch, whose ticket is not in it either.
@@ -263,62 +261,16 @@ func (a *app) printStatus(ctx context.Context, w io.Writer, names ...string) err
 			fmt.Fprintf(w, "%-8s %s does not exist yet: nothing released\n", env.Name, env.Branch)
 			continue
 		}
-		occ, err := a.occupants(ctx, master, tip)
+		occ, err := a.svc.OccupantsInGit(ctx, master, tip)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "%-8s %s @ %s, %d ticket(s) not in %s\n", env.Name, env.Branch, shortSHA(tip), len(occ), prodBranch)
 		for _, o := range occ {
-			fmt.Fprintf(w, "           %-10s released by @%s (release %s, merge %s)\n", o.ticket, o.by, o.releaseID, shortSHA(o.mergeSHA))
+			fmt.Fprintf(w, "           %-10s released by @%s (release %s, merge %s)\n", o.Ticket, o.By, o.ReleaseID, shortSHA(o.MergeSHA))
 		}
 	}
 	return nil
-}
-
-// occupants lists the tickets released into tip and not yet in master,
-// oldest first.
-func (a *app) occupants(ctx context.Context, master, tip string) ([]gitOccupant, error) {
-	commits, err := a.repo.Log(ctx, master, tip)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var out []gitOccupant
-	for _, c := range commits { // newest first
-		o, ok := releaseMerge(c)
-		if !ok || seen[o.ticket] {
-			continue
-		}
-		seen[o.ticket] = true
-		if in, err := a.repo.IsAncestor(ctx, c.Parents[1], master); err != nil {
-			return nil, err
-		} else if in {
-			continue // graduated
-		}
-		out = append(out, o)
-	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, nil
-}
-
-// releaseMerge reads a bot's ticket merge ("Release KEY to ENV" with a
-// Released-For trailer); sync merges and other commits are not.
-func releaseMerge(c workflow.Commit) (gitOccupant, bool) {
-	if len(c.Parents) != 2 || !workflow.IsReleaseMerge(c.Message) {
-		return gitOccupant{}, false
-	}
-	tr := workflow.Trailers(c.Message)
-	f := strings.Fields(c.Subject)
-	if len(tr[workflow.TrailerReleasedFor]) == 0 || len(f) < 2 || f[0] != "Release" {
-		return gitOccupant{}, false
-	}
-	o := gitOccupant{ticket: f[1], by: tr[workflow.TrailerReleasedFor][0], mergeSHA: c.SHA}
-	if ids := tr[workflow.TrailerReleaseID]; len(ids) > 0 {
-		o.releaseID = ids[0]
-	}
-	return o, true
 }
 
 // runHistory is `history ENV [N] --config FILE`, read from git.
@@ -384,8 +336,8 @@ func (a *app) printHistory(ctx context.Context, w io.Writer, name string, n int)
 		}
 		shown++
 		who := ""
-		if o, ok := releaseMerge(c); ok {
-			who = " for @" + o.by
+		if m, ok := workflow.ParseReleaseMerge(c); ok {
+			who = " for @" + m.By
 		}
 		fmt.Fprintf(w, "%s %s %s%s\n", c.When.UTC().Format("2006-01-02 15:04"), shortSHA(c.SHA), c.Subject, who)
 	}

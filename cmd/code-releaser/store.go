@@ -20,3 +20,42 @@ func openStore(ctx context.Context, cfg config) (st workflow.Store, close func()
 	}
 	return redactingStore{r, cfg.secrets}, func() { r.Close() }, nil
 }
+
+// requireSharedState refuses, before anything happens, a command whose
+// whole effect is state other processes must see (a hold, a cancel, a
+// vote) when there is no redis.url: this process's in-memory store ends
+// with it, so the command would report success and change nothing. What a
+// release needs from the env (its occupants) is read from git instead.
+func requireSharedState(cfg config, cmd, what string) error {
+	if cfg.Redis.URL != "" {
+		return nil
+	}
+	return workflow.Errorf(cmd, workflow.Invalid,
+		"%s needs the state the bot shares (%s), and this config has no redis.url: without it the state lives in this process only and ends with it. Set redis.url to the bot's Redis, or use /release %s in Slack",
+		cmd, what, cmd)
+}
+
+// sharedStateOf says what each command that only changes shared state
+// keeps there; "" for the commands that work without it.
+func sharedStateOf(cmd string) string {
+	switch cmd {
+	case "hold", "unhold":
+		return "the env's hold"
+	case "cancel":
+		return "the env's queue"
+	case "approve", "reject":
+		return "the pending prod approvals"
+	}
+	return ""
+}
+
+// requireApprovalsShared refuses a release to an env that needs approvals
+// when there is no redis.url: nobody else could ever see the request, let
+// alone approve it, and the release would wait until it expired.
+func (a *app) requireApprovalsShared(envName string) error {
+	env, err := a.svc.Env(envName)
+	if err != nil || !env.Production || env.Approvals.Required == 0 {
+		return nil // a bad env is the release's to report
+	}
+	return requireSharedState(a.cfg, "release", "a prod release waits for approvals that another process gives")
+}

@@ -36,6 +36,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) workflow.Store) {
 		{"Approvals", testApprovals},
 		{"ApprovalVotesConcurrent", testApprovalVotesConcurrent},
 		{"MessageRefs", testMessageRefs},
+		{"Epoch", testEpoch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
