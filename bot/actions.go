@@ -2,8 +2,11 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/code-releaser/code-releaser/workflow"
 )
 
 // The action_ids of the bot's buttons.
@@ -16,19 +19,24 @@ const (
 )
 
 // action is one button's handler. A click is claimed in the shared store
-// under its action_id and value (and user, for votes), so that a click
-// re-delivered, double-clicked or routed to another replica runs once.
+// under its own identity (user, action_ts, trigger_id, action_id and
+// value), so that a click re-delivered or routed to another replica runs
+// once, while another click, by another person or later, is its own.
+// Actions with a check run it before the claim: a click refused for one
+// person claims nothing another may need.
 type action struct {
-	perUser bool // one claim per person (votes), else one per value
-	noClaim bool // idempotent by nature (refresh)
+	noClaim bool                                          // idempotent by nature (refresh)
+	check   func(ctx context.Context, req *Request) error // authorisation, without side effects
 	run     Handler
 }
 
 func (b *Bot) actionTable() map[string]action {
 	return map[string]action{
-		ActionApprove: {perUser: true, run: b.approve},
-		ActionReject:  {perUser: true, run: b.reject},
-		ActionConfirm: {run: b.confirm},
+		// Votes are checked by Approve and Reject, which record one vote
+		// per person whatever the clicks.
+		ActionApprove: {run: b.approve},
+		ActionReject:  {run: b.reject},
+		ActionConfirm: {check: b.mayConfirm, run: b.confirm},
 		ActionCancel:  {run: b.dismiss},
 		ActionRefresh: {noClaim: true, run: b.refresh},
 	}
@@ -43,23 +51,31 @@ func (b *Bot) ActionIDs() []string {
 	return out
 }
 
-// click dedupes and runs one button click.
+// errDuplicate is a click handled already, here or by another replica.
+var errDuplicate = errors.New("duplicate click")
+
+// click checks, dedupes and runs one button click.
 func (b *Bot) click(ctx context.Context, req *Request) (Reply, error) {
 	a, ok := b.actions[req.Action.ID]
 	if !ok {
 		return Reply{}, fmt.Errorf("unknown action_id %q", req.Action.ID)
 	}
-	if !a.noClaim {
-		key := "slack:click:" + req.Action.ID + ":" + req.Action.Value
-		if a.perUser {
-			key += ":" + req.User.ID
+	if a.check != nil {
+		if err := a.check(ctx, req); err != nil {
+			return Reply{}, err
 		}
+	}
+	if !a.noClaim {
+		if req.Action.TS == "" && req.Trigger == "" {
+			return Reply{}, workflow.Errorf("click", workflow.Invalid, "this click came without action_ts or trigger_id, so it cannot be told from a repeat; nothing was done")
+		}
+		key := strings.Join([]string{"slack:click", req.Action.ID, req.Action.Value, req.User.ID, req.Action.TS, req.Trigger}, ":")
 		claimed, err := b.d.Claims.Claim(ctx, key, b.cfg.ClaimTTL)
 		if err != nil {
 			return Reply{}, err
 		}
 		if !claimed {
-			return Reply{}, nil // handled already, here or by another replica
+			return Reply{}, errDuplicate
 		}
 	}
 	return a.run(ctx, req)
@@ -87,17 +103,28 @@ func (b *Bot) reject(ctx context.Context, req *Request) (Reply, error) {
 	return textReply(fmt.Sprintf(":x: You rejected the deploy of `%s` to *%s*.", shortSHA(a.SHA), a.Env)), nil
 }
 
-// confirm runs what a confirm button stands for.
-func (b *Bot) confirm(ctx context.Context, req *Request) (Reply, error) {
+// mayConfirm refuses a confirm click of someone who may not do what it
+// confirms.
+func (b *Bot) mayConfirm(ctx context.Context, req *Request) error {
 	what, env, _ := strings.Cut(req.Action.Value, ":")
 	switch what {
 	case "reset":
 		if b.d.Lifecycle == nil {
-			return Reply{}, notYet("reset")
+			return notYet("reset")
 		}
 		if _, err := parseEnv(env, b.envNames()); err != nil {
-			return Reply{}, err
+			return err
 		}
+		return b.d.Lifecycle.Authorize(env, workflow.ActReset, req.User)
+	}
+	return fmt.Errorf("unknown confirmation %q", req.Action.Value)
+}
+
+// confirm runs what a confirm button stands for, once mayConfirm let it.
+func (b *Bot) confirm(ctx context.Context, req *Request) (Reply, error) {
+	what, env, _ := strings.Cut(req.Action.Value, ":")
+	switch what {
+	case "reset":
 		c, err := b.d.Lifecycle.Reset(withOrigin(ctx, req), env, req.User)
 		if err != nil {
 			return Reply{}, err

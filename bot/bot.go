@@ -33,6 +33,9 @@ type Lifecycle interface {
 	Cancel(ctx context.Context, ticket, env string, by workflow.User) (int, error)
 	Reset(ctx context.Context, env string, by workflow.User) (workflow.EnvChange, error)
 	Remove(ctx context.Context, ticket, env string, by workflow.User) (workflow.EnvChange, error)
+	// Authorize says, without I/O, whether by may do act (workflow.ActReset,
+	// …) on env: nil, or the error the act itself would give.
+	Authorize(env, act string, by workflow.User) error
 }
 
 // Approvals records votes on prod approval requests (the buttons' value is
@@ -330,6 +333,10 @@ func (b *Bot) serve(ctx context.Context, ack acker, evt socketmode.Event, receiv
 		}
 	}
 	reply, err := b.route(ctx, req)
+	if errors.Is(err, errDuplicate) {
+		outcome = "duplicate"
+		return
+	}
 	if err != nil {
 		outcome, handlerErr = "error", err
 		if k := workflow.KindOf(err); k != workflow.Internal && workflow.UserMessage(err) != "" {

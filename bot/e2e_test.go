@@ -49,6 +49,8 @@ type options struct {
 	// recorder, when set, writes finished releases back to their tickets
 	// (workflow.RecordTickets around the Slack notifier).
 	recorder workflow.TicketRecorder
+	// metrics, when set, counts the bot's envelopes and calls.
+	metrics bot.Metrics
 }
 
 func newWorld(t *testing.T, o options) *world {
@@ -81,7 +83,7 @@ func newWorld(t *testing.T, o options) *world {
 		o.replicas = 1
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	client, err := bot.NewClient(log, bot.ClientConfig{BotToken: "xoxb-test", AppToken: "xapp-test", APIURL: w.slack.URL}, nil)
+	client, err := bot.NewClient(log, bot.ClientConfig{BotToken: "xoxb-test", AppToken: "xapp-test", APIURL: w.slack.URL}, o.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,8 +328,9 @@ func TestClickOnTwoReplicasIsHandledOnce(t *testing.T) {
 	w := newWorld(t, options{approvals: v, replicas: 2})
 	// The same click reaches both processes (Slack retried it on another
 	// connection): two envelopes, one vote.
-	w.send(t, w.slack.Click(ana, bot.ActionApprove, "20261126-113001-3fa9c2"), 1)
-	w.send(t, w.slack.Click(ana, bot.ActionApprove, "20261126-113001-3fa9c2"), 2)
+	click := w.slack.Click(ana, bot.ActionApprove, "20261126-113001-3fa9c2")
+	w.send(t, click, 1)
+	w.send(t, w.slack.Redeliver(click), 2)
 	waitFor(t, "the approval", func() bool { return v.n.Load() >= 1 })
 	time.Sleep(200 * time.Millisecond)
 	if n := v.n.Load(); n != 1 {

@@ -37,11 +37,11 @@ func toRequest(evt socketmode.Event, received time.Time) (*Request, error) {
 		r.Kind = KindAction
 		r.Team, r.App = data.Team.ID, data.APIAppID
 		r.User = workflow.User{ID: data.User.ID, Name: data.User.Name}
-		r.Channel, r.ResponseURL = data.Channel.ID, data.ResponseURL
+		r.Channel, r.ResponseURL, r.Trigger = data.Channel.ID, data.ResponseURL, data.TriggerID
 		if r.Channel == "" {
 			r.Channel = data.Container.ChannelID
 		}
-		r.Action = Action{ID: a.ActionID, Value: a.Value, MessageTS: data.Container.MessageTs}
+		r.Action = Action{ID: a.ActionID, Value: a.Value, MessageTS: data.Container.MessageTs, TS: a.ActionTs}
 	case slackevents.EventsAPIEvent:
 		r.Kind = KindEvent
 		r.Team, r.App = data.TeamID, data.APIAppID

@@ -23,7 +23,7 @@ const (
 type Request struct {
 	Kind        Kind
 	EnvelopeID  string
-	Trigger     string // a command's trigger_id: the same on every delivery
+	Trigger     string // a command's or click's trigger_id: the same on every delivery
 	Retry       int    // Events API retry_attempt
 	Team, App   string
 	User        workflow.User
@@ -41,6 +41,7 @@ type Action struct {
 	ID        string // the button's action_id
 	Value     string // the button's value: a release ID, an env, ...
 	MessageTS string // the message the button is in, when in a message
+	TS        string // action_ts: when this click happened, the same on every delivery
 }
 
 // Event is one Events API event.

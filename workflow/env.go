@@ -15,11 +15,13 @@ const maxEnvName = 32
 type Env struct {
 	// Name is the env's name: lower-case ASCII letters, digits and dashes.
 	Name string
-	// Production marks the env that takes the production branch (master)
-	// only, and refuses tickets that are not in it yet.
+	// Production marks an env that takes the production branch (master)
+	// only, and refuses tickets that are not in it yet. Several envs may be
+	// production (prod-us, prod-eu): each deploys the production branch
+	// with its own lease, approvals, requires_env and last deploy.
 	Production bool
 	// Branch is the branch deployed to the env. Config validation fills it:
-	// the production branch for the production env, release/<name> for the
+	// the production branch for production envs, release/<name> for the
 	// others.
 	Branch string
 	// RequiresEnv names the env a ticket must have gone through before this
@@ -33,8 +35,24 @@ type Env struct {
 	// ActRemove, ActHold).
 	AllowedFor map[string][]string
 	// Approvals, when Required > 0, makes a release wait for approvals
-	// (prod); see ApprovalPolicy.
+	// before anything is deployed; see ApprovalPolicy. Only production
+	// envs may have them (ValidateApprovals).
 	Approvals ApprovalPolicy
+}
+
+// ValidateApprovals refuses approvals on an env that is not production: a
+// non-production env merges and pushes the ticket's branch before any
+// deploy, so an approval there would come after the unreviewed code is in
+// the env branch. Production envs deploy the production branch only, and
+// only once approved.
+func (e Env) ValidateApprovals() error {
+	if err := e.Approvals.validate(); err != nil {
+		return err
+	}
+	if e.Approvals.Required > 0 && !e.Production {
+		return Errorf("config.approvals", Invalid, "%s is not a production env, and approvals apply only to production envs (they deploy the production branch only, and only once approved): mark it production: true, or remove its approvals", e.Name)
+	}
+	return nil
 }
 
 // User is the person asking. Groups are the user groups the caller (Slack)
@@ -137,7 +155,7 @@ func ValidateBranchName(name string) error {
 }
 
 // validateEnvs checks envs as a set and fills each Branch. It returns the
-// envs in order and the name of the production env ("" when none).
+// envs in order. Any number of them may be production.
 func validateEnvs(envs []Env, production, prefix string) ([]Env, error) {
 	const op = "config.environments"
 	if len(envs) == 0 {
@@ -145,7 +163,6 @@ func validateEnvs(envs []Env, production, prefix string) ([]Env, error) {
 	}
 	out := make([]Env, len(envs))
 	seen := map[string]bool{}
-	prods := 0
 	for i, e := range envs {
 		if err := ValidateEnvName(e.Name); err != nil {
 			return nil, fmt.Errorf("environments[%d].name: %w", i, err)
@@ -154,9 +171,6 @@ func validateEnvs(envs []Env, production, prefix string) ([]Env, error) {
 			return nil, Errorf(op, Invalid, "environments[%d].name: %s is configured twice", i, e.Name)
 		}
 		seen[e.Name] = true
-		if e.Production {
-			prods++
-		}
 		if e.Branch == "" {
 			e.Branch = prefix + e.Name
 			if e.Production {
@@ -167,15 +181,15 @@ func validateEnvs(envs []Env, production, prefix string) ([]Env, error) {
 			return nil, fmt.Errorf("environments[%d].branch: %w", i, err)
 		}
 		if e.Production && e.Branch != production {
-			return nil, Errorf(op, Invalid, "environments[%d].branch: the production env deploys %s, not %s", i, production, e.Branch)
+			return nil, Errorf(op, Invalid, "environments[%d].branch: a production env deploys %s, not %s", i, production, e.Branch)
 		}
 		if !e.Production && e.Branch == production {
-			return nil, Errorf(op, Invalid, "environments[%d].branch: %s is the production branch; only the production env may use it", i, e.Branch)
+			return nil, Errorf(op, Invalid, "environments[%d].branch: %s is the production branch; only production envs may use it", i, e.Branch)
 		}
 		e.Allowed = slices.Clone(e.Allowed)
 		e.AllowedFor = cloneAllowed(e.AllowedFor)
 		e.Approvals.Approvers = slices.Clone(e.Approvals.Approvers)
-		if err := e.Approvals.validate(); err != nil {
+		if err := e.ValidateApprovals(); err != nil {
 			return nil, fmt.Errorf("environments[%d].approvals: %w", i, err)
 		}
 		for act := range e.AllowedFor {
@@ -184,9 +198,6 @@ func validateEnvs(envs []Env, production, prefix string) ([]Env, error) {
 			}
 		}
 		out[i] = e
-	}
-	if prods > 1 {
-		return nil, Errorf(op, Invalid, "more than one production environment")
 	}
 	for i, e := range out {
 		if e.RequiresEnv == "" {

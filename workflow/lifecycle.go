@@ -174,6 +174,15 @@ func (s *Service) auditEnv(ctx context.Context, e Event) {
 	}
 }
 
+// Authorize reports, without I/O, whether by may do act (ActReset,
+// ActRemove, ActHold, ActRelease) on env: nil, or the error the act would
+// give (NotFound for an unknown env, Forbidden when not allowed). Callers
+// check before they claim a request.
+func (s *Service) Authorize(env, act string, by User) error {
+	_, err := s.lifecycleEnv("authorize", env, act, by)
+	return err
+}
+
 // lifecycleEnv checks a lifecycle request on env without I/O: the env
 // exists, the user is named and allowed to do act.
 func (s *Service) lifecycleEnv(op, env, act string, by User) (Env, error) {

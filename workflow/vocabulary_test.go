@@ -170,7 +170,7 @@ func TestNewServiceConfig(t *testing.T) {
 		{"no envs", nil},
 		{"bad name", []workflow.Env{{Name: "Dev"}}},
 		{"duplicate", []workflow.Env{{Name: "dev"}, {Name: "dev"}}},
-		{"two prods", []workflow.Env{{Name: "p1", Production: true}, {Name: "p2", Production: true}}},
+		{"approvals on non-prod", []workflow.Env{{Name: "prod-eu", Approvals: workflow.ApprovalPolicy{Required: 1, Approvers: []string{"U1"}}}}},
 		{"unknown requires_env", []workflow.Env{{Name: "prod", Production: true, RequiresEnv: "stg"}}},
 		{"self requires_env", []workflow.Env{{Name: "dev", RequiresEnv: "dev"}}},
 		{"non-prod on master", []workflow.Env{{Name: "dev", Branch: "master"}}},

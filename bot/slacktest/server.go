@@ -377,15 +377,35 @@ func (s *Server) SlashCommand(user, text string, edit ...func(payload map[string
 }
 
 // Click builds a block_actions envelope: user clicks actionID with value.
+// Each click has its own trigger_id and action_ts, as in Slack; Redeliver
+// sends the same click again.
 func (s *Server) Click(user, actionID, value string) map[string]any {
 	e := Fixture("block_actions.json")
 	e["envelope_id"] = s.envelopeID()
 	p := e["payload"].(map[string]any)
 	p["user"].(map[string]any)["id"] = user
 	p["response_url"] = s.ResponseURL()
+	n := s.seq.Add(1)
+	p["trigger_id"] = fmt.Sprintf("%d.%d.%032x", 1700000000+n, 1234567890, time.Now().UnixNano())
 	a := p["actions"].([]any)[0].(map[string]any)
 	a["action_id"], a["value"] = actionID, value
+	a["action_ts"] = fmt.Sprintf("%d.%06d", 1700000000+n, n%1000000)
 	return e
+}
+
+// Redeliver returns the envelope e again under a new envelope_id: the same
+// click reaching the app a second time (another connection, a replay).
+func (s *Server) Redeliver(e map[string]any) map[string]any {
+	var out map[string]any
+	b, err := json.Marshal(e)
+	if err == nil {
+		err = json.Unmarshal(b, &out)
+	}
+	if err != nil {
+		panic(err)
+	}
+	out["envelope_id"] = s.envelopeID()
+	return out
 }
 
 // HomeOpened builds an app_home_opened envelope for user.

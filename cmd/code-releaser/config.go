@@ -253,7 +253,6 @@ func (c *config) validate() error {
 		add("environments", "at least one env is required")
 	}
 	seen := map[string]int{}
-	prod := -1
 	for i, e := range c.Environments {
 		f := fmt.Sprintf("environments[%d]", i)
 		if err := workflow.ValidateEnvName(e.Name); err != nil {
@@ -268,16 +267,15 @@ func (c *config) validate() error {
 				add(f+".aws", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 			}
 		}
-		if e.Production {
-			if prod >= 0 {
-				add(f+".production", "environments[%d] is already the production env", prod)
-			} else {
-				prod = i
-			}
-		}
 	}
 	for i, e := range c.Environments {
-		for _, err := range e.Approvals.check() {
+		probs := e.Approvals.check()
+		if len(probs) == 0 {
+			if err := (workflow.Env{Name: e.Name, Production: e.Production, Approvals: e.Approvals.policy()}).ValidateApprovals(); err != nil {
+				probs = append(probs, workflow.UserMessage(err))
+			}
+		}
+		for _, err := range probs {
 			add(fmt.Sprintf("environments[%d].approvals", i), "%s", err)
 		}
 		for act := range e.AllowedFor {

@@ -3,6 +3,10 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/code-releaser/code-releaser/store"
+	"github.com/code-releaser/code-releaser/workflow"
+	"github.com/code-releaser/code-releaser/workflow/workflowtest"
 )
 
 const goodConfig = `
@@ -55,7 +59,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"slack token in file", base + "slack: {announce_channel: xoxb-1234567890-abcdef}\nenvironments: [{name: dev}]", "slack.announce_channel: looks like a secret"},
 		{"no url", "environments: [{name: dev}]", "repo.url: is required"},
 		{"no envs", base, "environments: at least one env is required"},
-		{"two prods", base + "environments: [{name: a, production: true}, {name: b, production: true}]", "environments[1].production"},
+		{"approvals on non-prod", base + "environments: [{name: dev}, {name: prod-eu, approvals: {required: 1, approvers: [U1]}}]", "environments[1].approvals: prod-eu is not a production env, and approvals apply only to production envs"},
 		{"requires unknown", base + "environments: [{name: a, requires_env: zz}]", `environments[0].requires_env: "zz"`},
 		{"bad prefix", "repo: {url: file:///r, release_prefix: rel}\nenvironments: [{name: a}]", "repo.release_prefix"},
 	} {
@@ -71,6 +75,25 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 				t.Errorf("error shows the secret: %q", err)
 			}
 		})
+	}
+}
+
+func TestSeveralProductionEnvs(t *testing.T) {
+	c, err := parseConfig([]byte("repo: {url: file:///tmp/r.git, cache_dir: /tmp/c}\n"+
+		"environments: [{name: stg}, {name: prod-us, production: true, approvals: {required: 1, approvers: [U1]}},"+
+		" {name: prod-eu, production: true, requires_env: prod-us, approvals: {required: 1, approvers: [U2]}}]"), noEnv)
+	if err != nil {
+		t.Fatalf("two production envs: %v", err)
+	}
+	svc, err := workflow.NewService(nil, c.workflowConfig(), workflow.Deps{Repo: workflowtest.NewRepo(), Store: store.NewMemory(nil), Notifier: &workflowtest.Notifier{}})
+	if err != nil {
+		t.Fatalf("NewService: %v", err)
+	}
+	for _, name := range []string{"prod-us", "prod-eu"} {
+		env, err := svc.Env(name)
+		if err != nil || !env.Production || env.Branch != "master" || env.Approvals.Required != 1 {
+			t.Errorf("%s: %+v %v, want production on master with its approvals", name, env, err)
+		}
 	}
 }
 
