@@ -33,7 +33,9 @@ type commandRunner struct {
 	sha      string
 	region   string
 	creds    aws.Credentials
-	environ  []string // the process environment passed on (PATH, HOME, ...)
+	credNote string // said once in each step's progress when set
+	policy   StepPolicy
+	environ  []string // the operator's environment passed on (PATH, LANG)
 	progress func(name, format string, args ...any)
 
 	once     sync.Once
@@ -49,9 +51,41 @@ func (c *commandRunner) prepare() (string, error) {
 			c.err = fmt.Errorf("checkout of %s: %w", shortSHA(c.sha), err)
 			return
 		}
+		if err := c.give(c.base); err != nil {
+			c.err = err
+			return
+		}
 		c.checkout = dir
 	})
 	return c.checkout, c.err
+}
+
+// give hands the tree at dir to the user steps run as, if not the bot's.
+func (c *commandRunner) give(dir string) error {
+	as := c.policy.RunAs
+	if as == nil {
+		return nil
+	}
+	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, int(as.UID), int(as.GID))
+	})
+	if err != nil {
+		return fmt.Errorf("giving the step's files to uid %d: %w", as.UID, err)
+	}
+	return nil
+}
+
+// runnerArgv is the operator's runner with "{dir}" replaced by the step's
+// working directory.
+func runnerArgv(runner []string, dir string) []string {
+	out := make([]string, len(runner))
+	for i, a := range runner {
+		out[i] = strings.ReplaceAll(a, "{dir}", dir)
+	}
+	return out
 }
 
 // stackOutputs is the outputs file's entry of a stack.
@@ -78,12 +112,27 @@ func (c *commandRunner) run(ctx context.Context, cp *CommandPlan, outputs map[st
 	if err != nil {
 		return "failed", err.Error()
 	}
-	outFile := filepath.Join(c.base, "outputs-"+cp.Name+".json")
+	// The step's own dir: its outputs file, HOME and TMPDIR.
+	own := filepath.Join(c.base, "step-"+cp.Name)
+	home, tmp := filepath.Join(own, "home"), filepath.Join(own, "tmp")
+	for _, d := range []string{home, tmp} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return "failed", err.Error()
+		}
+	}
+	outFile := filepath.Join(own, "outputs.json")
 	data, _ := json.MarshalIndent(outputs, "", "  ")
 	if err := os.WriteFile(outFile, data, 0o600); err != nil {
 		return "failed", err.Error()
 	}
+	if err := c.give(own); err != nil {
+		return "failed", err.Error()
+	}
+	// Later entries win: the bot's own variables come last.
 	env := append([]string(nil), c.environ...)
+	for _, k := range sortedKeys(cp.Env) {
+		env = append(env, k+"="+cp.Env[k])
+	}
 	ids := make([]string, 0, len(outputs))
 	for id := range outputs {
 		ids = append(ids, id)
@@ -94,26 +143,30 @@ func (c *commandRunner) run(ctx context.Context, cp *CommandPlan, outputs map[st
 			env = append(env, envName("STACK", id, k)+"="+outputs[id].Outputs[k])
 		}
 	}
-	for _, k := range sortedKeys(cp.Env) {
-		env = append(env, k+"="+cp.Env[k])
-	}
-	env = append(env,
+	env = append(env, "HOME="+home, "TMPDIR="+tmp,
 		"CODE_RELEASER_ENV="+c.env, "CODE_RELEASER_SHA="+c.sha, "CODE_RELEASER_OUTPUTS="+outFile,
-		"AWS_REGION="+c.region, "AWS_DEFAULT_REGION="+c.region,
-		"AWS_ACCESS_KEY_ID="+c.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.creds.SecretAccessKey,
+		"AWS_REGION="+c.region, "AWS_DEFAULT_REGION="+c.region, "AWS_EC2_METADATA_DISABLED=true",
 	)
-	if c.creds.SessionToken != "" {
-		env = append(env, "AWS_SESSION_TOKEN="+c.creds.SessionToken)
+	if c.creds.AccessKeyID != "" {
+		env = append(env, "AWS_ACCESS_KEY_ID="+c.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.creds.SecretAccessKey)
+		if c.creds.SessionToken != "" {
+			env = append(env, "AWS_SESSION_TOKEN="+c.creds.SessionToken)
+		}
+	}
+	if c.credNote != "" {
+		c.progress(cp.Name, "%s", c.credNote)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cp.Timeout)
 	defer cancel()
-	cmd := exec.Command(cp.Argv[0], cp.Argv[1:]...)
-	cmd.Dir = filepath.Join(dir, filepath.FromSlash(cp.Dir))
+	workDir := filepath.Join(dir, filepath.FromSlash(cp.Dir))
+	argv := append(runnerArgv(c.policy.Runner, workDir), cp.Argv...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = workDir
 	cmd.Env = env
 	w := &lineWriter{emit: func(line string) { c.progress(cp.Name, "%s", line) }, redact: newRedactor(c.creds)}
 	start := time.Now()
 	c.progress(cp.Name, "$ %s", strings.Join(cp.Argv, " "))
-	err = runProcess(ctx, cmd, w, stepGrace)
+	err = runProcess(ctx, cmd, c.policy.RunAs, w, stepGrace)
 	w.flush()
 	took := time.Since(start).Round(time.Millisecond)
 	switch {

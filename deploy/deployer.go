@@ -42,8 +42,9 @@ type Config struct {
 	// WorkDir holds the checkouts of command steps; default os.TempDir().
 	WorkDir string
 	// CommandEnv is the environment command steps start from (before the
-	// bot adds AWS credentials and outputs); default PATH, HOME, LANG and
-	// TMPDIR of the process.
+	// bot adds HOME and TMPDIR in the step's work dir, the env's AWS
+	// credentials and the outputs); default PATH and LANG of the process.
+	// See StepPolicy for what else a step gets.
 	CommandEnv []string
 }
 
@@ -78,7 +79,7 @@ func New(log *slog.Logger, src Source, cfg Config) (*Deployer, error) {
 		cfg.LoadAWS = DefaultLoadAWS
 	}
 	if cfg.CommandEnv == nil {
-		for _, k := range []string{"PATH", "HOME", "LANG", "TMPDIR"} {
+		for _, k := range []string{"PATH", "LANG"} {
 			if v, ok := os.LookupEnv(k); ok {
 				cfg.CommandEnv = append(cfg.CommandEnv, k+"="+v)
 			}
@@ -144,11 +145,12 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 			return result, workflow.Wrap(op, workflow.Internal, "", err)
 		}
 		defer os.RemoveAll(base)
-		creds, err := cfg.Credentials.Retrieve(ctx)
+		creds, note, err := stepCredentials(ctx, cfg, a)
 		if err != nil {
-			return result, workflow.Wrap(op, workflow.Unavailable, "cannot get AWS credentials for the command steps", err)
+			return result, err
 		}
-		cr := &commandRunner{files: files, base: base, env: env.Name, sha: sha, region: a.Region, creds: creds, environ: d.cfg.CommandEnv, progress: report}
+		cr := &commandRunner{files: files, base: base, env: env.Name, sha: sha, region: a.Region, creds: creds, credNote: note,
+			policy: a.Steps, environ: d.cfg.CommandEnv, progress: report}
 		for _, cp := range plan.Commands {
 			tasks = append(tasks, &task{
 				id: commandNode(cp.Name), after: cp.AfterStacks,
