@@ -37,6 +37,7 @@ type commandRunner struct {
 	policy   StepPolicy
 	environ  []string // the operator's environment passed on (PATH, LANG)
 	progress func(name, format string, args ...any)
+	redact   func(string) string // every secret the bot knows and the step's credentials
 
 	once     sync.Once
 	checkout string
@@ -163,9 +164,9 @@ func (c *commandRunner) run(ctx context.Context, cp *CommandPlan, outputs map[st
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = workDir
 	cmd.Env = env
-	w := &lineWriter{emit: func(line string) { c.progress(cp.Name, "%s", line) }, redact: newRedactor(c.creds)}
+	w := &lineWriter{emit: func(line string) { c.progress(cp.Name, "%s", line) }, redact: c.redact}
 	start := time.Now()
-	c.progress(cp.Name, "$ %s", strings.Join(cp.Argv, " "))
+	c.progress(cp.Name, "$ %s", c.redact(strings.Join(cp.Argv, " ")))
 	err = runProcess(ctx, cmd, c.policy.RunAs, w, stepGrace)
 	w.flush()
 	took := time.Since(start).Round(time.Millisecond)
@@ -179,6 +180,18 @@ func (c *commandRunner) run(ctx context.Context, cp *CommandPlan, outputs map[st
 	}
 	c.progress(cp.Name, "done in %s", took)
 	return "succeeded", ""
+}
+
+// redactors applies each of rs (nil ones skipped) in turn.
+func redactors(rs ...func(string) string) func(string) string {
+	return func(s string) string {
+		for _, r := range rs {
+			if r != nil {
+				s = r(s)
+			}
+		}
+		return s
+	}
 }
 
 // newRedactor replaces the credentials' secrets in text.
@@ -197,6 +210,14 @@ func newRedactor(creds aws.Credentials) func(string) string {
 	}
 }
 
+// Long lines are cut into pieces of about maxLine bytes. The cut keeps
+// back maxSecret bytes and is moved until no secret crosses it, so that a
+// secret of up to maxSecret bytes is redacted wherever it falls.
+const (
+	maxLine   = 64 << 10
+	maxSecret = 4 << 10
+)
+
 // lineWriter splits a command's output into redacted lines.
 type lineWriter struct {
 	mu     sync.Mutex
@@ -214,19 +235,38 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	for {
 		i := bytes.IndexByte(w.buf.Bytes(), '\n')
 		if i < 0 {
-			if w.buf.Len() > 64<<10 { // a very long line: cut it
-				w.line(w.buf.String())
-				w.buf.Reset()
+			if w.buf.Len() > maxLine {
+				w.cutLong()
 			}
 			return len(p), nil
 		}
 		line := string(w.buf.Next(i + 1))
-		w.line(strings.TrimRight(line, "\r\n"))
+		w.line(w.redact(strings.TrimRight(line, "\r\n")))
 	}
 }
 
+// cutLong emits the head of a line too long to keep whole, at a cut no
+// secret crosses: one where redacting the two sides apart gives what
+// redacting the whole does. The last maxSecret bytes at least stay
+// buffered, since a secret may be only partly written yet.
+func (w *lineWriter) cutLong() {
+	b := w.buf.Bytes()
+	whole := w.redact(string(b))
+	for cut := len(b) - maxSecret; cut > 0; cut -= maxSecret {
+		head, rest := w.redact(string(b[:cut])), w.redact(string(b[cut:]))
+		if head+rest == whole {
+			w.line(head)
+			w.buf.Next(cut)
+			return
+		}
+	}
+	// Secrets everywhere: give up cutting, emit the whole.
+	w.line(whole)
+	w.buf.Reset()
+}
+
+// line records an already redacted line.
 func (w *lineWriter) line(s string) {
-	s = w.redact(s)
 	w.n++
 	if w.n <= maxStreamedLines {
 		w.emit(s)
@@ -243,7 +283,7 @@ func (w *lineWriter) flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.buf.Len() > 0 {
-		w.line(w.buf.String())
+		w.line(w.redact(w.buf.String()))
 		w.buf.Reset()
 	}
 }

@@ -46,6 +46,11 @@ type Config struct {
 	// credentials and the outputs); default PATH and LANG of the process.
 	// See StepPolicy for what else a step gets.
 	CommandEnv []string
+	// Redact replaces every secret the process knows in text (the
+	// caller's tokens); with the env credentials' own redactor it is
+	// applied to every progress line, step output line, failure reason
+	// and summary. nil: only the credentials are redacted.
+	Redact func(string) string
 }
 
 // Deployer deploys commits of the infra repo to envs: it implements
@@ -115,11 +120,12 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 	if progress == nil {
 		progress = func(workflow.Step) {}
 	}
+	redact := redactors(d.cfg.Redact)
 	var mu sync.Mutex // progress may be called from several stacks at once
 	report := func(name, format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
-		progress(workflow.Step{Name: name, At: time.Now(), Detail: fmt.Sprintf(format, args...)})
+		progress(workflow.Step{Name: name, At: time.Now(), Detail: redact(fmt.Sprintf(format, args...))})
 	}
 	t, err := d.open(ctx, op, env, sha)
 	if err != nil {
@@ -150,7 +156,7 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 			return result, err
 		}
 		cr := &commandRunner{files: files, base: base, env: env.Name, sha: sha, region: a.Region, creds: creds, credNote: note,
-			policy: a.Steps, environ: d.cfg.CommandEnv, progress: report}
+			policy: a.Steps, environ: d.cfg.CommandEnv, progress: report, redact: redactors(newRedactor(creds), d.cfg.Redact)}
 		for _, cp := range plan.Commands {
 			tasks = append(tasks, &task{
 				id: commandNode(cp.Name), after: cp.AfterStacks,
@@ -187,6 +193,9 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 		if r, ok := cmdResults[cp.Name]; ok {
 			result.Stacks = append(result.Stacks, r)
 		}
+	}
+	for i := range result.Stacks {
+		result.Stacks[i].Reason = redact(result.Stacks[i].Reason)
 	}
 	result.Finished = time.Now()
 	result.Status, result.Summary = summarize(result.Stacks, d.cfg.Plan)
