@@ -277,7 +277,6 @@ func TestDeployRefusals(t *testing.T) {
 		status, want string
 	}{
 		{"ROLLBACK_COMPLETE", "aws cloudformation delete-stack --stack-name dev-network"},
-		{"UPDATE_IN_PROGRESS", "another operation is running on it"},
 		{"UPDATE_ROLLBACK_FAILED", "continue-update-rollback"},
 	} {
 		t.Run(tc.status, func(t *testing.T) {
