@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,11 +15,73 @@ import (
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
-// EnvAWS is where an env lives in AWS.
+// EnvAWS is where an env lives in AWS, and what its command steps may
+// use. It comes from the operator's config, never from the infra repo
+// (whose code-releaser.yml anyone who can push a ticket branch controls).
 type EnvAWS struct {
 	Region    string
 	AccountID string // 12 digits; the account guard checks it
 	RoleARN   string // assumed through STS when set
+	Steps     StepPolicy
+}
+
+// StepPolicy is the operator's choice of what a command step of an env
+// gets and as whom it runs. A step runs code from the released commit, so
+// it must be assumed to be written by whoever pushed a ticket branch.
+//
+// What protects what:
+//
+//   - Credentials: a step gets the env's assumed-role credentials (short-
+//     lived, of the env's account only) and never the bot's base
+//     credentials, which can assume every env's role, prod's included. An
+//     env without role_arn gives its steps no AWS credentials unless
+//     Credentials is StepCredentialsBase.
+//   - Environment: only PATH and LANG of the bot (or Config.CommandEnv),
+//     HOME and TMPDIR inside the step's own work dir (not the bot's HOME,
+//     which holds the git mirror, git and AWS credentials), the stack
+//     outputs, the env name and the commit. AWS_EC2_METADATA_DISABLED is
+//     set so that SDKs do not fall back to the instance's role.
+//   - Neither of those is a boundary while the step runs as the bot's
+//     user: such a step can read the bot's files and /proc/<bot>/environ
+//     (Slack, Git and Jira tokens) and trace the bot. RunAs or Runner make
+//     it one.
+//   - RunAs (the bot must run as root): the step runs as another uid and
+//     gid with no supplementary groups. It cannot read the bot's 0600
+//     files, its environment or its memory; its checkout, home and temp
+//     dir are given to that uid. It still shares the host's network
+//     (block the instance metadata endpoint for it, e.g. IMDSv2 with hop
+//     limit 1 in containers or an iptables owner rule, or it gets the
+//     instance role) and the kernel.
+//   - Runner: argv prefixed to every step, e.g. [sudo, -n, -u, deployer,
+//     --] (a sudoers rule for the bot's user; sudo's env_reset drops the
+//     step's environment unless env_keep or --preserve-env names it) or
+//     [docker, run, --rm, -i, -v, "{dir}:{dir}", -w, "{dir}", --env-file,
+//     ..., image] (the filesystem and process table are the container's;
+//     access to the Docker socket is root on the host, so the bot's user
+//     is trusted with it, not the step). "{dir}" is the step's working
+//     directory. The runner process starts with the step's environment.
+type StepPolicy struct {
+	Credentials string   // "" or StepCredentialsRole, StepCredentialsNone, StepCredentialsBase
+	Runner      []string // prefixed to every step's argv
+	RunAs       *RunAs
+}
+
+// The values of StepPolicy.Credentials.
+const (
+	// StepCredentialsRole (the default): the assumed role's credentials,
+	// none without role_arn.
+	StepCredentialsRole = "role"
+	// StepCredentialsNone: no AWS credentials, whatever the env has.
+	StepCredentialsNone = "none"
+	// StepCredentialsBase: without role_arn, the bot's own credentials.
+	// Unsafe: whoever can push a ticket branch gets them, and with them
+	// every role they can assume.
+	StepCredentialsBase = "base"
+)
+
+// RunAs is the user and group command steps run as.
+type RunAs struct {
+	UID, GID uint32
 }
 
 var (
@@ -45,7 +108,50 @@ func (a EnvAWS) Validate() error {
 			errs = append(errs, fmt.Errorf("role_arn: the role is in account %s, not in the env's account %s", m[1], a.AccountID))
 		}
 	}
+	errs = append(errs, a.Steps.validate()...)
 	return errors.Join(errs...)
+}
+
+func (p StepPolicy) validate() []error {
+	var errs []error
+	switch p.Credentials {
+	case "", StepCredentialsRole, StepCredentialsNone, StepCredentialsBase:
+	default:
+		errs = append(errs, fmt.Errorf("step_credentials: %q is not one of role, none, base", p.Credentials))
+	}
+	if len(p.Runner) > 0 && p.Runner[0] == "" {
+		errs = append(errs, errors.New("step_runner: the first element must name a program"))
+	}
+	if p.RunAs != nil {
+		if p.RunAs.UID == 0 {
+			errs = append(errs, errors.New("step_run_as: uid 0 is root: name an unprivileged user"))
+		}
+		if !runAsSupported() {
+			errs = append(errs, errors.New("step_run_as: needs a unix system"))
+		} else if os.Geteuid() != 0 {
+			errs = append(errs, fmt.Errorf("step_run_as: the bot runs as uid %d, and only root can start a step as another user; run the bot as root or use step_runner (e.g. [sudo, -n, -u, deployer, --])", os.Geteuid()))
+		}
+	}
+	return errs
+}
+
+// stepCredentials are the AWS credentials command steps get, with a note
+// for their progress when they get none or the base ones.
+func stepCredentials(ctx context.Context, cfg aws.Config, a EnvAWS) (creds aws.Credentials, note string, err error) {
+	switch {
+	case a.Steps.Credentials == StepCredentialsNone:
+		return aws.Credentials{}, "no AWS credentials (step_credentials: none)", nil
+	case a.RoleARN == "" && a.Steps.Credentials != StepCredentialsBase:
+		return aws.Credentials{}, "no AWS credentials: the env has no role_arn, and the bot's own credentials are not given to steps (set aws.role_arn)", nil
+	}
+	creds, err = cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, "", workflow.Wrap("deploy.steps", workflow.Unavailable, "cannot get AWS credentials for the command steps", errors.New(apiMessage(err)))
+	}
+	if a.RoleARN == "" {
+		note = "with the bot's own AWS credentials (step_credentials: base)"
+	}
+	return creds, note, nil
 }
 
 // LoadAWS builds the base SDK configuration for a region; the deployer

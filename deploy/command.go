@@ -33,8 +33,11 @@ type commandRunner struct {
 	sha      string
 	region   string
 	creds    aws.Credentials
-	environ  []string // the process environment passed on (PATH, HOME, ...)
+	credNote string // said once in each step's progress when set
+	policy   StepPolicy
+	environ  []string // the operator's environment passed on (PATH, LANG)
 	progress func(name, format string, args ...any)
+	redact   func(string) string // every secret the bot knows and the step's credentials
 
 	once     sync.Once
 	checkout string
@@ -49,9 +52,41 @@ func (c *commandRunner) prepare() (string, error) {
 			c.err = fmt.Errorf("checkout of %s: %w", shortSHA(c.sha), err)
 			return
 		}
+		if err := c.give(c.base); err != nil {
+			c.err = err
+			return
+		}
 		c.checkout = dir
 	})
 	return c.checkout, c.err
+}
+
+// give hands the tree at dir to the user steps run as, if not the bot's.
+func (c *commandRunner) give(dir string) error {
+	as := c.policy.RunAs
+	if as == nil {
+		return nil
+	}
+	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, int(as.UID), int(as.GID))
+	})
+	if err != nil {
+		return fmt.Errorf("giving the step's files to uid %d: %w", as.UID, err)
+	}
+	return nil
+}
+
+// runnerArgv is the operator's runner with "{dir}" replaced by the step's
+// working directory.
+func runnerArgv(runner []string, dir string) []string {
+	out := make([]string, len(runner))
+	for i, a := range runner {
+		out[i] = strings.ReplaceAll(a, "{dir}", dir)
+	}
+	return out
 }
 
 // stackOutputs is the outputs file's entry of a stack.
@@ -78,12 +113,27 @@ func (c *commandRunner) run(ctx context.Context, cp *CommandPlan, outputs map[st
 	if err != nil {
 		return "failed", err.Error()
 	}
-	outFile := filepath.Join(c.base, "outputs-"+cp.Name+".json")
+	// The step's own dir: its outputs file, HOME and TMPDIR.
+	own := filepath.Join(c.base, "step-"+cp.Name)
+	home, tmp := filepath.Join(own, "home"), filepath.Join(own, "tmp")
+	for _, d := range []string{home, tmp} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return "failed", err.Error()
+		}
+	}
+	outFile := filepath.Join(own, "outputs.json")
 	data, _ := json.MarshalIndent(outputs, "", "  ")
 	if err := os.WriteFile(outFile, data, 0o600); err != nil {
 		return "failed", err.Error()
 	}
+	if err := c.give(own); err != nil {
+		return "failed", err.Error()
+	}
+	// Later entries win: the bot's own variables come last.
 	env := append([]string(nil), c.environ...)
+	for _, k := range sortedKeys(cp.Env) {
+		env = append(env, k+"="+cp.Env[k])
+	}
 	ids := make([]string, 0, len(outputs))
 	for id := range outputs {
 		ids = append(ids, id)
@@ -94,26 +144,30 @@ func (c *commandRunner) run(ctx context.Context, cp *CommandPlan, outputs map[st
 			env = append(env, envName("STACK", id, k)+"="+outputs[id].Outputs[k])
 		}
 	}
-	for _, k := range sortedKeys(cp.Env) {
-		env = append(env, k+"="+cp.Env[k])
-	}
-	env = append(env,
+	env = append(env, "HOME="+home, "TMPDIR="+tmp,
 		"CODE_RELEASER_ENV="+c.env, "CODE_RELEASER_SHA="+c.sha, "CODE_RELEASER_OUTPUTS="+outFile,
-		"AWS_REGION="+c.region, "AWS_DEFAULT_REGION="+c.region,
-		"AWS_ACCESS_KEY_ID="+c.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.creds.SecretAccessKey,
+		"AWS_REGION="+c.region, "AWS_DEFAULT_REGION="+c.region, "AWS_EC2_METADATA_DISABLED=true",
 	)
-	if c.creds.SessionToken != "" {
-		env = append(env, "AWS_SESSION_TOKEN="+c.creds.SessionToken)
+	if c.creds.AccessKeyID != "" {
+		env = append(env, "AWS_ACCESS_KEY_ID="+c.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.creds.SecretAccessKey)
+		if c.creds.SessionToken != "" {
+			env = append(env, "AWS_SESSION_TOKEN="+c.creds.SessionToken)
+		}
+	}
+	if c.credNote != "" {
+		c.progress(cp.Name, "%s", c.credNote)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cp.Timeout)
 	defer cancel()
-	cmd := exec.Command(cp.Argv[0], cp.Argv[1:]...)
-	cmd.Dir = filepath.Join(dir, filepath.FromSlash(cp.Dir))
+	workDir := filepath.Join(dir, filepath.FromSlash(cp.Dir))
+	argv := append(runnerArgv(c.policy.Runner, workDir), cp.Argv...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = workDir
 	cmd.Env = env
-	w := &lineWriter{emit: func(line string) { c.progress(cp.Name, "%s", line) }, redact: newRedactor(c.creds)}
+	w := &lineWriter{emit: func(line string) { c.progress(cp.Name, "%s", line) }, redact: c.redact}
 	start := time.Now()
-	c.progress(cp.Name, "$ %s", strings.Join(cp.Argv, " "))
-	err = runProcess(ctx, cmd, w, stepGrace)
+	c.progress(cp.Name, "$ %s", c.redact(strings.Join(cp.Argv, " ")))
+	err = runProcess(ctx, cmd, c.policy.RunAs, w, stepGrace)
 	w.flush()
 	took := time.Since(start).Round(time.Millisecond)
 	switch {
@@ -126,6 +180,18 @@ func (c *commandRunner) run(ctx context.Context, cp *CommandPlan, outputs map[st
 	}
 	c.progress(cp.Name, "done in %s", took)
 	return "succeeded", ""
+}
+
+// redactors applies each of rs (nil ones skipped) in turn.
+func redactors(rs ...func(string) string) func(string) string {
+	return func(s string) string {
+		for _, r := range rs {
+			if r != nil {
+				s = r(s)
+			}
+		}
+		return s
+	}
 }
 
 // newRedactor replaces the credentials' secrets in text.
@@ -144,6 +210,14 @@ func newRedactor(creds aws.Credentials) func(string) string {
 	}
 }
 
+// Long lines are cut into pieces of about maxLine bytes. The cut keeps
+// back maxSecret bytes and is moved until no secret crosses it, so that a
+// secret of up to maxSecret bytes is redacted wherever it falls.
+const (
+	maxLine   = 64 << 10
+	maxSecret = 4 << 10
+)
+
 // lineWriter splits a command's output into redacted lines.
 type lineWriter struct {
 	mu     sync.Mutex
@@ -161,19 +235,38 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	for {
 		i := bytes.IndexByte(w.buf.Bytes(), '\n')
 		if i < 0 {
-			if w.buf.Len() > 64<<10 { // a very long line: cut it
-				w.line(w.buf.String())
-				w.buf.Reset()
+			if w.buf.Len() > maxLine {
+				w.cutLong()
 			}
 			return len(p), nil
 		}
 		line := string(w.buf.Next(i + 1))
-		w.line(strings.TrimRight(line, "\r\n"))
+		w.line(w.redact(strings.TrimRight(line, "\r\n")))
 	}
 }
 
+// cutLong emits the head of a line too long to keep whole, at a cut no
+// secret crosses: one where redacting the two sides apart gives what
+// redacting the whole does. The last maxSecret bytes at least stay
+// buffered, since a secret may be only partly written yet.
+func (w *lineWriter) cutLong() {
+	b := w.buf.Bytes()
+	whole := w.redact(string(b))
+	for cut := len(b) - maxSecret; cut > 0; cut -= maxSecret {
+		head, rest := w.redact(string(b[:cut])), w.redact(string(b[cut:]))
+		if head+rest == whole {
+			w.line(head)
+			w.buf.Next(cut)
+			return
+		}
+	}
+	// Secrets everywhere: give up cutting, emit the whole.
+	w.line(whole)
+	w.buf.Reset()
+}
+
+// line records an already redacted line.
 func (w *lineWriter) line(s string) {
-	s = w.redact(s)
 	w.n++
 	if w.n <= maxStreamedLines {
 		w.emit(s)
@@ -190,7 +283,7 @@ func (w *lineWriter) flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.buf.Len() > 0 {
-		w.line(w.buf.String())
+		w.line(w.redact(w.buf.String()))
 		w.buf.Reset()
 	}
 }

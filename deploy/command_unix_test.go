@@ -15,24 +15,6 @@ import (
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
-// commandRepo is a repo whose spec has only the given commands.
-func commandRepo(commands string) fstest.MapFS {
-	return fstest.MapFS{SpecFile: {Data: []byte("commands:\n" + commands)}}
-}
-
-// stepLines is what the step named name printed, one entry a line.
-func (f *fixture) stepLines(name string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, s := range f.steps {
-		if s.Name == name {
-			out = append(out, s.Detail)
-		}
-	}
-	return out
-}
-
 // liveInGroup lists the processes of group pgid that are not zombies.
 func liveInGroup(t *testing.T, pgid int) []string {
 	t.Helper()
@@ -157,5 +139,59 @@ func TestStepDescriptors(t *testing.T) {
 	}
 	if len(fds) < 3 {
 		t.Errorf("no descriptors listed:\n%s", text)
+	}
+}
+
+func TestStepRunAs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skipf("running a step as another user needs root; the tests run as uid %d", os.Geteuid())
+	}
+	// A 0600 file of the bot's next to a 0644 one, in directories anyone
+	// may traverse: only the file's mode keeps the step out.
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret, public := filepath.Join(dir, "secret"), filepath.Join(dir, "public")
+	if err := os.WriteFile(secret, []byte("bot secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(public, []byte("public\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	for _, d := range []string{filepath.Dir(work), work} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := newFixture(t)
+	repo := commandRepo(`  - name: nobody
+    argv: [sh, -c, 'echo "uid=$(id -u) gid=$(id -g) groups=$(id -G)"; cat hello.txt; cat "$PUBLIC"; cat "$SECRET" || echo "secret: denied"; echo x > "$HOME/h" && echo home ok; echo y > "$TMPDIR/t" && echo tmp ok; cat "$CODE_RELEASER_OUTPUTS" > /dev/null && echo outputs read']
+    dir: scripts
+    env: {SECRET: ` + secret + `, PUBLIC: ` + public + `}
+`)
+	repo["scripts/hello.txt"] = &fstest.MapFile{Data: []byte("hello from the checkout\n"), Mode: 0o644}
+	f.src["c1"] = repo
+	res, err := f.deploy(t, f.deployer(t, func(c *Config) {
+		c.WorkDir = work
+		c.Envs["dev"] = EnvAWS{Region: "eu-west-1", AccountID: "111111111111", Steps: StepPolicy{RunAs: &RunAs{UID: 65534, GID: 65534}}}
+	}), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(f.stepLines("nobody"), "\n")
+	if res.Status != workflow.DeploySucceeded {
+		t.Fatalf("%s: %s\n%s", res.Status, res.Summary, text)
+	}
+	for _, want := range []string{"uid=65534 gid=65534 groups=65534\n", "hello from the checkout", "\npublic\n", "secret: denied", "home ok", "tmp ok", "outputs read"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "bot secret") {
+		t.Errorf("the step read the bot's 0600 file:\n%s", text)
 	}
 }

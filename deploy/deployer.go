@@ -42,9 +42,15 @@ type Config struct {
 	// WorkDir holds the checkouts of command steps; default os.TempDir().
 	WorkDir string
 	// CommandEnv is the environment command steps start from (before the
-	// bot adds AWS credentials and outputs); default PATH, HOME, LANG and
-	// TMPDIR of the process.
+	// bot adds HOME and TMPDIR in the step's work dir, the env's AWS
+	// credentials and the outputs); default PATH and LANG of the process.
+	// See StepPolicy for what else a step gets.
 	CommandEnv []string
+	// Redact replaces every secret the process knows in text (the
+	// caller's tokens); with the env credentials' own redactor it is
+	// applied to every progress line, step output line, failure reason
+	// and summary. nil: only the credentials are redacted.
+	Redact func(string) string
 }
 
 // Deployer deploys commits of the infra repo to envs: it implements
@@ -78,7 +84,7 @@ func New(log *slog.Logger, src Source, cfg Config) (*Deployer, error) {
 		cfg.LoadAWS = DefaultLoadAWS
 	}
 	if cfg.CommandEnv == nil {
-		for _, k := range []string{"PATH", "HOME", "LANG", "TMPDIR"} {
+		for _, k := range []string{"PATH", "LANG"} {
 			if v, ok := os.LookupEnv(k); ok {
 				cfg.CommandEnv = append(cfg.CommandEnv, k+"="+v)
 			}
@@ -114,11 +120,12 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 	if progress == nil {
 		progress = func(workflow.Step) {}
 	}
+	redact := redactors(d.cfg.Redact)
 	var mu sync.Mutex // progress may be called from several stacks at once
 	report := func(name, format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
-		progress(workflow.Step{Name: name, At: time.Now(), Detail: fmt.Sprintf(format, args...)})
+		progress(workflow.Step{Name: name, At: time.Now(), Detail: redact(fmt.Sprintf(format, args...))})
 	}
 	t, err := d.open(ctx, op, env, sha)
 	if err != nil {
@@ -144,11 +151,12 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 			return result, workflow.Wrap(op, workflow.Internal, "", err)
 		}
 		defer os.RemoveAll(base)
-		creds, err := cfg.Credentials.Retrieve(ctx)
+		creds, note, err := stepCredentials(ctx, cfg, a)
 		if err != nil {
-			return result, workflow.Wrap(op, workflow.Unavailable, "cannot get AWS credentials for the command steps", err)
+			return result, err
 		}
-		cr := &commandRunner{files: files, base: base, env: env.Name, sha: sha, region: a.Region, creds: creds, environ: d.cfg.CommandEnv, progress: report}
+		cr := &commandRunner{files: files, base: base, env: env.Name, sha: sha, region: a.Region, creds: creds, credNote: note,
+			policy: a.Steps, environ: d.cfg.CommandEnv, progress: report, redact: redactors(newRedactor(creds), d.cfg.Redact)}
 		for _, cp := range plan.Commands {
 			tasks = append(tasks, &task{
 				id: commandNode(cp.Name), after: cp.AfterStacks,
@@ -185,6 +193,9 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 		if r, ok := cmdResults[cp.Name]; ok {
 			result.Stacks = append(result.Stacks, r)
 		}
+	}
+	for i := range result.Stacks {
+		result.Stacks[i].Reason = redact(result.Stacks[i].Reason)
 	}
 	result.Finished = time.Now()
 	result.Status, result.Summary = summarize(result.Stacks, d.cfg.Plan)

@@ -31,3 +31,7 @@ func signalGroup(pid int, sig os.Signal) error {
 func groupAlive(pid int) bool { return false }
 
 func closeInheritedFDs() {}
+
+func runAsSupported() bool { return false }
+
+func runAs(cmd *exec.Cmd, as *RunAs) {}

@@ -56,3 +56,10 @@ func closeInheritedFDs() {
 		}
 	}
 }
+
+func runAsSupported() bool { return true }
+
+// runAs makes cmd run as as, with no supplementary groups.
+func runAs(cmd *exec.Cmd, as *RunAs) {
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: as.UID, Gid: as.GID, Groups: []uint32{}}
+}

@@ -16,12 +16,12 @@ const stepGrace = 2 * time.Second
 
 // runProcess runs cmd in a process group of its own with stdin from the
 // null device and stdout and stderr to out, and returns once the step and
-// everything it forked have ended. When ctx ends (the step's timeout, a
+// everything it forked have ended. With as, it runs as that user. When ctx ends (the step's timeout, a
 // cancelled deploy, the bot's shutdown) the whole group gets SIGTERM, then
 // SIGKILL after grace; when the step's own process exits, what it left
 // running in the background is ended the same way. No descriptor of the
 // bot other than 0, 1 and 2 reaches the step.
-func runProcess(ctx context.Context, cmd *exec.Cmd, out io.Writer, grace time.Duration) error {
+func runProcess(ctx context.Context, cmd *exec.Cmd, as *RunAs, out io.Writer, grace time.Duration) error {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("output pipe: %w", err)
@@ -31,6 +31,9 @@ func runProcess(ctx context.Context, cmd *exec.Cmd, out io.Writer, grace time.Du
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.ExtraFiles = nil
 	isolate(cmd)
+	if as != nil {
+		runAs(cmd, as)
+	}
 	closeInheritedFDs()
 	err = cmd.Start()
 	pw.Close()

@@ -403,8 +403,8 @@ func (p *specParser) command(f string, n *yaml.Node) CommandSpec {
 				if !envVarRE.MatchString(k) {
 					p.errf(kv.val, ff, "%q is not an environment variable name", k)
 				}
-				if strings.HasPrefix(k, "AWS_") {
-					p.errf(kv.val, ff, "%q is set by the bot (the env's AWS credentials)", k)
+				if why := reservedEnvVar(k); why != "" {
+					p.errf(kv.val, ff, "%q %s", k, why)
 				}
 			}
 		case "timeout":
@@ -491,4 +491,19 @@ func expand(s, env string) string { return strings.ReplaceAll(s, "{env}", env) }
 // appliesTo reports whether an env filter lets env in.
 func appliesTo(envs []string, env string) bool {
 	return len(envs) == 0 || slices.Contains(envs, env)
+}
+
+// reservedEnvVar says why a step's env may not set k, "" when it may:
+// the bot sets these itself, or they would change how the operator's
+// runner (step_runner) starts rather than the step.
+func reservedEnvVar(k string) string {
+	switch {
+	case strings.HasPrefix(k, "AWS_"):
+		return "is set by the bot (the env's AWS credentials)"
+	case strings.HasPrefix(k, "CODE_RELEASER_"), strings.HasPrefix(k, "STACK_"), k == "HOME", k == "TMPDIR", k == "PATH":
+		return "is set by the bot"
+	case strings.HasPrefix(k, "LD_"), strings.HasPrefix(k, "DYLD_"):
+		return "would change how programs load, the operator's runner included: not settable"
+	}
+	return ""
 }

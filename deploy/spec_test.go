@@ -74,6 +74,10 @@ func TestParseSpecErrors(t *testing.T) {
 			"code-releaser.yml:4: commands[0].timeout: \"forever\" is not a duration",
 			"code-releaser.yml:5: commands[0].env: \"AWS_REGION\" is set by the bot",
 		}},
+		{"step env", "commands:\n  - name: x\n    argv: [x]\n    env: {LD_PRELOAD: /tmp/x.so, HOME: /root}\n", []string{
+			"code-releaser.yml:4: commands[0].env: \"HOME\" is set by the bot",
+			"code-releaser.yml:4: commands[0].env: \"LD_PRELOAD\" would change how programs load",
+		}},
 		{"after", "stacks:\n  a: {name: a, template: a.yml}\ncommands:\n  - {name: x, argv: [x], after: [b]}\n", []string{"code-releaser.yml:4: commands[0].after: \"b\" is not a stack"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -215,6 +215,25 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 	if st != nil {
 		status = string(st.StackStatus)
 	}
+	if busy(status) {
+		// A deploy resumed after a lost lease finds its own operation
+		// still running; or someone else's runs. Either way CloudFormation
+		// takes no change set until it ends.
+		o, adopted := r.await(ctx, sp, st)
+		if adopted {
+			return o
+		}
+		if o.result.Status != "" {
+			return o
+		}
+		if st, err = r.describe(ctx, sp.Name); err != nil {
+			return res(StatusFailed, "describe: %s", apiMessage(err))
+		}
+		status = ""
+		if st != nil {
+			status = string(st.StackStatus)
+		}
+	}
 	act, why := classify(sp.Name, status)
 	if act == actRefuse {
 		r.progress(sp.Name, "refused: %s", why)
@@ -308,7 +327,7 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 		}
 		return o
 	}
-	token := "code-releaser-" + randomHex(12)
+	token := r.tokenPrefix(sp) + randomHex(6)
 	start := time.Now()
 	r.progress(sp.Name, "%s started (%d change(s))", strings.ToLower(string(csType)), len(changes))
 	if _, err := r.cfn.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{
@@ -317,13 +336,39 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 		cleanup()
 		return res(StatusFailed, "execute change set: %s", apiMessage(err))
 	}
-	final, stackReason, failures, err := r.follow(ctx, sp.Name, aws.ToString(cs.StackId), token, start)
+	return r.finish(ctx, sp, aws.ToString(cs.StackId), token, start, act == actCreate)
+}
+
+// tokenPrefix starts the ClientRequestToken of this release's operation
+// on the stack: the commit and the plan's digest, so that a deploy
+// resumed later knows an operation in progress as its own.
+func (r *stackRunner) tokenPrefix(sp *StackPlan) string {
+	return "code-releaser-" + tokenPart(shortSHA(r.sha)) + "-" + tokenPart(sp.Digest[:min(12, len(sp.Digest))]) + "-"
+}
+
+// tokenPart keeps what a ClientRequestToken allows ([a-zA-Z0-9-]).
+func tokenPart(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+// finish follows the stack's operation with token to its end and gives
+// the stack's outcome.
+func (r *stackRunner) finish(ctx context.Context, sp *StackPlan, stackID, token string, start time.Time, created bool) stackOutcome {
+	res := func(status, format string, args ...any) stackOutcome {
+		return stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: status, Reason: fmt.Sprintf(format, args...)}}
+	}
+	final, stackReason, failures, err := r.follow(ctx, sp.Name, stackID, token, start)
 	if err != nil {
 		return res(StatusFailed, "following %s: %s", sp.Name, apiMessage(err))
 	}
-	o := stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: final}, failures: failures, created: act == actCreate}
+	o := stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: final}, failures: failures, created: created}
 	if stackSucceeded(final) {
-		after, err := r.describe(ctx, aws.ToString(cs.StackId))
+		after, err := r.describe(ctx, stackID)
 		if err != nil {
 			return res(StatusFailed, "describe after deploy: %s", apiMessage(err))
 		}
@@ -345,6 +390,71 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 	}
 	r.progress(sp.Name, "%s: %s", final, o.result.Reason)
 	return o
+}
+
+// busy reports whether a stack status is an operation in progress that
+// takes no change set.
+func busy(status string) bool {
+	return strings.HasSuffix(status, "_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
+}
+
+// await handles a stack found with an operation in progress. When the
+// operation is this release's (its ClientRequestToken starts with
+// tokenPrefix: an earlier attempt whose lease was lost), it is followed
+// and its end is the stack's outcome (adopted). Otherwise await waits for
+// it to end and returns neither adopted nor a result, and the deploy goes
+// on; a result without adoption is a failure to wait.
+func (r *stackRunner) await(ctx context.Context, sp *StackPlan, st *types.Stack) (o stackOutcome, adopted bool) {
+	fail := func(format string, args ...any) (stackOutcome, bool) {
+		return stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: StatusFailed, Reason: fmt.Sprintf(format, args...)}}, false
+	}
+	stackID := aws.ToString(st.StackId)
+	token, at, err := r.runningOperation(ctx, sp.Name, stackID)
+	if err != nil {
+		return fail("describe events: %s", apiMessage(err))
+	}
+	if token != "" && strings.HasPrefix(token, r.tokenPrefix(sp)) {
+		r.progress(sp.Name, "%s: this release's earlier attempt is still running; following it", st.StackStatus)
+		return r.finish(ctx, sp, stackID, token, at, st.StackStatus == types.StackStatusCreateInProgress), true
+	}
+	r.progress(sp.Name, "%s: waiting for another operation on the stack to finish", st.StackStatus)
+	wait := r.backoff()
+	for {
+		if err := sleep(ctx, wait()); err != nil {
+			return fail("stack %s was still %s when the deploy ended: %s", sp.Name, st.StackStatus, err)
+		}
+		now, err := r.describe(ctx, stackID)
+		if err != nil {
+			return fail("describe: %s", apiMessage(err))
+		}
+		if now == nil || !busy(string(now.StackStatus)) {
+			if now != nil {
+				r.progress(sp.Name, "the other operation ended: %s", now.StackStatus)
+			}
+			return stackOutcome{}, false
+		}
+		st = now
+	}
+}
+
+// runningOperation returns the ClientRequestToken and time of the stack's
+// newest stack-level event when that event is of an operation in
+// progress, "" otherwise.
+func (r *stackRunner) runningOperation(ctx context.Context, name, stackID string) (string, time.Time, error) {
+	out, err := r.cfn.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stackID)})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	// Newest first: the first stack-level event is the current status's.
+	for _, e := range out.StackEvents {
+		if aws.ToString(e.ResourceType) == "AWS::CloudFormation::Stack" && aws.ToString(e.LogicalResourceId) == name {
+			if !busy(string(e.ResourceStatus)) {
+				break // the status was not reached by an event of an operation
+			}
+			return aws.ToString(e.ClientRequestToken), aws.ToTime(e.Timestamp), nil
+		}
+	}
+	return "", time.Now(), nil
 }
 
 // planKind is what a plan calls act.

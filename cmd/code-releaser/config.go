@@ -86,6 +86,15 @@ type awsConfig struct {
 	Region    string `yaml:"region"`
 	AccountID string `yaml:"account_id"`
 	RoleARN   string `yaml:"role_arn"`
+	// What command steps get and as whom they run (deploy.StepPolicy).
+	StepCredentials string       `yaml:"step_credentials"` // role (default), none, base (unsafe)
+	StepRunner      []string     `yaml:"step_runner"`
+	StepRunAs       *runAsConfig `yaml:"step_run_as"`
+}
+
+type runAsConfig struct {
+	UID uint32 `yaml:"uid"`
+	GID uint32 `yaml:"gid"`
 }
 
 type approvalsConfig struct {
@@ -262,7 +271,7 @@ func (c *config) validate() error {
 		} else {
 			seen[e.Name] = i
 		}
-		if e.AWS != (awsConfig{}) {
+		if e.AWS.isSet() {
 			if err := e.AWS.envAWS().Validate(); err != nil {
 				add(f+".aws", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 			}

@@ -16,7 +16,17 @@ import (
 
 // envAWS is the deployer's view of an env's aws settings.
 func (a awsConfig) envAWS() deploy.EnvAWS {
-	return deploy.EnvAWS{Region: a.Region, AccountID: a.AccountID, RoleARN: a.RoleARN}
+	ea := deploy.EnvAWS{Region: a.Region, AccountID: a.AccountID, RoleARN: a.RoleARN,
+		Steps: deploy.StepPolicy{Credentials: a.StepCredentials, Runner: a.StepRunner}}
+	if a.StepRunAs != nil {
+		ea.Steps.RunAs = &deploy.RunAs{UID: a.StepRunAs.UID, GID: a.StepRunAs.GID}
+	}
+	return ea
+}
+
+// isSet reports whether the env has aws settings at all.
+func (a awsConfig) isSet() bool {
+	return a.Region != "" || a.AccountID != "" || a.RoleARN != "" || a.StepCredentials != "" || len(a.StepRunner) > 0 || a.StepRunAs != nil
 }
 
 // deployConfig is the deployer's part of the config: the envs that have
@@ -25,7 +35,7 @@ func (a awsConfig) envAWS() deploy.EnvAWS {
 func (c config) deployConfig(loadAWS deploy.LoadAWS) deploy.Config {
 	envs := map[string]deploy.EnvAWS{}
 	for _, e := range c.Environments {
-		if e.AWS != (awsConfig{}) {
+		if e.AWS.isSet() {
 			envs[e.Name] = e.AWS.envAWS()
 		}
 	}
