@@ -41,10 +41,13 @@ type EnvAWS struct {
 //     which holds the git mirror, git and AWS credentials), the stack
 //     outputs, the env name and the commit. AWS_EC2_METADATA_DISABLED is
 //     set so that SDKs do not fall back to the instance's role.
-//   - Neither of those is a boundary while the step runs as the bot's
-//     user: such a step can read the bot's files and /proc/<bot>/environ
-//     (Slack, Git and Jira tokens) and trace the bot. RunAs or Runner make
-//     it one.
+//   - A step of the bot's own user can read the bot's files (~/.aws, an
+//     SSH key, the config) and signal it. The bot's secrets in memory are
+//     out of its reach only because the command (cmd/code-releaser) takes
+//     them out of its environment and makes itself non-dumpable at start;
+//     a step of root reads any memory. RunAs or Runner make the step's
+//     user a boundary; a bot that runs as root runs its steps as nobody
+//     unless the env names one.
 //   - RunAs (the bot must run as root): the step runs as another uid and
 //     gid with no supplementary groups. It cannot read the bot's 0600
 //     files, its environment or its memory; its checkout, home and temp

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,12 +15,20 @@ import (
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
+// nobody is the user and group command steps run as when the bot runs as
+// root and the env names no step_run_as or step_runner: ticket code never
+// runs as root, which could read the bot's memory and every file.
+var nobody = deploy.RunAs{UID: 65534, GID: 65534}
+
 // envAWS is the deployer's view of an env's aws settings.
 func (a awsConfig) envAWS() deploy.EnvAWS {
 	ea := deploy.EnvAWS{Region: a.Region, AccountID: a.AccountID, RoleARN: a.RoleARN,
 		Steps: deploy.StepPolicy{Credentials: a.StepCredentials, Runner: a.StepRunner}}
-	if a.StepRunAs != nil {
+	switch {
+	case a.StepRunAs != nil:
 		ea.Steps.RunAs = &deploy.RunAs{UID: a.StepRunAs.UID, GID: a.StepRunAs.GID}
+	case len(a.StepRunner) == 0 && os.Geteuid() == 0:
+		ea.Steps.RunAs = &nobody
 	}
 	return ea
 }
@@ -39,7 +48,8 @@ func (c config) deployConfig(loadAWS deploy.LoadAWS) deploy.Config {
 			envs[e.Name] = e.AWS.envAWS()
 		}
 	}
-	return deploy.Config{Envs: envs, LoadAWS: loadAWS}
+	// Step output and deploy reasons lose every secret the process knows.
+	return deploy.Config{Envs: envs, LoadAWS: loadAWS, Redact: c.secrets.Redact}
 }
 
 var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)

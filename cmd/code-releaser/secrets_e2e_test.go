@@ -135,6 +135,21 @@ func readMemory(pid int) ([]byte, error) {
 // own assumed-role keys included, is in what the bot printed, logged or
 // journaled.
 func TestStepCannotReadTheBotsSecrets(t *testing.T) {
+	t.Run("step of the bot's user", func(t *testing.T) { stealTest(t, false) })
+	// A bot run as root runs its steps as nobody: they cannot read its
+	// 0600 files either (its AWS credentials file here), nor its memory,
+	// which root could.
+	t.Run("bot as root", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("skipped: the tests do not run as root, so the bot cannot run as root")
+		}
+		stealTest(t, true)
+	})
+}
+
+// stealTest is TestStepCannotReadTheBotsSecrets with the bot as root or
+// as an ordinary user (the test's, or nobody when the test is root).
+func stealTest(t *testing.T, asRoot bool) {
 	gittest.RequireGit(t)
 	// Not t.TempDir: its parent is private to the test's user.
 	root, err := os.MkdirTemp("", "code-releaser-secrets-")
@@ -142,7 +157,7 @@ func TestStepCannotReadTheBotsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
-	os.Chmod(root, 0o755)
+	os.Chmod(root, 0o777) // the step writes its loot here
 	secrets := map[string]string{
 		"SLACK_BOT_TOKEN":       "xoxb-" + marker + "-slack-bot-5c1d2e",
 		"SLACK_APP_TOKEN":       "xapp-" + marker + "-slack-app-77ab01",
@@ -180,6 +195,15 @@ func TestStepCannotReadTheBotsSecrets(t *testing.T) {
 	cfgPath := filepath.Join(root, "code-releaser.yml")
 	exfil := filepath.Join(root, "exfil")
 
+	home := filepath.Join(root, "home")
+	os.Mkdir(home, 0o777)
+	// A secret only in a file of the bot's, as ~/.aws/credentials holds one.
+	awsFile := filepath.Join(home, "aws-credentials")
+	secrets["the bot's credentials file"] = marker + "-file-secret-3e8d"
+	if err := os.WriteFile(awsFile, []byte("[default]\naws_secret_access_key = "+secrets["the bot's credentials file"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
 	w := remote.Clone(t)
 	w.Git(t, "checkout", "-q", "-b", "master")
 	w.Commit(t, "infra", map[string]string{
@@ -189,8 +213,8 @@ func TestStepCannotReadTheBotsSecrets(t *testing.T) {
 	w.Push(t, "master")
 	w.Branch(t, "JIRA-1", "master")
 	w.Commit(t, "JIRA-1: a step of my own", map[string]string{
-		"code-releaser.yml": fmt.Sprintf("stacks:\n  net: {name: \"{env}-net\", template: net.yml}\ncommands:\n  - {name: steal, argv: [sh, -c, %q, %q, attack-step, %q, %q, %q], timeout: 2m}\n",
-			listFDs, exe, exfil, cfgPath, cache),
+		"code-releaser.yml": fmt.Sprintf("stacks:\n  net: {name: \"{env}-net\", template: net.yml}\ncommands:\n  - {name: steal, argv: [sh, -c, %q, %q, attack-step, %q, %q, %q, %q], timeout: 2m}\n",
+			listFDs, exe, exfil, cfgPath, cache, home),
 	})
 	w.Push(t, "JIRA-1")
 	cfg := "repo: {url: \"" + url + "\", cache_dir: " + cache + "}\n" +
@@ -199,9 +223,6 @@ func TestStepCannotReadTheBotsSecrets(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	home := filepath.Join(root, "home")
-	os.Mkdir(home, 0o777)
-
 	cmd := exec.Command(exe, "code-releaser-main", "release", "JIRA-1", "dev", "--as", "alice", "--config", cfgPath)
 	cmd.Dir = root
 	cmd.Env = []string{
@@ -209,14 +230,24 @@ func TestStepCannotReadTheBotsSecrets(t *testing.T) {
 		"AWS_ENDPOINT_URL=" + cfn.URL, "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull, "AWS_MAX_ATTEMPTS=1",
 	}
 	for k, v := range secrets {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		if isSecretEnv(k) {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
 	}
-	if os.Geteuid() == 0 {
+	switch {
+	case asRoot:
+		// The file is the bot's alone; the step may not read it.
+	case os.Geteuid() != 0:
+		// A step of the bot's own user can read the bot's files: only
+		// another user (step_run_as, step_runner) keeps them from it.
+		delete(secrets, "the bot's credentials file")
+	default:
 		// Root may read any process's memory (CAP_SYS_PTRACE): run the bot
 		// as an ordinary user, so that the step is of the same user and
 		// nothing more.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		for _, p := range []string{root, home, cfgPath} { // the bot's own; the remote stays the server's
+		delete(secrets, "the bot's credentials file") // see above
+		for _, p := range []string{root, home, cfgPath, awsFile} { // the bot's own; the remote stays the server's
 			if err := os.Chown(p, 65534, 65534); err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +266,7 @@ func TestStepCannotReadTheBotsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The step did try: it read the config and the mirror in the cache dir.
-	for _, want := range []string{"== " + cfgPath + ":", "== " + cache + "/"} {
+	for _, want := range []string{"== " + cfgPath + ":", "== " + cache, "== " + awsFile + ":"} {
 		if !bytes.Contains(loot, []byte(want)) {
 			t.Errorf("the step did not get to read %q; what it got:\n%s", want, head(loot))
 		}
