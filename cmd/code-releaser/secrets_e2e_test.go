@@ -246,7 +246,7 @@ func stealTest(t *testing.T, asRoot bool) {
 		// as an ordinary user, so that the step is of the same user and
 		// nothing more.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		delete(secrets, "the bot's credentials file") // see above
+		delete(secrets, "the bot's credentials file")              // see above
 		for _, p := range []string{root, home, cfgPath, awsFile} { // the bot's own; the remote stays the server's
 			if err := os.Chown(p, 65534, 65534); err != nil {
 				t.Fatal(err)
