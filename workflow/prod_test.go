@@ -89,3 +89,55 @@ func TestApprovalsNeedAProductionEnv(t *testing.T) {
 		t.Errorf("approvals on a non-production env: %v, want Invalid naming environments[1].approvals and production: true", err)
 	}
 }
+
+// TestDeployCommit: the deploy command's use case respects holds, the
+// production branch and approvals, and leaves a record of who deployed.
+func TestDeployCommit(t *testing.T) {
+	w := newWorld(t, func(c *workflow.Config, _ *workflow.Deps) {
+		c.Envs = append(c.Envs, workflow.Env{Name: "prod-eu", Production: true, Approvals: workflow.ApprovalPolicy{Required: 1, Approvers: []string{"U3"}}})
+	})
+	ctx := t.Context()
+	master := w.repo.Head("master")
+	w.repo.Commit("OPS-1", "OPS-1: change", map[string]string{"one.yml": "x\n"})
+	ticket := w.repo.Head("OPS-1")
+	deploy := func(env, sha string, u workflow.User) error {
+		_, err := w.svc.DeployCommit(ctx, workflow.DeployRequest{Env: env, Ref: "r", SHA: sha, User: u}, nil)
+		return err
+	}
+	if _, err := w.svc.Hold(ctx, workflow.HoldRequest{Env: "dev", By: ben, Reason: "testing payments"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, env, sha string
+		by             workflow.User
+		kind           workflow.Kind
+	}{
+		{"held by another", "dev", ticket, ana, workflow.Busy},
+		{"not a commit", "dev", "master", ben, workflow.Invalid},
+		{"ticket to prod", "prod", ticket, ana, workflow.Forbidden},
+		{"env with approvals", "prod-eu", master, ana, workflow.Forbidden},
+		{"not allowed", "stg", master, ana, workflow.Forbidden},
+	} {
+		if err := deploy(tc.env, tc.sha, tc.by); workflow.KindOf(err) != tc.kind {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.kind)
+		}
+	}
+	if got := w.deployer.Deploys(); len(got) != 0 {
+		t.Fatalf("refused deploys ran: %v", got)
+	}
+	if err := deploy("dev", ticket, ben); err != nil {
+		t.Errorf("the holder's deploy: %v", err)
+	}
+	if err := deploy("prod", master, ana); err != nil {
+		t.Errorf("master to prod: %v", err)
+	}
+	if diff := cmp.Diff(w.deployer.Deploys(), []workflowtest.Deploy{{Env: "dev", SHA: ticket}, {Env: "prod", SHA: master}}); diff != "" {
+		t.Errorf("deploys (-got +want):\n%s", diff)
+	}
+	evs, err := w.svc.History(ctx, "prod", 1)
+	if err != nil || len(evs) != 1 || evs[0].Action != workflow.ActionDeployed || evs[0].Actor != ana.ID {
+		t.Errorf("prod's history: %+v %v", evs, err)
+	}
+	w.checkIdle(t, "dev")
+	w.checkIdle(t, "prod")
+}

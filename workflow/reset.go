@@ -48,7 +48,7 @@ func (s *Service) Reset(ctx context.Context, env string, by User) (EnvChange, er
 		c.SHA = master
 		s.auditEnv(ctx, Event{Env: e.Name, Action: ActionReset, Actor: by.ID, ReleaseID: id, SHA: master,
 			Detail: fmt.Sprintf("%s := %s@%s; %d ticket(s) left: %s", e.Branch, s.cfg.ProductionBranch, short(master), len(c.Left), joinKeys(occupantKeys(c.Left)))})
-		if c.Deploy, err = s.redeploy(ctx, l, e, master, by.ID, id); err != nil {
+		if c.Deploy, err = s.redeploy(ctx, l, e, master, by.ID, id, nil, ""); err != nil {
 			return err
 		}
 		return nil
