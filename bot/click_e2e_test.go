@@ -98,4 +98,11 @@ func TestResetConfirmClickIdentity(t *testing.T) {
 	if w.repo.Head("release/dev") != w.repo.Head("master") || w.resets(t) != 2 {
 		t.Errorf("after the second reset: release/dev %s, master %s, %d reset(s)", w.repo.Head("release/dev"), w.repo.Head("master"), w.resets(t))
 	}
+	// The history says who reset whose tickets.
+	got := w.reply(t, w.slack.SlashCommand(ben, "history dev 20"))
+	for _, want := range []string{"<@U0ANA> env.reset", "U0ANA reset release/dev := master@", "OPS-2 of U0BEN"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("history lacks %q:\n%s", want, got)
+		}
+	}
 }

@@ -78,7 +78,7 @@ func (s *Service) DeployCommit(ctx context.Context, req DeployRequest, p Progres
 				return err
 			}
 		}
-		res, err = s.redeploy(ctx, l, e, req.SHA, req.User.ID, id, p, fmt.Sprintf("deploy of %s by %s: ", ref, req.User))
+		res, err = s.redeploy(ctx, l, e, req.SHA, req.User.ID, id, p, fmt.Sprintf("deploy of %s by %s%s: ", ref, req.User.ID, req.User.via()))
 		return err
 	})
 	if err != nil {
@@ -86,7 +86,7 @@ func (s *Service) DeployCommit(ctx context.Context, req DeployRequest, p Progres
 			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 			defer cancel()
 			s.auditEnv(bg, Event{Env: e.Name, Action: ActionFailed, Actor: req.User.ID, ReleaseID: id, SHA: req.SHA,
-				Detail: fmt.Sprintf("deploy of %s by %s failed: %s", ref, req.User, oneLine(orDefault(UserMessage(err), err.Error()), 300))})
+				Detail: fmt.Sprintf("deploy of %s by %s%s failed: %s", ref, req.User.ID, req.User.via(), oneLine(orDefault(UserMessage(err), err.Error()), 300))})
 		}
 		return res, err
 	}

@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +141,59 @@ func TestDeployCommit(t *testing.T) {
 	}
 	w.checkIdle(t, "dev")
 	w.checkIdle(t, "prod")
+}
+
+// TestAuditTrailNamesWhoDidWhatToWhom: a rejection is the rejecter's in
+// the trail and in the release's journal; removing or resetting another
+// person's ticket names its owner; a terminal user is marked unverified.
+func TestAuditTrailNamesWhoDidWhatToWhom(t *testing.T) {
+	w, ln, _ := approvalWorld(t)
+	ctx := t.Context()
+	done := goRelease(t, w, "OPS-5", "prod", anaP)
+	a, _ := ln.request(t, 0)
+	if _, err := w.svc.Reject(ctx, a.ID, workflow.User{ID: cyP.ID, Groups: cyP.Groups, Via: workflow.ViaTerminal}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, done); workflow.KindOf(err) != workflow.Forbidden {
+		t.Fatalf("rejected release: %v", err)
+	}
+	rec, err := w.svc.GetRelease(ctx, a.ReleaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := rec.Steps[len(rec.Steps)-1]; !slices.ContainsFunc(rec.Steps, func(s workflow.Step) bool { return s.Detail == "rejected: rejected by U3" }) {
+		t.Errorf("the journal does not say who rejected; last step %+v", last)
+	}
+	want := map[string]string{ // action → actor, detail part
+		workflow.ActionApprovalRejected: "U3 rejected by U3",
+		workflow.ActionApprovalVote:     "U3 rejected request " + a.ID + " (0 of 2 approvals) [via the terminal, --as U3 not verified]",
+	}
+	evs, _ := w.svc.History(ctx, "prod", 0)
+	for _, e := range evs {
+		if s, ok := want[e.Action]; ok && strings.HasPrefix(s, e.Actor+" ") && strings.Contains(e.Detail, strings.TrimPrefix(s, e.Actor+" ")) {
+			delete(want, e.Action)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("prod's trail lacks %v:\n%+v", want, evs)
+	}
+
+	w.repo.Commit("OPS-1", "OPS-1: one", map[string]string{"one.yml": "1\n"})
+	w.repo.Commit("OPS-2", "OPS-2: two", map[string]string{"two.yml": "2\n"})
+	w.mustRelease(t, "OPS-1", "dev", ana)
+	w.mustRelease(t, "OPS-2", "dev", ben)
+	if _, err := w.svc.Remove(ctx, "OPS-1", "dev", cy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Reset(ctx, "dev", cy); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := w.svc.History(ctx, "dev", 0)
+	if !slices.ContainsFunc(all, func(e workflow.Event) bool {
+		return e.Action == workflow.ActionRemoved && e.Actor == cy.ID && strings.Contains(e.Detail, "U3 removed OPS-1 of U1;")
+	}) || !slices.ContainsFunc(all, func(e workflow.Event) bool {
+		return e.Action == workflow.ActionReset && e.Actor == cy.ID && strings.Contains(e.Detail, "U3 reset release/dev := master@") && strings.Contains(e.Detail, "OPS-2 of U2")
+	}) {
+		t.Errorf("dev's trail does not name the owners:\n%+v", all)
+	}
 }

@@ -63,10 +63,20 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.deployAll = opts["all"] != ""
 	log := cliLogger(e)
-	if plan {
-		return planRef(ctx, e, log, cfg, pos[0], opts["ref"])
+	a, err := newApp(ctx, log, cfg, e.stdout)
+	if err != nil {
+		return failWith(e, "deploy", err)
 	}
-	return deployRef(ctx, e, log, cfg, pos[0], opts["ref"], workflow.User{ID: opts["as"]})
+	defer a.close()
+	target, sha, err := deployTarget(ctx, a.svc, cfg, a.repo, pos[0], opts["ref"])
+	if err != nil {
+		return failWith(e, "deploy", err)
+	}
+	ref := orDefault(opts["ref"], target.Branch)
+	if plan {
+		return planRef(ctx, e, log, a, target, ref, sha)
+	}
+	return deployRef(ctx, e, a, target, ref, sha, workflow.User{ID: opts["as"], Via: workflow.ViaTerminal})
 }
 
 // deployTarget is the env named and the commit ref names in the fetched
@@ -120,23 +130,14 @@ func deployTarget(ctx context.Context, svc *workflow.Service, cfg config, repo *
 // planRef prints the change sets that deploying ref to envName would make
 // (the prod approval preview's plan: made, described and deleted,
 // replacements marked). It takes no lease: nothing changes.
-func planRef(ctx context.Context, e *env, log *slog.Logger, cfg config, envName, ref string) error {
-	a, err := newApp(ctx, log, cfg, e.stdout)
-	if err != nil {
-		return failWith(e, "deploy", err)
-	}
-	defer a.close()
-	target, sha, err := deployTarget(ctx, a.svc, cfg, a.repo, envName, ref)
-	if err != nil {
-		return failWith(e, "deploy", err)
-	}
-	dc := cfg.deployConfig(cfg.loadAWS)
+func planRef(ctx context.Context, e *env, log *slog.Logger, a *app, target workflow.Env, ref, sha string) error {
+	dc := a.cfg.deployConfig(a.cfg.loadAWS)
 	dc.Plan = true
 	d, err := deploy.New(log, a.repo, dc)
 	if err != nil {
 		return failWith(e, "deploy", workflow.Wrap("deploy", workflow.Invalid, err.Error(), err))
 	}
-	fmt.Fprintf(e.stdout, "planning %s (%s) to %s\n", orDefault(ref, target.Branch), shortSHA(sha), envName)
+	fmt.Fprintf(e.stdout, "planning %s (%s) to %s\n", ref, shortSHA(sha), target.Name)
 	plan, err := d.Plan(ctx, target, sha)
 	if err != nil {
 		return failWith(e, "deploy", err)
@@ -152,18 +153,9 @@ func planRef(ctx context.Context, e *env, log *slog.Logger, cfg config, envName,
 
 // deployRef deploys ref to envName through the workflow (lease, record,
 // history), printing progress and the result.
-func deployRef(ctx context.Context, e *env, log *slog.Logger, cfg config, envName, ref string, by workflow.User) error {
-	a, err := newApp(ctx, log, cfg, e.stdout)
-	if err != nil {
-		return failWith(e, "deploy", err)
-	}
-	defer a.close()
-	target, sha, err := deployTarget(ctx, a.svc, cfg, a.repo, envName, ref)
-	if err != nil {
-		return failWith(e, "deploy", err)
-	}
-	ref = orDefault(ref, target.Branch)
-	if cfg.Redis.URL == "" {
+func deployRef(ctx context.Context, e *env, a *app, target workflow.Env, ref, sha string, by workflow.User) error {
+	envName := target.Name
+	if a.cfg.Redis.URL == "" {
 		fmt.Fprintf(e.stdout, "(no redis.url: %s's lease and record live in this process only; they do not keep the bot or another terminal from deploying %s meanwhile, and the bot will not see this deploy)\n", envName, envName)
 	}
 	fmt.Fprintf(e.stdout, "deploying %s (%s) to %s as %s\n", ref, shortSHA(sha), envName, by)

@@ -172,4 +172,31 @@ func TestDeployTakesTheReleasePath(t *testing.T) {
 	if err != nil || len(evs) == 0 || evs[0].Action != workflow.ActionDeployed || evs[0].Actor != "alice" || !strings.Contains(evs[0].Detail, "deploy of master by alice") {
 		t.Errorf("prod's history: %+v %v; want alice's deploy first", evs, err)
 	}
+
+	// The trail of who did what to whom, in the CLI's history too.
+	for _, args := range [][]string{
+		{"hold", "dev", "testing", "payments", "--as", "bob"},
+		{"hold", "dev", "my", "turn", "--as", "alice"},
+		{"reset", "dev", "--as", "carol"},
+	} {
+		if code, out, errs := runCLI(t, dir, nil, append(args, "--config", "c.yml")...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errs)
+		}
+	}
+	code, out, errs = runCLI(t, dir, nil, "history", "dev", "5", "--config", "c.yml")
+	for _, want := range []string{
+		"(history from the store",
+		"env.reset            @carol",
+		"carol reset release/dev := master@" + master[:7],
+		"env.held             @alice — my turn; replaced the hold of bob (testing payments) [via the terminal, --as alice not verified]",
+		"(history from git",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("history: exit %d, lacks %q\n%s\n%s", code, want, out, errs)
+		}
+	}
+	code, out, _ = runCLI(t, dir, nil, "history", "prod", "--config", "c.yml")
+	if code != 0 || !strings.Contains(out, "deploy               @alice "+master[:7]+" — deploy of master by alice [via the terminal") {
+		t.Errorf("prod's CLI history: exit %d\n%s", code, out)
+	}
 }
