@@ -89,6 +89,11 @@ func TestResetConfirmClickIdentity(t *testing.T) {
 	// Later that day: a new ticket, a new reset, a new click.
 	w.send(t, w.slack.SlashCommand(ben, "OPS-2 dev"), 0)
 	w.waitMessage(t, "released *OPS-2*")
+	// The announcement comes before the release gives dev's lease back.
+	waitFor(t, "OPS-2's release to leave dev's lease", func() bool {
+		_, held, err := w.store.CurrentLease(t.Context(), "dev")
+		return err == nil && !held
+	})
 	if w.repo.Head("release/dev") == w.repo.Head("master") {
 		t.Fatal("OPS-2 is not in release/dev")
 	}
@@ -97,5 +102,12 @@ func TestResetConfirmClickIdentity(t *testing.T) {
 	}
 	if w.repo.Head("release/dev") != w.repo.Head("master") || w.resets(t) != 2 {
 		t.Errorf("after the second reset: release/dev %s, master %s, %d reset(s)", w.repo.Head("release/dev"), w.repo.Head("master"), w.resets(t))
+	}
+	// The history says who reset whose tickets.
+	got := w.reply(t, w.slack.SlashCommand(ben, "history dev 20"))
+	for _, want := range []string{"<@U0ANA> env.reset", "U0ANA reset release/dev := master@", "OPS-2 of U0BEN"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("history lacks %q:\n%s", want, got)
+		}
 	}
 }

@@ -78,12 +78,13 @@ func (s *Service) vote(ctx context.Context, id string, by User, approve bool) (A
 		word = "rejected"
 	}
 	s.auditEnv(ctx, Event{Env: a.Env, Action: ActionApprovalVote, Actor: by.ID, Ticket: a.Ticket, ReleaseID: a.ReleaseID, SHA: a.SHA,
-		Detail: fmt.Sprintf("%s (%d of %d approvals)", word, a.Approvals(), a.Required)})
+		Detail: fmt.Sprintf("%s request %s (%d of %d approvals)%s", word, a.ID, a.Approvals(), a.Required, by.via())})
 	s.tell(ctx, "approval vote", func(n LifecycleNotifier) error { return n.ApprovalChanged(ctx, a) })
 	return a, nil
 }
 
 // closeApproval ends a, audits and reports it when this call ended it.
+// The audit's actor is who ended it: the rejecting person, else the bot.
 func (s *Service) closeApproval(ctx context.Context, a ApprovalRequest, state ApprovalState, reason string) (ApprovalRequest, bool, error) {
 	out, closed, err := s.store.CloseApproval(ctx, a.ID, state, reason, s.clock.Now())
 	if err != nil {
@@ -94,7 +95,11 @@ func (s *Service) closeApproval(ctx context.Context, a ApprovalRequest, state Ap
 			ApprovalApproved: ActionApprovalApproved, ApprovalRejected: ActionApprovalRejected,
 			ApprovalVoided: ActionApprovalVoided, ApprovalExpired: ActionApprovalExpired,
 		}[state]
-		s.auditEnv(ctx, Event{Env: out.Env, Action: action, Actor: releasedByValue, Ticket: out.Ticket, ReleaseID: out.ReleaseID, SHA: out.SHA, Detail: reason})
+		actor := releasedByValue
+		if v, ok := out.Rejection(); ok && state == ApprovalRejected {
+			actor = v.User
+		}
+		s.auditEnv(ctx, Event{Env: out.Env, Action: action, Actor: actor, Ticket: out.Ticket, ReleaseID: out.ReleaseID, SHA: out.SHA, Detail: reason})
 		s.tell(ctx, "approval closed", func(n LifecycleNotifier) error { return n.ApprovalChanged(ctx, out) })
 	}
 	return out, closed, nil
@@ -152,21 +157,21 @@ func (r *run) awaitApproval(ctx context.Context, sha string) error {
 		case a.State == ApprovalApproved:
 			return nil
 		case a.State != ApprovalPending:
-			return r.approvalEnded(a)
+			return r.approvalEnded(ctx, a)
 		}
 		if v, ok := a.Rejection(); ok {
 			a, _, err = s.closeApproval(ctx, a, ApprovalRejected, "rejected by "+v.User)
 			if err != nil {
 				return err
 			}
-			return r.approvalEnded(a)
+			return r.approvalEnded(ctx, a)
 		}
 		if !now.Before(a.Expires) {
 			a, _, err = s.closeApproval(ctx, a, ApprovalExpired, fmt.Sprintf("it expired after %s with %d of %d approvals", pol.expireAfter(), a.Approvals(), a.Required))
 			if err != nil {
 				return err
 			}
-			return r.approvalEnded(a)
+			return r.approvalEnded(ctx, a)
 		}
 		enough := a.Approvals() >= a.Required
 		if enough || time.Since(lastCheck) >= recheck {
@@ -180,7 +185,7 @@ func (r *run) awaitApproval(ctx context.Context, sha string) error {
 				if err != nil {
 					return err
 				}
-				return r.approvalEnded(a)
+				return r.approvalEnded(ctx, a)
 			}
 		}
 		if enough {
@@ -189,7 +194,7 @@ func (r *run) awaitApproval(ctx context.Context, sha string) error {
 				return err
 			}
 			if !closed && a.State != ApprovalApproved {
-				return r.approvalEnded(a)
+				return r.approvalEnded(ctx, a)
 			}
 			r.step(ctx, StepApproval, fmt.Sprintf("approved by %s", joinComma(approvers(a))))
 			return nil
@@ -232,9 +237,11 @@ func (r *run) stillValid(ctx context.Context, a ApprovalRequest, full bool) (str
 	return "", nil
 }
 
-// approvalEnded is the error of a request that ended without approval.
-func (r *run) approvalEnded(a ApprovalRequest) error {
+// approvalEnded journals and returns the error of a request that ended
+// without approval.
+func (r *run) approvalEnded(ctx context.Context, a ApprovalRequest) error {
 	const op = "approval"
+	r.step(ctx, StepApproval, fmt.Sprintf("%s: %s", a.State, a.Reason))
 	switch a.State {
 	case ApprovalRejected:
 		return Errorf(op, Forbidden, "the deploy of %s to %s was rejected: %s", short(a.SHA), a.Env, a.Reason)

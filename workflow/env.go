@@ -61,6 +61,21 @@ type User struct {
 	ID     string
 	Name   string
 	Groups []string
+	// Via is "" for a person Slack vouches for, or how they came
+	// otherwise (ViaTerminal: who they say they are with --as, unverified);
+	// the audit trail says so.
+	Via string
+}
+
+// ViaTerminal marks a User named with the CLI's --as: self-declared.
+const ViaTerminal = "terminal"
+
+// via is what the audit trail adds to the detail of u's actions.
+func (u User) via() string {
+	if u.Via == "" {
+		return ""
+	}
+	return " [via the " + u.Via + ", --as " + u.ID + " not verified]"
 }
 
 // String returns the name when known, else the ID.

@@ -34,6 +34,10 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 		return Hold{}, Errorf(op, Invalid, "a hold may last at most 30 days; leave --until out to hold until unheld")
 	}
 	h := Hold{Env: env.Name, By: req.By.ID, Reason: cleanText(req.Reason, maxHoldReason), At: now, Until: req.Until}
+	was, held, err := s.store.Hold(ctx, env.Name)
+	if err != nil {
+		return Hold{}, fmt.Errorf("read %s's hold: %w", env.Name, err)
+	}
 	if err := s.store.SetHold(ctx, h); err != nil {
 		return Hold{}, fmt.Errorf("hold %s: %w", env.Name, err)
 	}
@@ -41,6 +45,10 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 	if !h.Until.IsZero() {
 		detail += " (until " + h.Until.UTC().Format(time.DateTime) + " UTC)"
 	}
+	if held && was.By != h.By {
+		detail += fmt.Sprintf("; replaced the hold of %s (%s)", was.By, was.Reason)
+	}
+	detail += req.By.via()
 	s.auditEnv(ctx, Event{Env: env.Name, Action: ActionHeld, Actor: req.By.ID, Detail: detail})
 	s.tell(ctx, "held", func(n LifecycleNotifier) error {
 		return n.EnvChanged(ctx, EnvChange{Action: ActionHeld, Env: env, By: req.By, Hold: &h})
@@ -67,7 +75,7 @@ func (s *Service) Unhold(ctx context.Context, env string, by User) error {
 	if !ok || !cleared {
 		return Errorf(op, NotFound, "%s is not held", e.Name)
 	}
-	s.auditEnv(ctx, Event{Env: e.Name, Action: ActionUnheld, Actor: by.ID, Detail: "held by " + was.By + ": " + was.Reason})
+	s.auditEnv(ctx, Event{Env: e.Name, Action: ActionUnheld, Actor: by.ID, Detail: "held by " + was.By + ": " + was.Reason + by.via()})
 	s.tell(ctx, "unheld", func(n LifecycleNotifier) error {
 		return n.EnvChanged(ctx, EnvChange{Action: ActionUnheld, Env: e, By: by, Hold: &was})
 	})

@@ -217,11 +217,16 @@ func (s *Service) takeEnv(ctx context.Context, op string, env Env, by User, what
 	return l, nil
 }
 
-// redeploy deploys sha to env under lease l after a reset or remove and
-// records it as the env's last deploy. A deploy that cannot run is
-// returned as an error; one that ran and failed is in the result.
-func (s *Service) redeploy(ctx context.Context, l Lease, env Env, sha, by, what string) (DeployResult, error) {
-	res, err := s.deployer.Deploy(ctx, env, sha, func(Step) {})
+// redeploy deploys sha to env under lease l (after a reset or remove, or
+// for the deploy command) and records it as the env's last deploy, its
+// audit event's detail starting with note. A deploy that cannot run is
+// returned as an error; one that ran and failed is in the result. p may
+// be nil.
+func (s *Service) redeploy(ctx context.Context, l Lease, env Env, sha, by, what string, p Progress, note string) (DeployResult, error) {
+	if p == nil {
+		p = func(Step) {}
+	}
+	res, err := s.deployer.Deploy(ctx, env, sha, p)
 	if err != nil {
 		return res, fmt.Errorf("deploy %s to %s: %w", short(sha), env.Name, err)
 	}
@@ -232,7 +237,7 @@ func (s *Service) redeploy(ctx context.Context, l Lease, env Env, sha, by, what 
 	if err := s.store.SetLastDeploy(ctx, l, d); err != nil {
 		return res, fmt.Errorf("record %s's deploy: %w", env.Name, err)
 	}
-	s.auditEnv(ctx, Event{Env: env.Name, Action: ActionDeployed, Actor: by, ReleaseID: what, SHA: sha, Detail: string(res.Status) + ": " + res.Summary})
+	s.auditEnv(ctx, Event{Env: env.Name, Action: ActionDeployed, Actor: by, ReleaseID: what, SHA: sha, Detail: note + string(res.Status) + ": " + res.Summary})
 	return res, nil
 }
 

@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +88,112 @@ func TestApprovalsNeedAProductionEnv(t *testing.T) {
 	_, err := workflow.NewService(nil, workflow.Config{Envs: envs}, workflow.Deps{})
 	if workflow.KindOf(err) != workflow.Invalid || !strings.Contains(err.Error(), "environments[1].approvals") || !strings.Contains(workflow.UserMessage(err), "mark it production: true") {
 		t.Errorf("approvals on a non-production env: %v, want Invalid naming environments[1].approvals and production: true", err)
+	}
+}
+
+// TestDeployCommit: the deploy command's use case respects holds, the
+// production branch and approvals, and leaves a record of who deployed.
+func TestDeployCommit(t *testing.T) {
+	w := newWorld(t, func(c *workflow.Config, _ *workflow.Deps) {
+		c.Envs = append(c.Envs, workflow.Env{Name: "prod-eu", Production: true, Approvals: workflow.ApprovalPolicy{Required: 1, Approvers: []string{"U3"}}})
+	})
+	ctx := t.Context()
+	master := w.repo.Head("master")
+	w.repo.Commit("OPS-1", "OPS-1: change", map[string]string{"one.yml": "x\n"})
+	ticket := w.repo.Head("OPS-1")
+	deploy := func(env, sha string, u workflow.User) error {
+		_, err := w.svc.DeployCommit(ctx, workflow.DeployRequest{Env: env, Ref: "r", SHA: sha, User: u}, nil)
+		return err
+	}
+	if _, err := w.svc.Hold(ctx, workflow.HoldRequest{Env: "dev", By: ben, Reason: "testing payments"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, env, sha string
+		by             workflow.User
+		kind           workflow.Kind
+	}{
+		{"held by another", "dev", ticket, ana, workflow.Busy},
+		{"not a commit", "dev", "master", ben, workflow.Invalid},
+		{"ticket to prod", "prod", ticket, ana, workflow.Forbidden},
+		{"env with approvals", "prod-eu", master, ana, workflow.Forbidden},
+		{"not allowed", "stg", master, ana, workflow.Forbidden},
+	} {
+		if err := deploy(tc.env, tc.sha, tc.by); workflow.KindOf(err) != tc.kind {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.kind)
+		}
+	}
+	if got := w.deployer.Deploys(); len(got) != 0 {
+		t.Fatalf("refused deploys ran: %v", got)
+	}
+	if err := deploy("dev", ticket, ben); err != nil {
+		t.Errorf("the holder's deploy: %v", err)
+	}
+	if err := deploy("prod", master, ana); err != nil {
+		t.Errorf("master to prod: %v", err)
+	}
+	if diff := cmp.Diff(w.deployer.Deploys(), []workflowtest.Deploy{{Env: "dev", SHA: ticket}, {Env: "prod", SHA: master}}); diff != "" {
+		t.Errorf("deploys (-got +want):\n%s", diff)
+	}
+	evs, err := w.svc.History(ctx, "prod", 1)
+	if err != nil || len(evs) != 1 || evs[0].Action != workflow.ActionDeployed || evs[0].Actor != ana.ID {
+		t.Errorf("prod's history: %+v %v", evs, err)
+	}
+	w.checkIdle(t, "dev")
+	w.checkIdle(t, "prod")
+}
+
+// TestAuditTrailNamesWhoDidWhatToWhom: a rejection is the rejecter's in
+// the trail and in the release's journal; removing or resetting another
+// person's ticket names its owner; a terminal user is marked unverified.
+func TestAuditTrailNamesWhoDidWhatToWhom(t *testing.T) {
+	w, ln, _ := approvalWorld(t)
+	ctx := t.Context()
+	done := goRelease(t, w, "OPS-5", "prod", anaP)
+	a, _ := ln.request(t, 0)
+	if _, err := w.svc.Reject(ctx, a.ID, workflow.User{ID: cyP.ID, Groups: cyP.Groups, Via: workflow.ViaTerminal}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, done); workflow.KindOf(err) != workflow.Forbidden {
+		t.Fatalf("rejected release: %v", err)
+	}
+	rec, err := w.svc.GetRelease(ctx, a.ReleaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := rec.Steps[len(rec.Steps)-1]; !slices.ContainsFunc(rec.Steps, func(s workflow.Step) bool { return s.Detail == "rejected: rejected by U3" }) {
+		t.Errorf("the journal does not say who rejected; last step %+v", last)
+	}
+	want := map[string]string{ // action → actor, detail part
+		workflow.ActionApprovalRejected: "U3 rejected by U3",
+		workflow.ActionApprovalVote:     "U3 rejected request " + a.ID + " (0 of 2 approvals) [via the terminal, --as U3 not verified]",
+	}
+	evs, _ := w.svc.History(ctx, "prod", 0)
+	for _, e := range evs {
+		if s, ok := want[e.Action]; ok && strings.HasPrefix(s, e.Actor+" ") && strings.Contains(e.Detail, strings.TrimPrefix(s, e.Actor+" ")) {
+			delete(want, e.Action)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("prod's trail lacks %v:\n%+v", want, evs)
+	}
+
+	w.repo.Commit("OPS-1", "OPS-1: one", map[string]string{"one.yml": "1\n"})
+	w.repo.Commit("OPS-2", "OPS-2: two", map[string]string{"two.yml": "2\n"})
+	w.mustRelease(t, "OPS-1", "dev", ana)
+	w.mustRelease(t, "OPS-2", "dev", ben)
+	if _, err := w.svc.Remove(ctx, "OPS-1", "dev", cy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Reset(ctx, "dev", cy); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := w.svc.History(ctx, "dev", 0)
+	if !slices.ContainsFunc(all, func(e workflow.Event) bool {
+		return e.Action == workflow.ActionRemoved && e.Actor == cy.ID && strings.Contains(e.Detail, "U3 removed OPS-1 of U1;")
+	}) || !slices.ContainsFunc(all, func(e workflow.Event) bool {
+		return e.Action == workflow.ActionReset && e.Actor == cy.ID && strings.Contains(e.Detail, "U3 reset release/dev := master@") && strings.Contains(e.Detail, "OPS-2 of U2")
+	}) {
+		t.Errorf("dev's trail does not name the owners:\n%+v", all)
 	}
 }

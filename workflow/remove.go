@@ -98,8 +98,8 @@ func (s *Service) Remove(ctx context.Context, ticket, env string, by User) (EnvC
 		}
 		c.SHA, c.Left, c.Stayed = head, left, stayed
 		s.auditEnv(ctx, Event{Env: e.Name, Action: ActionRemoved, Actor: by.ID, Ticket: key, ReleaseID: id, SHA: head,
-			Detail: fmt.Sprintf("%s rebuilt from %s@%s with %s", e.Branch, s.cfg.ProductionBranch, short(master), joinKeys(occupantKeys(stayed)))})
-		if c.Deploy, err = s.redeploy(ctx, l, e, head, by.ID, id); err != nil {
+			Detail: fmt.Sprintf("%s removed %s; %s rebuilt from %s@%s with %s%s", by.ID, owned(left, key), e.Branch, s.cfg.ProductionBranch, short(master), joinKeys(occupantKeys(stayed)), by.via())})
+		if c.Deploy, err = s.redeploy(ctx, l, e, head, by.ID, id, nil, ""); err != nil {
 			return err
 		}
 		return nil

@@ -47,8 +47,8 @@ func (s *Service) Reset(ctx context.Context, env string, by User) (EnvChange, er
 		}
 		c.SHA = master
 		s.auditEnv(ctx, Event{Env: e.Name, Action: ActionReset, Actor: by.ID, ReleaseID: id, SHA: master,
-			Detail: fmt.Sprintf("%s := %s@%s; %d ticket(s) left: %s", e.Branch, s.cfg.ProductionBranch, short(master), len(c.Left), joinKeys(occupantKeys(c.Left)))})
-		if c.Deploy, err = s.redeploy(ctx, l, e, master, by.ID, id); err != nil {
+			Detail: fmt.Sprintf("%s reset %s := %s@%s; %d ticket(s) left: %s%s", by.ID, e.Branch, s.cfg.ProductionBranch, short(master), len(c.Left), ownedAll(c.Left), by.via())})
+		if c.Deploy, err = s.redeploy(ctx, l, e, master, by.ID, id, nil, ""); err != nil {
 			return err
 		}
 		return nil
@@ -130,4 +130,26 @@ func occupantKeys(os []Occupant) []TicketKey {
 		out[i] = o.Ticket
 	}
 	return out
+}
+
+// owned names ticket key with its owner among occ ("OPS-1 of U2").
+func owned(occ []Occupant, key TicketKey) string {
+	for _, o := range occ {
+		if o.Ticket == key {
+			return fmt.Sprintf("%s of %s", key, o.By)
+		}
+	}
+	return string(key)
+}
+
+// ownedAll names every occupant with its owner, "none" when empty.
+func ownedAll(occ []Occupant) string {
+	if len(occ) == 0 {
+		return "none"
+	}
+	s := make([]string, len(occ))
+	for i, o := range occ {
+		s[i] = owned(occ[i:i+1], o.Ticket)
+	}
+	return joinComma(s)
 }

@@ -38,6 +38,8 @@ type config struct {
 	// loadAWS, when set, replaces the SDK's default credential chain (the
 	// demo points it at the CloudFormation simulator).
 	loadAWS deploy.LoadAWS
+	// deployAll is deploy --all: every stack, changed or not.
+	deployAll bool
 }
 
 type repoConfig struct {

@@ -39,9 +39,9 @@ func (a awsConfig) isSet() bool {
 }
 
 // deployConfig is the deployer's part of the config: the envs that have
-// AWS settings. loadAWS is nil for the SDK's default chain (which also
+// AWS settings, loaded with c.loadAWS (nil: the SDK's default chain, which also
 // reads AWS_ENDPOINT_URL and its per-service forms).
-func (c config) deployConfig(loadAWS deploy.LoadAWS) deploy.Config {
+func (c config) deployConfig() deploy.Config {
 	envs := map[string]deploy.EnvAWS{}
 	for _, e := range c.Environments {
 		if e.AWS.isSet() {
@@ -49,21 +49,29 @@ func (c config) deployConfig(loadAWS deploy.LoadAWS) deploy.Config {
 		}
 	}
 	// Step output and deploy reasons lose every secret the process knows.
-	return deploy.Config{Envs: envs, LoadAWS: loadAWS, Redact: c.secrets.Redact}
+	return deploy.Config{Envs: envs, LoadAWS: c.loadAWS, Redact: c.secrets.Redact}
 }
 
 var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
-// runDeploy is `deploy ENV [--ref R] [--plan] [--all] --config FILE`: deploy
-// (or, with --plan, preview) a branch or commit to an env without merging
-// anything. It takes no lease and records nothing in the store.
+// runDeploy is `deploy ENV [--ref R] [--plan] [--all] --as USER --config
+// FILE`: deploy (or, with --plan, preview) a branch or commit to an env
+// without merging anything. A deploy takes the env's lease (it never
+// interleaves with a release), is recorded as the env's last deploy and in
+// its history with who asked, and refuses an env whose releases need
+// approvals; a production env takes the production branch's tip only, for
+// a plan too.
 func runDeploy(ctx context.Context, e *env, args []string) error {
-	pos, opts, err := parseFlags(args, []string{"config", "ref"}, []string{"plan", "all"})
+	pos, opts, err := parseFlags(args, []string{"config", "ref", "as"}, []string{"plan", "all"})
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usageError{"need an env"}
+	}
+	plan := opts["plan"] != ""
+	if !plan && opts["as"] == "" {
+		return usageError{"--as USER is required: who is deploying? (it goes in the env's history)"}
 	}
 	cfg, err := loadConfig(opts["config"], e.dir, e.getenv)
 	if err != nil {
@@ -73,80 +81,105 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "code-releaser deploy: %s\n", err)
 		return exitError{2}
 	}
-	dc := cfg.deployConfig(cfg.loadAWS)
-	dc.Plan, dc.All = opts["plan"] != "", opts["all"] != ""
-	return deployRef(ctx, e, cliLogger(e), cfg, dc, pos[0], opts["ref"])
+	cfg.deployAll = opts["all"] != ""
+	log := cliLogger(e)
+	a, err := newApp(ctx, log, cfg, e.stdout)
+	if err != nil {
+		return failWith(e, "deploy", err)
+	}
+	defer a.close()
+	target, sha, err := deployTarget(ctx, a.svc, cfg, a.repo, pos[0], opts["ref"])
+	if err != nil {
+		return failWith(e, "deploy", err)
+	}
+	ref := orDefault(opts["ref"], target.Branch)
+	if plan {
+		return planRef(ctx, e, log, a, target, ref, sha)
+	}
+	return deployRef(ctx, e, a, target, ref, sha, workflow.User{ID: opts["as"], Via: workflow.ViaTerminal})
 }
 
-// deployRef resolves ref (default: the env's branch) in the mirror and
-// deploys it, printing progress and the result.
-func deployRef(ctx context.Context, e *env, log *slog.Logger, cfg config, dc deploy.Config, envName, ref string) error {
-	wcfg := cfg.workflowConfig()
-	var target *workflow.Env
-	for i, en := range wcfg.Envs {
-		if en.Name == envName {
-			target = &wcfg.Envs[i]
-		}
+// deployTarget is the env named and the commit ref names in the fetched
+// mirror (default: the env's branch); a production env takes the
+// production branch's tip only.
+func deployTarget(ctx context.Context, svc *workflow.Service, cfg config, repo *gitrepo.Mirror, envName, ref string) (workflow.Env, string, error) {
+	target, err := svc.Env(envName)
+	if err != nil {
+		return workflow.Env{}, "", err
 	}
-	if target == nil {
-		return failWith(e, "deploy", workflow.Errorf("deploy", workflow.Invalid, "%q is not a configured env", envName))
-	}
-	if _, ok := dc.Envs[envName]; !ok {
-		return failWith(e, "deploy", workflow.Errorf("deploy", workflow.Invalid, "env %s has no aws settings (environments[].aws: region, account_id, role_arn)", envName))
-	}
-	if target.Branch == "" {
-		target.Branch = cfg.Repo.ReleasePrefix + target.Name
-		if target.Production {
-			target.Branch = cfg.Repo.ProductionBranch
-		}
+	if _, ok := cfg.deployConfig().Envs[envName]; !ok {
+		return workflow.Env{}, "", workflow.Errorf("deploy", workflow.Invalid, "env %s has no aws settings (environments[].aws: region, account_id, role_arn)", envName)
 	}
 	if ref == "" {
 		ref = target.Branch
 	}
-	repo, err := gitrepo.Open(ctx, log, cfg.gitConfig())
-	if err != nil {
-		return failWith(e, "deploy", err)
-	}
-	defer repo.Close()
 	if err := repo.Fetch(ctx); err != nil {
-		return failWith(e, "deploy", err)
+		return workflow.Env{}, "", err
+	}
+	tip := func(branch string) (string, error) {
+		sha, ok, err := repo.Tip(ctx, branch)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", workflow.Errorf("deploy", workflow.NotFound, "the remote has no branch %s", branch)
+		}
+		return sha, nil
 	}
 	sha := ref
 	if !fullSHA.MatchString(ref) {
 		if err := workflow.ValidateBranchName(ref); err != nil {
-			return failWith(e, "deploy", err)
+			return workflow.Env{}, "", err
 		}
-		tip, ok, err := repo.Tip(ctx, ref)
-		if err != nil {
-			return failWith(e, "deploy", err)
+		if sha, err = tip(ref); err != nil {
+			return workflow.Env{}, "", err
 		}
-		if !ok {
-			return failWith(e, "deploy", workflow.Errorf("deploy", workflow.NotFound, "the remote has no branch %s", ref))
-		}
-		sha = tip
 	}
-	d, err := deploy.New(log, repo, dc)
+	if target.Production {
+		prod, err := tip(svc.ProductionBranch())
+		if err != nil {
+			return workflow.Env{}, "", err
+		}
+		if err := workflow.CheckDeployRef(target, svc.ProductionBranch(), prod, sha); err != nil {
+			return workflow.Env{}, "", err
+		}
+	}
+	return target, sha, nil
+}
+
+// planRef prints the change sets that deploying ref to envName would make
+// (the prod approval preview's plan: made, described and deleted,
+// replacements marked). It takes no lease: nothing changes.
+func planRef(ctx context.Context, e *env, log *slog.Logger, a *app, target workflow.Env, ref, sha string) error {
+	dc := a.cfg.deployConfig()
+	dc.Plan = true
+	d, err := deploy.New(log, a.repo, dc)
 	if err != nil {
 		return failWith(e, "deploy", workflow.Wrap("deploy", workflow.Invalid, err.Error(), err))
 	}
-	if dc.Plan {
-		// The prod approval preview's plan: change sets made, described
-		// and deleted, replacements marked.
-		fmt.Fprintf(e.stdout, "planning %s (%s) to %s\n", ref, shortSHA(sha), envName)
-		plan, err := d.Plan(ctx, *target, sha)
-		if err != nil {
-			return failWith(e, "deploy", err)
-		}
-		fmt.Fprint(e.stdout, deploy.FormatPlan(plan))
-		for _, s := range plan.Stacks {
-			if s.Action == workflow.PlanFailed || s.Action == workflow.PlanRefused {
-				return exitError{1}
-			}
-		}
-		return nil
+	fmt.Fprintf(e.stdout, "planning %s (%s) to %s\n", ref, shortSHA(sha), target.Name)
+	plan, err := d.Plan(ctx, target, sha)
+	if err != nil {
+		return failWith(e, "deploy", err)
 	}
-	fmt.Fprintf(e.stdout, "deploying %s (%s) to %s\n", ref, shortSHA(sha), envName)
-	res, err := d.Deploy(ctx, *target, sha, progressPrinter(e.stdout))
+	fmt.Fprint(e.stdout, deploy.FormatPlan(plan))
+	for _, s := range plan.Stacks {
+		if s.Action == workflow.PlanFailed || s.Action == workflow.PlanRefused {
+			return exitError{1}
+		}
+	}
+	return nil
+}
+
+// deployRef deploys ref to envName through the workflow (lease, record,
+// history), printing progress and the result.
+func deployRef(ctx context.Context, e *env, a *app, target workflow.Env, ref, sha string, by workflow.User) error {
+	envName := target.Name
+	if a.cfg.Redis.URL == "" {
+		fmt.Fprintf(e.stdout, "(no redis.url: %s's lease and record live in this process only; they do not keep the bot or another terminal from deploying %s meanwhile, and the bot will not see this deploy)\n", envName, envName)
+	}
+	fmt.Fprintf(e.stdout, "deploying %s (%s) to %s as %s\n", ref, shortSHA(sha), envName, by)
+	res, err := a.svc.DeployCommit(ctx, workflow.DeployRequest{Env: envName, Ref: ref, SHA: sha, User: by}, progressPrinter(e.stdout))
 	if err != nil {
 		return failWith(e, "deploy", err)
 	}
@@ -155,6 +188,13 @@ func deployRef(ctx context.Context, e *env, log *slog.Logger, cfg config, dc dep
 		return exitError{1}
 	}
 	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // progressPrinter prints a deploy's steps as they come.
@@ -181,7 +221,8 @@ func printDeployResult(w io.Writer, res workflow.DeployResult) {
 // newDeployer is the deployer of release and serve: envs with aws settings
 // deploy through CloudFormation, the others are skipped (and say so).
 func newDeployer(log *slog.Logger, cfg config, src deploy.Source) (workflow.Deployer, error) {
-	dc := cfg.deployConfig(cfg.loadAWS)
+	dc := cfg.deployConfig()
+	dc.All = cfg.deployAll
 	if len(dc.Envs) == 0 {
 		return workflow.SkipDeployer{}, nil
 	}

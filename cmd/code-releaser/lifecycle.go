@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ func runReset(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
-	c, err := a.svc.Reset(ctx, pos[0], workflow.User{ID: opts["as"]})
+	c, err := a.svc.Reset(ctx, pos[0], workflow.User{ID: opts["as"], Via: workflow.ViaTerminal})
 	if err != nil {
 		return failWith(e, "reset", err)
 	}
@@ -62,7 +63,7 @@ func runRemove(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
-	c, err := a.svc.Remove(ctx, pos[0], pos[1], workflow.User{ID: opts["as"]})
+	c, err := a.svc.Remove(ctx, pos[0], pos[1], workflow.User{ID: opts["as"], Via: workflow.ViaTerminal})
 	if err != nil {
 		return failWith(e, "remove", err)
 	}
@@ -90,7 +91,7 @@ func runHold(ctx context.Context, e *env, args []string) error {
 			return usageError{fmt.Sprintf("--until %q is neither a duration (2h) nor an RFC 3339 time", u)}
 		}
 	}
-	h, err := a.svc.Hold(ctx, workflow.HoldRequest{Env: pos[0], By: workflow.User{ID: opts["as"]}, Reason: strings.Join(pos[1:], " "), Until: until})
+	h, err := a.svc.Hold(ctx, workflow.HoldRequest{Env: pos[0], By: workflow.User{ID: opts["as"], Via: workflow.ViaTerminal}, Reason: strings.Join(pos[1:], " "), Until: until})
 	if err != nil {
 		return failWith(e, "hold", err)
 	}
@@ -105,7 +106,7 @@ func runUnhold(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
-	if err := a.svc.Unhold(ctx, pos[0], workflow.User{ID: opts["as"]}); err != nil {
+	if err := a.svc.Unhold(ctx, pos[0], workflow.User{ID: opts["as"], Via: workflow.ViaTerminal}); err != nil {
 		return failWith(e, "unhold", err)
 	}
 	fmt.Fprintf(e.stdout, "unheld %s\n", pos[0])
@@ -119,7 +120,7 @@ func runCancel(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
-	n, err := a.svc.Cancel(ctx, pos[0], pos[1], workflow.User{ID: opts["as"]})
+	n, err := a.svc.Cancel(ctx, pos[0], pos[1], workflow.User{ID: opts["as"], Via: workflow.ViaTerminal})
 	if err != nil {
 		return failWith(e, "cancel", err)
 	}
@@ -143,7 +144,7 @@ func runVote(approve bool) func(ctx context.Context, e *env, args []string) erro
 		if !approve {
 			vote = a.svc.Reject
 		}
-		r, err := vote(ctx, pos[0], workflow.User{ID: opts["as"]})
+		r, err := vote(ctx, pos[0], workflow.User{ID: opts["as"], Via: workflow.ViaTerminal})
 		if err != nil {
 			return failWith(e, cmd, err)
 		}
@@ -168,4 +169,34 @@ func tickets(os []workflow.Occupant) string {
 		s[i] = string(o.Ticket)
 	}
 	return strings.Join(s, ", ")
+}
+
+// printStoreHistory prints env's last n audit events from the store (who
+// released, approved, rejected, reset, removed, held, deployed, and why),
+// newest first. Without redis.url the store is this process's own and
+// holds nothing from the bot: it says so instead.
+func (a *app) printStoreHistory(ctx context.Context, w io.Writer, env string, n int) error {
+	if a.cfg.Redis.URL == "" {
+		fmt.Fprintf(w, "(no redis.url: the actions of the bot and of other terminals — approvals, resets, removals, holds, deploys — are in their store, not here)\n")
+		return nil
+	}
+	evs, err := a.svc.History(ctx, env, n)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "(history from the store: the last %d action(s) in %s, newest first)\n", len(evs), env)
+	for _, e := range evs {
+		line := fmt.Sprintf("%s %-20s @%s", e.At.UTC().Format("2006-01-02 15:04"), e.Action, e.Actor)
+		if e.Ticket != "" {
+			line += " " + string(e.Ticket)
+		}
+		if e.SHA != "" {
+			line += " " + shortSHA(e.SHA)
+		}
+		if e.Detail != "" {
+			line += " — " + e.Detail
+		}
+		fmt.Fprintln(w, line)
+	}
+	return nil
 }

@@ -51,7 +51,7 @@ func commands() map[string]command {
 		{"status", "[ENV] --config FILE", "env branches and the tickets in them, from git", runStatus},
 		{"history", "ENV [N] --config FILE", "the last N releases to an env, from git", runHistory},
 		{"demo", "[--keep] [--dir DIR]", "play the release story on a sample repo in a temp dir", runDemo},
-		{"deploy", "ENV [--ref R] [--plan] [--all] --config FILE", "deploy (or preview) a branch or commit to an env's AWS account", runDeploy},
+		{"deploy", "ENV [--ref R] [--plan] [--all] --as USER --config FILE", "deploy (or preview) a branch or commit to an env's AWS account under its lease (envs with approvals: release instead)", runDeploy},
 		{"serve", "--config FILE [--listen ADDR]", "the Slack bot (Socket Mode), /healthz, /readyz, /metrics", runServe},
 		{"reset", "ENV --as USER --config FILE", "make the env branch master again; its tickets leave it", runReset},
 		{"remove", "TICKET ENV --as USER --config FILE", "rebuild the env branch from master and the other tickets", runRemove},

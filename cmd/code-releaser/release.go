@@ -309,8 +309,11 @@ func (a *app) printHistory(ctx context.Context, w io.Writer, name string, n int)
 	if err != nil {
 		return err
 	}
+	if err := a.printStoreHistory(ctx, w, env.Name, n); err != nil {
+		return err
+	}
 	if env.Production {
-		fmt.Fprintf(w, "%s deploys %s; its deploy history lives in the store, which the CLI does not keep yet\n", env.Name, a.svc.ProductionBranch())
+		fmt.Fprintf(w, "%s deploys %s: it has no release merges of its own\n", env.Name, a.svc.ProductionBranch())
 		return nil
 	}
 	tip, ok, err := a.repo.Tip(ctx, env.Branch)
