@@ -100,12 +100,13 @@ func (c resourceChange) String() string {
 
 // stackRunner deploys stacks through change sets.
 type stackRunner struct {
-	cfn      cfnAPI
-	poll     time.Duration
-	sha      string
-	all      bool
-	plan     bool
-	progress func(name, format string, args ...any)
+	cfn       cfnAPI
+	templates *templateStore // nil: every template fits in a request
+	poll      time.Duration
+	sha       string
+	all       bool
+	plan      bool
+	progress  func(name, format string, args ...any)
 }
 
 // action is what a stack's current status allows.
@@ -248,9 +249,17 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 	in := &cloudformation.CreateChangeSetInput{
 		StackName:     aws.String(sp.Name),
 		ChangeSetName: aws.String("code-releaser-" + shortSHA(r.sha) + "-" + randomHex(4)),
-		TemplateBody:  aws.String(sp.Body),
 		Description:   aws.String("Code-Releaser deploy of " + shortSHA(r.sha)),
 		ClientToken:   aws.String(randomHex(16)),
+	}
+	if len(sp.Body) > maxTemplateBody && r.templates != nil {
+		u, err := r.templates.url(ctx, sp.Body)
+		if err != nil {
+			return res(StatusFailed, "template: %s", err)
+		}
+		in.TemplateURL = aws.String(u)
+	} else {
+		in.TemplateBody = aws.String(sp.Body)
 	}
 	if act == actCreate {
 		csType = types.ChangeSetTypeCreate
@@ -425,6 +434,9 @@ func (r *stackRunner) await(ctx context.Context, sp *StackPlan, st *types.Stack)
 		}
 		now, err := r.describe(ctx, stackID)
 		if err != nil {
+			if ctx.Err() != nil {
+				return fail("stack %s was still %s when the deploy ended: %s", sp.Name, st.StackStatus, ctx.Err())
+			}
 			return fail("describe: %s", apiMessage(err))
 		}
 		if now == nil || !busy(string(now.StackStatus)) {
