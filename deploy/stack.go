@@ -537,6 +537,10 @@ func (r *stackRunner) waitChangeSet(ctx context.Context, id string) (*cloudforma
 	}
 }
 
+// maxFailedPolls is how many polls in a row of a running operation may
+// fail before following it is given up.
+const maxFailedPolls = 3
+
 // terminalStackStatus reports whether a stack-level status ends an
 // operation.
 func terminalStackStatus(s string) bool {
@@ -554,6 +558,7 @@ func (r *stackRunner) follow(ctx context.Context, name, stackID, token string, s
 	// head. Allow for clock skew between us and CloudFormation.
 	horizon := start.Add(-5 * time.Minute)
 	wait := r.backoff()
+	failedPolls := 0
 	for {
 		var fresh []types.StackEvent
 		var next *string
@@ -561,8 +566,14 @@ func (r *stackRunner) follow(ctx context.Context, name, stackID, token string, s
 		for {
 			out, err := r.cfn.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stackID), NextToken: next})
 			if err != nil {
-				return "", "", nil, err
+				// The operation goes on whatever a poll of it does: a
+				// few failed polls in a row are retried.
+				if failedPolls++; failedPolls >= maxFailedPolls || ctx.Err() != nil {
+					return "", "", nil, err
+				}
+				break pages // what was read is used
 			}
+			failedPolls = 0
 			for _, e := range out.StackEvents {
 				id := aws.ToString(e.EventId)
 				if seen[id] || (e.Timestamp != nil && e.Timestamp.Before(horizon)) {
