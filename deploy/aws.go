@@ -22,7 +22,11 @@ type EnvAWS struct {
 	Region    string
 	AccountID string // 12 digits; the account guard checks it
 	RoleARN   string // assumed through STS when set
-	Steps     StepPolicy
+	// TemplateBucket ("bucket" or "bucket/key/prefix/") receives, with
+	// the env's credentials, the templates over CloudFormation's 51,200
+	// bytes of TemplateBody, passed as TemplateURL (up to 1 MB).
+	TemplateBucket string
+	Steps          StepPolicy
 }
 
 // StepPolicy is the operator's choice of what a command step of an env
@@ -109,6 +113,11 @@ func (a EnvAWS) Validate() error {
 			errs = append(errs, fmt.Errorf("role_arn: %q is not an IAM role ARN", a.RoleARN))
 		case accountRE.MatchString(a.AccountID) && m[1] != a.AccountID:
 			errs = append(errs, fmt.Errorf("role_arn: the role is in account %s, not in the env's account %s", m[1], a.AccountID))
+		}
+	}
+	if a.TemplateBucket != "" {
+		if err := validateBucket(a.TemplateBucket); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	errs = append(errs, a.Steps.validate()...)

@@ -96,7 +96,7 @@ func New(log *slog.Logger, src Source, cfg Config) (*Deployer, error) {
 // LoadPlan reads the commit's spec and templates and resolves them for
 // env. It makes no AWS call. A commit without a spec gives a nil plan.
 func LoadPlan(files fs.FS, t Target) (*Plan, error) {
-	data, err := fs.ReadFile(files, SpecFile)
+	data, err := readLimited(files, SpecFile, maxSpecFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -140,7 +140,7 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 	d.log.InfoContext(ctx, "deploy", slog.String("env", env.Name), slog.String("sha", sha), slog.Int("stacks", len(plan.Stacks)),
 		slog.Int("commands", len(plan.Commands)), slog.Bool("plan", d.cfg.Plan), slog.Bool("all", d.cfg.All))
 
-	runner := &stackRunner{cfn: t.cfn, poll: d.cfg.PollInterval, sha: sha, all: d.cfg.All, plan: d.cfg.Plan, progress: report}
+	runner := &stackRunner{cfn: t.cfn, templates: t.templates, poll: d.cfg.PollInterval, sha: sha, all: d.cfg.All, plan: d.cfg.Plan, progress: report}
 	outcomes := map[string]*stackOutcome{}
 	var omu sync.Mutex
 	tasks := stackTasks(ctx, plan, runner, &omu, outcomes, report)
@@ -211,6 +211,9 @@ type target struct {
 	plan  *Plan // nil: the commit has no spec
 	aws   aws.Config
 	cfn   cfnAPI
+	// templates takes templates over maxTemplateBody; nil without a
+	// template_bucket.
+	templates *templateStore
 }
 
 // open reads sha's spec and templates for env (no AWS call), then, when
@@ -233,6 +236,15 @@ func (d *Deployer) open(ctx context.Context, op string, env workflow.Env, sha st
 	if plan == nil {
 		return t, nil
 	}
+	if a.TemplateBucket == "" {
+		for _, sp := range plan.Stacks {
+			if len(sp.Body) > maxTemplateBody {
+				return nil, workflow.Errorf(op, workflow.Invalid,
+					"stack %s: its template %s is %d bytes, more than the %d CloudFormation takes in a request; set environments[].aws.template_bucket for %s (an S3 bucket the env's role may write) to pass it through S3. Nothing was changed",
+					sp.Name, sp.Template, len(sp.Body), maxTemplateBody, env.Name)
+			}
+		}
+	}
 	if t.aws, err = envConfig(ctx, d.cfg.LoadAWS, env.Name, a); err != nil {
 		return nil, err
 	}
@@ -244,6 +256,9 @@ func (d *Deployer) open(ctx context.Context, op string, env workflow.Env, sha st
 		return nil, err
 	}
 	t.cfn = cfn
+	if a.TemplateBucket != "" {
+		t.templates = newTemplateStore(t.aws, a)
+	}
 	return t, nil
 }
 

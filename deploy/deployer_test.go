@@ -253,7 +253,7 @@ func TestDeployRolledBackUpdateIsFailure(t *testing.T) {
 	}
 	got := statuses(res)
 	if res.Status != workflow.DeployFailed || got["dev-data"] != "UPDATE_ROLLBACK_COMPLETE" {
-		t.Fatalf("status %s, data %s", res.Status, got["dev-data"])
+		t.Fatalf("status %s, data %s: %s", res.Status, got["dev-data"], res.Summary)
 	}
 	if !strings.Contains(res.Stacks[1].Reason, "DbTwo (AWS::SNS::Topic) UPDATE_FAILED: Resource handler returned message: \"Rate exceeded\"") {
 		t.Errorf("reason %q", res.Stacks[1].Reason)

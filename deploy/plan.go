@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -83,7 +85,7 @@ func BuildPlan(files fs.FS, spec *Spec, t Target) (*Plan, error) {
 		if err := checkStackName(sp.Name); err != nil {
 			specErr(s.Line, f+".name", "for env %s: %v", t.Env, err)
 		}
-		body, err := fs.ReadFile(files, s.Template)
+		body, err := readLimited(files, s.Template, maxTemplateURL)
 		if err != nil {
 			specErr(s.Line, f+".template", "%s: %v", s.Template, notFound(err))
 			continue
@@ -255,7 +257,7 @@ func notFound(err error) string {
 // CloudFormation's CLI form [{ParameterKey, ParameterValue}], in YAML or
 // JSON.
 func readParameterFile(files fs.FS, name string) (map[string]string, error) {
-	data, err := fs.ReadFile(files, name)
+	data, err := readLimited(files, name, maxSpecFile)
 	if err != nil {
 		return nil, err
 	}
@@ -400,4 +402,33 @@ func findCycle(stacks []*StackPlan, byID map[string]*StackPlan, done map[string]
 		}
 	}
 	return errors.New("dependency cycle between stacks")
+}
+
+// maxSpecFile bounds the spec and parameter files read.
+const maxSpecFile = 1 << 20
+
+// readLimited reads a file of the repo of at most limit bytes, refusing a
+// larger one before reading it (by its size, then by reading no more than
+// limit+1 bytes): the repo is anyone's who can push a branch, and an
+// oversized file must not cost the bot its memory.
+func readLimited(files fs.FS, name string, limit int64) ([]byte, error) {
+	tooBig := func(size string) error {
+		return fmt.Errorf("%s bytes, more than the %d this file may have (CloudFormation reads templates of up to 1 MB, through S3)", size, limit)
+	}
+	f, err := files.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > limit {
+		return nil, tooBig(strconv.FormatInt(fi.Size(), 10))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, tooBig("over " + strconv.FormatInt(limit, 10))
+	}
+	return data, nil
 }

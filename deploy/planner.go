@@ -35,7 +35,7 @@ func (d *Deployer) Plan(ctx context.Context, env workflow.Env, sha string) (work
 		return workflow.DeployPlan{Summary: fmt.Sprintf("%s has no %s: nothing to deploy", shortSHA(sha), SpecFile)}, nil
 	}
 	quiet := func(string, string, ...any) {}
-	runner := &stackRunner{cfn: t.cfn, poll: d.cfg.PollInterval, sha: sha, all: d.cfg.All, plan: true, progress: quiet}
+	runner := &stackRunner{cfn: t.cfn, templates: t.templates, poll: d.cfg.PollInterval, sha: sha, all: d.cfg.All, plan: true, progress: quiet}
 	outcomes := map[string]*stackOutcome{}
 	var mu sync.Mutex
 	runGraph(ctx, stackTasks(ctx, t.plan, runner, &mu, outcomes, quiet), d.cfg.Parallel)

@@ -100,12 +100,13 @@ func (c resourceChange) String() string {
 
 // stackRunner deploys stacks through change sets.
 type stackRunner struct {
-	cfn      cfnAPI
-	poll     time.Duration
-	sha      string
-	all      bool
-	plan     bool
-	progress func(name, format string, args ...any)
+	cfn       cfnAPI
+	templates *templateStore // nil: every template fits in a request
+	poll      time.Duration
+	sha       string
+	all       bool
+	plan      bool
+	progress  func(name, format string, args ...any)
 }
 
 // action is what a stack's current status allows.
@@ -248,9 +249,17 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 	in := &cloudformation.CreateChangeSetInput{
 		StackName:     aws.String(sp.Name),
 		ChangeSetName: aws.String("code-releaser-" + shortSHA(r.sha) + "-" + randomHex(4)),
-		TemplateBody:  aws.String(sp.Body),
 		Description:   aws.String("Code-Releaser deploy of " + shortSHA(r.sha)),
 		ClientToken:   aws.String(randomHex(16)),
+	}
+	if len(sp.Body) > maxTemplateBody && r.templates != nil {
+		u, err := r.templates.url(ctx, sp.Body)
+		if err != nil {
+			return res(StatusFailed, "template: %s", err)
+		}
+		in.TemplateURL = aws.String(u)
+	} else {
+		in.TemplateBody = aws.String(sp.Body)
 	}
 	if act == actCreate {
 		csType = types.ChangeSetTypeCreate
@@ -425,6 +434,9 @@ func (r *stackRunner) await(ctx context.Context, sp *StackPlan, st *types.Stack)
 		}
 		now, err := r.describe(ctx, stackID)
 		if err != nil {
+			if ctx.Err() != nil {
+				return fail("stack %s was still %s when the deploy ended: %s", sp.Name, st.StackStatus, ctx.Err())
+			}
 			return fail("describe: %s", apiMessage(err))
 		}
 		if now == nil || !busy(string(now.StackStatus)) {
@@ -525,6 +537,10 @@ func (r *stackRunner) waitChangeSet(ctx context.Context, id string) (*cloudforma
 	}
 }
 
+// maxFailedPolls is how many polls in a row of a running operation may
+// fail before following it is given up.
+const maxFailedPolls = 3
+
 // terminalStackStatus reports whether a stack-level status ends an
 // operation.
 func terminalStackStatus(s string) bool {
@@ -542,6 +558,7 @@ func (r *stackRunner) follow(ctx context.Context, name, stackID, token string, s
 	// head. Allow for clock skew between us and CloudFormation.
 	horizon := start.Add(-5 * time.Minute)
 	wait := r.backoff()
+	failedPolls := 0
 	for {
 		var fresh []types.StackEvent
 		var next *string
@@ -549,8 +566,14 @@ func (r *stackRunner) follow(ctx context.Context, name, stackID, token string, s
 		for {
 			out, err := r.cfn.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stackID), NextToken: next})
 			if err != nil {
-				return "", "", nil, err
+				// The operation goes on whatever a poll of it does: a
+				// few failed polls in a row are retried.
+				if failedPolls++; failedPolls >= maxFailedPolls || ctx.Err() != nil {
+					return "", "", nil, err
+				}
+				break pages // what was read is used
 			}
+			failedPolls = 0
 			for _, e := range out.StackEvents {
 				id := aws.ToString(e.EventId)
 				if seen[id] || (e.Timestamp != nil && e.Timestamp.Before(horizon)) {

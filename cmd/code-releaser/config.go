@@ -88,6 +88,9 @@ type awsConfig struct {
 	Region    string `yaml:"region"`
 	AccountID string `yaml:"account_id"`
 	RoleARN   string `yaml:"role_arn"`
+	// Templates over 51,200 bytes go through this S3 bucket ("bucket" or
+	// "bucket/key/prefix/").
+	TemplateBucket string `yaml:"template_bucket"`
 	// What command steps get and as whom they run (deploy.StepPolicy).
 	StepCredentials string       `yaml:"step_credentials"` // role (default), none, base (unsafe)
 	StepRunner      []string     `yaml:"step_runner"`

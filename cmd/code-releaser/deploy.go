@@ -22,7 +22,7 @@ var nobody = deploy.RunAs{UID: 65534, GID: 65534}
 
 // envAWS is the deployer's view of an env's aws settings.
 func (a awsConfig) envAWS() deploy.EnvAWS {
-	ea := deploy.EnvAWS{Region: a.Region, AccountID: a.AccountID, RoleARN: a.RoleARN,
+	ea := deploy.EnvAWS{Region: a.Region, AccountID: a.AccountID, RoleARN: a.RoleARN, TemplateBucket: a.TemplateBucket,
 		Steps: deploy.StepPolicy{Credentials: a.StepCredentials, Runner: a.StepRunner}}
 	switch {
 	case a.StepRunAs != nil:
@@ -35,7 +35,7 @@ func (a awsConfig) envAWS() deploy.EnvAWS {
 
 // isSet reports whether the env has aws settings at all.
 func (a awsConfig) isSet() bool {
-	return a.Region != "" || a.AccountID != "" || a.RoleARN != "" || a.StepCredentials != "" || len(a.StepRunner) > 0 || a.StepRunAs != nil
+	return a.Region != "" || a.AccountID != "" || a.RoleARN != "" || a.TemplateBucket != "" || a.StepCredentials != "" || len(a.StepRunner) > 0 || a.StepRunAs != nil
 }
 
 // deployConfig is the deployer's part of the config: the envs that have

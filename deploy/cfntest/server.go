@@ -58,6 +58,7 @@ type Server struct {
 	failures   map[string]string // stack/logical/op -> reason
 	stuck      map[string]bool   // stack -> its next rollback fails
 	ops        []Operation
+	buckets    map[string]map[string][]byte // S3: bucket -> key -> content
 	wg         sync.WaitGroup
 	eventSeq   int
 	closed     bool
@@ -69,13 +70,16 @@ type identity struct{ account, arn string }
 type Call struct {
 	Action    string
 	StackName string
+	AccessKey string // of the credentials that signed it
+	Bucket    string // S3 calls
+	ObjectKey string
 	At        time.Time
 }
 
 // Mutating reports whether the call changes anything.
 func (c Call) Mutating() bool {
 	switch c.Action {
-	case "CreateChangeSet", "ExecuteChangeSet", "DeleteChangeSet", "DeleteStack", "CreateStack", "UpdateStack", "ContinueUpdateRollback", "CancelUpdateStack":
+	case "PutObject", "CreateChangeSet", "ExecuteChangeSet", "DeleteChangeSet", "DeleteStack", "CreateStack", "UpdateStack", "ContinueUpdateRollback", "CancelUpdateStack":
 		return true
 	}
 	return false
@@ -100,6 +104,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		opts: opts, stacks: map[string]*stack{}, byID: map[string]*stack{}, changeSets: map[string]*changeSet{},
 		exports: map[string]*exportEntry{}, keys: map[string]identity{}, failures: map[string]string{}, stuck: map[string]bool{},
+		buckets: map[string]map[string][]byte{},
 	}
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.hs.URL
@@ -233,8 +238,12 @@ const (
 var credentialRE = regexp.MustCompile(`Credential=([^/,\s]+)/`)
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	key := ""
+	if m := credentialRE.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		key = m[1]
+	}
 	if r.Method != http.MethodPost {
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		s.serveS3(w, r, key)
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -242,12 +251,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action, version := r.PostForm.Get("Action"), r.PostForm.Get("Version")
-	key := ""
-	if m := credentialRE.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
-		key = m[1]
-	}
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Action: action, StackName: r.PostForm.Get("StackName"), At: time.Now()})
+	s.calls = append(s.calls, Call{Action: action, StackName: r.PostForm.Get("StackName"), AccessKey: key, At: time.Now()})
 	s.mu.Unlock()
 	var (
 		result any

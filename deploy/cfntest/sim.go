@@ -362,14 +362,19 @@ func (s *Server) createChangeSet(form url.Values) (any, error) {
 		return nil, validation("Stack:%s is in %s state and can not be updated.", st.id, st.visibleStatus(time.Now()))
 	}
 	body := form.Get("TemplateBody")
-	if body == "" {
+	if u := form.Get("TemplateURL"); u != "" && body == "" {
+		var err error
+		if body, err = s.templateAt(u); err != nil {
+			return nil, err
+		}
+	} else if body == "" {
 		if form.Get("UsePreviousTemplate") == "true" && st != nil {
 			body = st.template
 		} else {
 			return nil, validation("Either Template URL or Template Body must be specified.")
 		}
 	}
-	if len(body) > 51200 {
+	if len(form.Get("TemplateBody")) > 51200 {
 		return nil, validation("1 validation error detected: Value at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to 51200")
 	}
 	parsed, err := parseTemplateBody(body)
