@@ -128,6 +128,7 @@ type run struct {
 	lease  Lease
 
 	deployed DeployResult
+	epoch    string // the store's epoch when r began (see outliveReset)
 }
 
 // execute waits for the env, holds its lease while working and gives it
@@ -164,6 +165,7 @@ func (r *run) under(ctx context.Context, l Lease, work func(context.Context) err
 
 // begin marks the release running under r.lease.
 func (r *run) begin(ctx context.Context, leased string) {
+	r.beganUnder(ctx)
 	r.update(ctx, ReleaseUpdate{State: StateRunning})
 	r.note("started", r.s.notify.Started(ctx, r.rec))
 	r.step(ctx, StepLeased, leased)
@@ -240,6 +242,7 @@ func (r *run) note(what string, err error) {
 func (r *run) finish(ctx context.Context, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
+	err = r.outliveReset(ctx, err)
 	took := slog.Duration("took", r.s.clock.Now().Sub(r.start))
 	if err == nil {
 		r.update(ctx, ReleaseUpdate{State: StateReleased})

@@ -347,6 +347,13 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 		}
 		return r.nonProd(work)
 	})
+	if err != nil && errors.Is(err, ErrLeaseLost) && r.storeReset(ctx) {
+		// The store lost its data, the job's record and queue entry with
+		// it: nobody else will resume it, so this worker finishes it.
+		r.finish(ctx, err)
+		done()
+		return
+	}
 	if err != nil && errors.Is(err, ErrLeaseLost) {
 		// Not this worker's any more: the next holder of the lease, who
 		// may be at work already, resumes the job from its journal. The

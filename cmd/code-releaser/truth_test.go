@@ -147,3 +147,25 @@ func TestCLISharedStateNeedsRedis(t *testing.T) {
 		t.Errorf("unhold in another process with redis.url: exit %d\n%s\n%s", code, out, errs)
 	}
 }
+
+// Without redis.url the CLI's store starts from git (Service.Reconcile):
+// remove finds the ticket release/dev holds and rebuilds the branch with
+// the other one.
+func TestCLIRemoveWithoutRedisReadsOccupantsFromGit(t *testing.T) {
+	remote, dir := sharedDevFixture(t, "")
+	releaseAs(t, dir, "JIRA-1", "alice")
+	releaseAs(t, dir, "JIRA-2", "bob")
+	code, out, errs := runCLI(t, dir, nil, "remove", "JIRA-1", "dev", "--as", "alice", "--config", "code-releaser.yml")
+	if code != 0 || !strings.Contains(out, "removed JIRA-1 from dev") || !strings.Contains(out, "with JIRA-2;") {
+		t.Fatalf("remove JIRA-1 without redis.url: exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, c := range []struct {
+		ticket string
+		in     bool
+	}{{"JIRA-1", false}, {"JIRA-2", true}} {
+		_, err := gittest.RunGit(remote.Dir, nil, "merge-base", "--is-ancestor", "refs/heads/"+c.ticket, "refs/heads/release/dev")
+		if got := err == nil; got != c.in {
+			t.Errorf("release/dev contains %s after the remove: got %t, want %t", c.ticket, got, c.in)
+		}
+	}
+}
