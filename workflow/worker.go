@@ -245,6 +245,7 @@ func (w *Worker) take(ctx context.Context, e Env) (Lease, QueueEntry, bool) {
 		return Lease{}, QueueEntry{}, false
 	}
 	head := q[0]
+	w.s.noticeReset(ctx, w.log)
 	want := Lease{Token: w.cfg.ID + "/" + nonce(), ReleaseID: head.ID, Ticket: head.Ticket, By: head.By}
 	l, ok, err := st.AcquireLease(ctx, e.Name, want, w.s.cfg.LeaseTTL)
 	if err != nil || !ok || l.Token != want.Token {
