@@ -61,6 +61,7 @@ type Notifier struct {
 	cfg    NotifierConfig
 	st     NotifierStore
 	locks  [64]sync.Mutex // by key: one process edits one message at a time
+	seen   *seenRefs      // this process's messages, should the store lose them
 }
 
 var (
@@ -74,7 +75,7 @@ func NewNotifier(log *slog.Logger, c *Client, cfg NotifierConfig, st NotifierSto
 	if cfg.MessageTTL <= 0 {
 		cfg.MessageTTL = 8 * 24 * time.Hour
 	}
-	return &Notifier{log: log, client: c, cfg: cfg, st: st}
+	return &Notifier{log: log, client: c, cfg: cfg, st: st, seen: newSeenRefs()}
 }
 
 func releaseKey(id string) string  { return "release:" + id }
@@ -101,9 +102,18 @@ func (n *Notifier) Expect(ctx context.Context, id string, o Origin) error {
 // ref returns release id's message as stored, with the channel it goes
 // to; ref.Channel is "" when there is nowhere to tell.
 func (n *Notifier) ref(ctx context.Context, id string) (workflow.MessageRef, error) {
-	ref, _, err := n.st.GetMessageRef(ctx, releaseKey(id))
+	key := releaseKey(id)
+	ref, _, err := n.st.GetMessageRef(ctx, key)
 	if err != nil {
 		return workflow.MessageRef{}, err
+	}
+	if seen, ok := n.seen.get(key); ok && ref.TS == "" {
+		// The shared store lost it: this process knows, and says again.
+		n.log.Warn("the store lost a release message's place; using this process's", slog.String("release", id))
+		ref = seen
+		if err := n.st.PutMessageRef(ctx, key, ref, n.cfg.MessageTTL); err != nil {
+			n.log.Warn("write a release message's place again", slog.String("release", id), slog.Any("err", err))
+		}
 	}
 	if ref.TS == "" && n.cfg.AnnounceChannel != "" {
 		ref.Channel = n.cfg.AnnounceChannel
@@ -151,6 +161,7 @@ func (n *Notifier) render(ctx context.Context, r workflow.Release, headline stri
 	}
 	msg := message{channel: ref.Channel, ts: ref.TS, text: headline, blocks: blocks}
 	if ref.TS != "" {
+		n.seen.put(key, ref)
 		return ref, n.client.update(ctx, msg)
 	}
 	if ref.Channel == "" {
@@ -164,6 +175,7 @@ func (n *Notifier) render(ctx context.Context, r workflow.Release, headline stri
 	if !claimed {
 		if posted, ok := n.waitPosted(ctx, key); ok {
 			msg.channel, msg.ts = posted.Channel, posted.TS
+			n.seen.put(key, posted)
 			return posted, n.client.update(ctx, msg)
 		}
 		n.log.Warn("the replica posting a release's message never said where; posting again", slog.String("release", r.ID))
@@ -173,6 +185,7 @@ func (n *Notifier) render(ctx context.Context, r workflow.Release, headline stri
 		return ref, err
 	}
 	ref = workflow.MessageRef{Channel: ref.Channel, TS: ts, Thread: ts}
+	n.seen.put(key, ref)
 	return ref, n.st.PutMessageRef(ctx, key, ref, n.cfg.MessageTTL)
 }
 

@@ -44,6 +44,7 @@ func (s *Service) waitTurn(ctx context.Context, r *run) (Lease, error) {
 			w.Hold = &hold
 		}
 		if pos == 1 && !held {
+			s.noticeReset(ctx, r.log)
 			l, ok, err := s.store.AcquireLease(ctx, env, want, s.cfg.LeaseTTL)
 			if err != nil {
 				return Lease{}, fmt.Errorf("take %s's lease: %w", env, err)

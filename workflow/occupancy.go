@@ -148,12 +148,12 @@ func (r *run) deploy(ctx context.Context, sha string) (DeployResult, error) {
 	if res.SHA == "" {
 		res.SHA = sha
 	}
+	r.deployed = res // known even when it cannot be recorded
 	d := Deployment{Env: r.env.Name, ReleaseID: r.rec.ID, Ticket: r.rec.Ticket, By: r.rec.By, At: s.clock.Now(), Result: res}
 	if err := s.store.SetLastDeploy(ctx, r.lease, d); err != nil {
 		return res, fmt.Errorf("record %s's deploy: %w", r.env.Name, err)
 	}
 	r.audit(ctx, Event{Action: ActionDeployed, SHA: sha, Detail: string(res.Status) + ": " + res.Summary})
-	r.deployed = res
 	if res.Status == DeployFailed {
 		return res, Errorf("deploy", Invalid, "the deploy of %s to %s failed: %s", short(sha), r.env.Name, res.Summary)
 	}

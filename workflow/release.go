@@ -128,6 +128,7 @@ type run struct {
 	lease  Lease
 
 	deployed DeployResult
+	epoch    string // the store's epoch when r began (see outliveReset)
 }
 
 // execute waits for the env, holds its lease while working and gives it
@@ -169,6 +170,7 @@ func (r *run) under(ctx context.Context, l Lease, work func(context.Context) err
 // nothing ended it meanwhile (a cancel): then the error wraps
 // ErrStateMoved and nothing is changed.
 func (r *run) begin(ctx context.Context, leased string) error {
+	r.beganUnder(ctx)
 	u := ReleaseUpdate{From: []ReleaseState{StateQueued, StateRunning}, State: StateRunning, At: r.s.clock.Now()}
 	if err := r.s.store.UpdateRelease(ctx, r.rec.ID, u); err != nil {
 		return fmt.Errorf("start release %s: %w", r.rec.ID, err)
@@ -250,6 +252,7 @@ func (r *run) note(what string, err error) {
 func (r *run) finish(ctx context.Context, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
+	err = r.outliveReset(ctx, err)
 	took := slog.Duration("took", r.s.clock.Now().Sub(r.start))
 	if err == nil {
 		r.update(ctx, ReleaseUpdate{State: StateReleased})

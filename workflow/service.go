@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -62,6 +63,9 @@ type Service struct {
 	clock    Clock
 	approve  ProdApprover
 	newID    func() string
+
+	epochMu sync.Mutex
+	epoch   string // the store's epoch last seen (see Reconcile)
 }
 
 // NewService validates cfg and returns a Service using d.

@@ -245,6 +245,7 @@ func (w *Worker) take(ctx context.Context, e Env) (Lease, QueueEntry, bool) {
 		return Lease{}, QueueEntry{}, false
 	}
 	head := q[0]
+	w.s.noticeReset(ctx, w.log)
 	want := Lease{Token: w.cfg.ID + "/" + nonce(), ReleaseID: head.ID, Ticket: head.Ticket, By: head.By}
 	l, ok, err := st.AcquireLease(ctx, e.Name, want, w.s.cfg.LeaseTTL)
 	if err != nil || !ok || l.Token != want.Token {
@@ -353,6 +354,13 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 		// It ended before it started (a cancel won): the record is final
 		// already and nothing was done.
 		log.Info("the job ended before it started", slog.Any("err", err))
+		done()
+		return
+	}
+	if err != nil && errors.Is(err, ErrLeaseLost) && r.storeReset(ctx) {
+		// The store lost its data, the job's record and queue entry with
+		// it: nobody else will resume it, so this worker finishes it.
+		r.finish(ctx, err)
 		done()
 		return
 	}

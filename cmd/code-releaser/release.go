@@ -59,6 +59,7 @@ func newApp(ctx context.Context, log *slog.Logger, cfg config, out io.Writer) (*
 		repo.Close()
 		return nil, err
 	}
+	reconcileStore(ctx, log, svc)
 	return &app{cfg: cfg, repo: repo, svc: svc, notify: n, closeStore: closeStore}, nil
 }
 

@@ -241,23 +241,8 @@ var releaseIDInReply = regexp.MustCompile("release `(sl-[0-9a-f]+)`")
 // once, and nothing is left queued or leased.
 func TestReplicaDiesMidRelease(t *testing.T) {
 	ctx := timeoutCtx(t, 60*time.Second)
-	dir := t.TempDir()
-	remote, _, err := buildDemoRemote(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &replicaWorld{
-		slack:  slacktest.NewServer(slacktest.WithPingInterval(200*time.Millisecond), slacktest.WithTokens("xoxb-replicas", "xapp-replicas")),
-		redis:  redistest.Dedicated(t, redistest.Options{}),
-		prefix: redistest.Prefix(t),
-		remote: remote,
-		deploy: &deployLog{},
-	}
-	t.Cleanup(w.slack.Close)
-	w.store, err = store.NewRedis(w.redis.Client(t), store.RedisOptions{Prefix: w.prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newReplicaWorld(ctx, t)
+	remote := w.remote
 
 	a := w.start(t, "replica-a", 1, true)
 	b := w.start(t, "replica-b", 2, false)
@@ -275,27 +260,10 @@ func TestReplicaDiesMidRelease(t *testing.T) {
 	if ack.Conn != a.conn || ack.Latency >= 3*time.Second {
 		t.Errorf("ack on connection %d after %v; want replica A's (%d) within 3 s", ack.Conn, ack.Latency, a.conn)
 	}
-	var relID string
-	waitUntil(t, 10*time.Second, "the queue position reply", func() bool {
-		for _, r := range w.slack.Responses() {
-			text, _ := r["text"].(string)
-			if m := releaseIDInReply.FindStringSubmatch(text); m != nil {
-				if !strings.Contains(text, "next in line") {
-					t.Errorf("reply %q does not give the queue position", text)
-				}
-				relID = m[1]
-				return true
-			}
-		}
-		return false
-	})
+	relID := w.releaseID(t)
 
 	// A's worker runs it up to the deploy, after the push.
-	select {
-	case <-a.deploy.entered:
-	case <-ctx.Done():
-		t.Fatal("replica A never reached the deploy")
-	}
+	msgTS := w.deploying(ctx, t, a, relID)
 	rec, err := w.store.GetRelease(ctx, relID)
 	if err != nil {
 		t.Fatal(err)
@@ -303,16 +271,6 @@ func TestReplicaDiesMidRelease(t *testing.T) {
 	if rec.PushedSHA == "" || rec.State != workflow.StateRunning {
 		t.Fatalf("at A's deploy the record is %s with pushed %q; want running and pushed", rec.State, rec.PushedSHA)
 	}
-	var msgTS string
-	waitUntil(t, 10*time.Second, "the release's message", func() bool {
-		for _, m := range w.slack.Messages(slacktest.Channel) {
-			if m.Thread == "" && strings.Contains(m.Blocks, relID) && strings.Contains(m.Blocks, "deploying") {
-				msgTS = m.TS
-				return true
-			}
-		}
-		return false
-	})
 
 	// B's worker polls while A holds the lease, then A dies.
 	b.runWorker()
@@ -413,6 +371,72 @@ func TestReplicaDiesMidRelease(t *testing.T) {
 		_, leased, _ := w.store.CurrentLease(ctx, "dev")
 		return len(q) == 0 && !leased
 	})
+}
+
+// newReplicaWorld is a local Slack, a Redis of the test's own and the
+// demo's remote.
+func newReplicaWorld(ctx context.Context, t *testing.T) *replicaWorld {
+	t.Helper()
+	remote, _, err := buildDemoRemote(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &replicaWorld{
+		slack:  slacktest.NewServer(slacktest.WithPingInterval(200*time.Millisecond), slacktest.WithTokens("xoxb-replicas", "xapp-replicas")),
+		redis:  redistest.Dedicated(t, redistest.Options{}),
+		prefix: redistest.Prefix(t),
+		remote: remote,
+		deploy: &deployLog{},
+	}
+	t.Cleanup(w.slack.Close)
+	w.store, err = store.NewRedis(w.redis.Client(t), store.RedisOptions{Prefix: w.prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// releaseID waits for the reply to a /release and returns the release ID
+// it gives, checking that it gives the queue position.
+func (w *replicaWorld) releaseID(t *testing.T) string {
+	t.Helper()
+	var relID string
+	waitUntil(t, 10*time.Second, "the queue position reply", func() bool {
+		for _, r := range w.slack.Responses() {
+			text, _ := r["text"].(string)
+			if m := releaseIDInReply.FindStringSubmatch(text); m != nil {
+				if !strings.Contains(text, "next in line") {
+					t.Errorf("reply %q does not give the queue position", text)
+				}
+				relID = m[1]
+				return true
+			}
+		}
+		return false
+	})
+	return relID
+}
+
+// deploying waits until r's blocking deployer is entered and the release's
+// message says it is deploying, and returns that message's ts.
+func (w *replicaWorld) deploying(ctx context.Context, t *testing.T, r *replica, relID string) string {
+	t.Helper()
+	select {
+	case <-r.deploy.entered:
+	case <-ctx.Done():
+		t.Fatalf("%s never reached the deploy", r.name)
+	}
+	var msgTS string
+	waitUntil(t, 10*time.Second, "the release's message", func() bool {
+		for _, m := range w.slack.Messages(slacktest.Channel) {
+			if m.Thread == "" && strings.Contains(m.Blocks, relID) && strings.Contains(m.Blocks, "deploying") {
+				msgTS = m.TS
+				return true
+			}
+		}
+		return false
+	})
+	return msgTS
 }
 
 // waitRecord waits for release id's record to be final.

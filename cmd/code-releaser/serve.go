@@ -91,6 +91,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	reconcileStore(ctx, log, svc)
 	// The job worker: runs jobs submitted by any replica (workflow.Submit),
 	// resumes those of replicas that died, hands its own off on shutdown.
 	// One slot per env, so that a prod release waiting for its approval

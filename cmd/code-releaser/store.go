@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/code-releaser/code-releaser/store"
 	"github.com/code-releaser/code-releaser/workflow"
@@ -58,4 +59,14 @@ func (a *app) requireApprovalsShared(envName string) error {
 		return nil // a bad env is the release's to report
 	}
 	return requireSharedState(a.cfg, "release", "a prod release waits for approvals that another process gives")
+}
+
+// reconcileStore starts a process from git's truth when the store is new
+// or lost its data (always so for the in-memory store): the occupants of
+// every env are rebuilt from the env branches. A failure is logged and
+// does not stop the process; releases read the occupants from git anyway.
+func reconcileStore(ctx context.Context, log *slog.Logger, svc *workflow.Service) {
+	if _, err := svc.Reconcile(ctx); err != nil {
+		log.Warn("rebuild the occupants from git", slog.Any("err", err))
+	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/gittest"
 	"github.com/code-releaser/code-releaser/store"
 	"github.com/code-releaser/code-releaser/store/redistest"
+	"github.com/code-releaser/code-releaser/workflow"
 )
 
 // sharedDevFixture is a remote with master and three tickets that touch
@@ -49,7 +52,7 @@ func releaseAs(t *testing.T, dir, ticket, user string) string {
 // Without redis.url every CLI run starts with an empty store: the
 // announcement still names who else is in dev, read from release/dev.
 func TestCLIReleaseWithoutRedisNamesOccupantsFromGit(t *testing.T) {
-	_, dir := sharedDevFixture(t, "")
+	remote, dir := sharedDevFixture(t, "")
 	releaseAs(t, dir, "JIRA-1", "alice")
 	out := releaseAs(t, dir, "JIRA-2", "bob")
 	if !strings.Contains(out, "also in dev: JIRA-1 of @alice\n") {
@@ -57,6 +60,16 @@ func TestCLIReleaseWithoutRedisNamesOccupantsFromGit(t *testing.T) {
 	}
 	if !strings.Contains(out, " 2 in dev\n") {
 		t.Errorf("bob's release does not count 2 in dev:\n%s", out)
+	}
+
+	// JIRA-1 merged into master has graduated: git no longer counts it.
+	w := remote.Clone(t)
+	w.Git(t, "checkout", "-q", "master")
+	w.Git(t, "merge", "-q", "--no-edit", "origin/JIRA-1")
+	w.Push(t, "master")
+	out = releaseAs(t, dir, "JIRA-3", "carol")
+	if !strings.Contains(out, "also in dev: JIRA-2 of @bob\n") {
+		t.Errorf("carol's announcement does not name only bob's JIRA-2 (JIRA-1 is in master):\n%s", out)
 	}
 }
 
@@ -145,5 +158,106 @@ func TestCLISharedStateNeedsRedis(t *testing.T) {
 	}
 	if code, out, errs := runCLI(t, dir, nil, "unhold", "dev", "--as", "alice", "--config", "code-releaser.yml"); code != 0 || !strings.Contains(out, "unheld dev") {
 		t.Errorf("unhold in another process with redis.url: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// Without redis.url the CLI's store starts from git (Service.Reconcile):
+// remove finds the ticket release/dev holds and rebuilds the branch with
+// the other one.
+func TestCLIRemoveWithoutRedisReadsOccupantsFromGit(t *testing.T) {
+	remote, dir := sharedDevFixture(t, "")
+	releaseAs(t, dir, "JIRA-1", "alice")
+	releaseAs(t, dir, "JIRA-2", "bob")
+	code, out, errs := runCLI(t, dir, nil, "remove", "JIRA-1", "dev", "--as", "alice", "--config", "code-releaser.yml")
+	if code != 0 || !strings.Contains(out, "removed JIRA-1 from dev") || !strings.Contains(out, "with JIRA-2;") {
+		t.Fatalf("remove JIRA-1 without redis.url: exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, c := range []struct {
+		ticket string
+		in     bool
+	}{{"JIRA-1", false}, {"JIRA-2", true}} {
+		_, err := gittest.RunGit(remote.Dir, nil, "merge-base", "--is-ancestor", "refs/heads/"+c.ticket, "refs/heads/release/dev")
+		if got := err == nil; got != c.in {
+			t.Errorf("release/dev contains %s after the remove: got %t, want %t", c.ticket, got, c.in)
+		}
+	}
+}
+
+// A long-running process (serve) on a Redis that is flushed: the next
+// time it takes a lease, for any env, it notices the new epoch and
+// rebuilds every env's occupants from git, so that the board
+// (Service.Status, /release status) is true again; a new process on the
+// emptied store does the same as it starts.
+func TestFlushedStoreRebuiltFromGit(t *testing.T) {
+	srv := redistest.Dedicated(t, redistest.Options{})
+	url := "redis://" + srv.Addr + "/0"
+	_, dir := sharedDevFixture(t, "redis: {url: '"+url+"'}\n")
+	cfgPath := filepath.Join(dir, "code-releaser.yml")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withStg := strings.Replace(string(cfg), "[{name: dev},", "[{name: dev}, {name: stg},", 1)
+	if err := os.WriteFile(cfgPath, []byte(withStg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	releaseAs(t, dir, "JIRA-1", "alice")
+	releaseAs(t, dir, "JIRA-2", "bob")
+
+	ctx := t.Context()
+	open := func() *app {
+		c, err := loadConfig("code-releaser.yml", dir, noEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := newApp(ctx, slog.New(slog.NewTextHandler(testLogWriter{t}, nil)), c, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	devBoard := func(a *app) []string {
+		t.Helper()
+		st, err := a.svc.Status(ctx, "dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, o := range st[0].Occupants {
+			got = append(got, string(o.Ticket)+"@"+o.By)
+		}
+		return got
+	}
+	want := []string{"JIRA-1@alice", "JIRA-2@bob"}
+
+	long := open() // up before the flush
+	defer func() {
+		if long != nil {
+			long.close()
+		}
+	}()
+	flush := func() {
+		if err := srv.Client(t).FlushAll(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush()
+	if got := devBoard(long); len(got) != 0 {
+		t.Fatalf("dev's board right after the flush: %v; want it empty (the store lost it)", got)
+	}
+	if _, err := long.svc.Release(ctx, workflow.ReleaseRequest{Ticket: "JIRA-3", Env: "stg", User: workflow.User{ID: "carol"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := devBoard(long); !slices.Equal(got, want) {
+		t.Errorf("dev's board after a release to stg noticed the flush: %v; want %v", got, want)
+	}
+
+	long.close() // one process at a time on the mirror's cache dir
+	long = nil
+	flush()
+	fresh := open()
+	defer fresh.close()
+	if got := devBoard(fresh); !slices.Equal(got, want) {
+		t.Errorf("dev's board of a process started after a flush: %v; want %v", got, want)
 	}
 }
