@@ -168,10 +168,11 @@ type QueueEntry struct {
 	Ticket   TicketKey
 	By       string
 	Enqueued time.Time // set by the Store
-	// Job is true for a release queued by Service.Submit, which any
-	// replica's Worker may run; false for one whose requester waits and
-	// runs it itself (Service.Release). Workers leave an env alone while
-	// such a waiter is at the head of its queue.
+	// Job is true for a release queued by Service.Submit (every release:
+	// Service.Release submits too), which any replica's Worker may run.
+	// False only for entries queued by older versions, whose requester
+	// waited and ran it itself: workers leave an env alone while such a
+	// waiter is at the head of its queue.
 	Job bool
 }
 

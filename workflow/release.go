@@ -21,41 +21,34 @@ type ReleaseRequest struct {
 // finishTimeout bounds the bookkeeping done after a release's context ended.
 const finishTimeout = 10 * time.Second
 
-// Release runs one release to completion: for a non-prod env, merge the
-// ticket's branch into the env branch (creating it from the production
-// branch, syncing the production branch in first), push it with a lease,
-// deploy it and record the occupants; for prod, check the ticket is in the
-// production branch and deploy that branch's tip.
+// Release runs one release to completion in this process, as a job: it
+// submits the request (see Submit) and runs an inline Worker on the env
+// (see Worker.RunUntil) until the release's record is final. For a non-prod
+// env the job merges the ticket's branch into the env branch (creating it
+// from the production branch, syncing the production branch in first),
+// pushes it with a lease, deploys it and records the occupants; for prod,
+// it checks the ticket is in the production branch and deploys that
+// branch's tip.
 //
 // Invalid input (unknown env, malformed key, user not allowed) and unknown
 // or refused tickets return an error before anything is recorded and
 // before any Repo call. From then on the release has a record in the Store
 // with its journal, every outcome goes to the Notifier as well as being
-// returned, and the env's lease is released however Release ends. A merge
-// conflict returns an error of kind Conflict that wraps a *ConflictReport.
+// returned, and the env's lease is released however the job ends. A
+// process that dies mid-release leaves the job queued: the next worker
+// (any replica's, or the next Release on the env) resumes it from its
+// journal once the lease expires. A merge conflict returns an error of
+// kind Conflict that wraps a *ConflictReport.
 func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, error) {
-	env, key, err := s.validate(req)
+	rec, _, err := s.Submit(ctx, req)
 	if err != nil {
-		return Release{}, err
+		return rec, err
 	}
-	ticket, err := s.lookup(ctx, key)
+	w, err := s.NewWorker(WorkerConfig{Envs: []string{rec.Env}})
 	if err != nil {
-		return Release{}, err
+		return rec, err
 	}
-
-	r, err := s.record(ctx, req, env, ticket)
-	if err != nil {
-		return Release{}, err
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			r.finish(ctx, Errorf("release", Internal, "internal error in release %s", r.rec.ID))
-			panic(p)
-		}
-	}()
-	err = r.execute(ctx)
-	r.finish(ctx, err)
-	return r.rec, err
+	return w.RunUntil(ctx, rec.ID)
 }
 
 // record stores a validated request's release record, journals it as
@@ -129,25 +122,6 @@ type run struct {
 
 	deployed DeployResult
 	epoch    string // the store's epoch when r began (see outliveReset)
-}
-
-// execute waits for the env, holds its lease while working and gives it
-// back on every way out.
-func (r *run) execute(ctx context.Context) error {
-	lease, err := r.s.waitTurn(ctx, r)
-	if err != nil {
-		return err
-	}
-	defer r.s.releaseLease(ctx, lease, r.log)
-	return r.under(ctx, lease, func(work context.Context) error {
-		if err := r.begin(work, fmt.Sprintf("fence %d", lease.Fence)); err != nil {
-			return err
-		}
-		if r.env.Production {
-			return r.prod(work)
-		}
-		return r.nonProd(work)
-	})
 }
 
 // under runs work while r holds lease l: it renews l meanwhile and cancels
@@ -248,17 +222,22 @@ func (r *run) note(what string, err error) {
 }
 
 // finish records the final state, tells the user about failures and logs
-// the outcome once.
-func (r *run) finish(ctx context.Context, err error) {
+// the outcome once. The final state is written by compare-and-set from the
+// state the run knows the record in: when something else moved it (a
+// cancel, another worker), finish changes and tells nothing, and returns
+// false.
+func (r *run) finish(ctx context.Context, err error) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	err = r.outliveReset(ctx, err)
 	took := slog.Duration("took", r.s.clock.Now().Sub(r.start))
 	if err == nil {
-		r.update(ctx, ReleaseUpdate{State: StateReleased})
+		if !r.final(ctx, ReleaseUpdate{State: StateReleased}) {
+			return false
+		}
 		r.audit(ctx, Event{Action: ActionReleased, SHA: r.rec.DeployedSHA})
 		r.log.Info("released", slog.String("sha", r.rec.DeployedSHA), took)
-		return
+		return true
 	}
 	msg := UserMessage(err)
 	if msg == "" {
@@ -275,14 +254,16 @@ func (r *run) finish(ctx context.Context, err error) {
 		// The deploy ran and failed: not a refusal, whatever its kind.
 		state, action = StateFailed, ActionFailed
 	}
+	if !r.final(ctx, ReleaseUpdate{State: state, Error: msg}) {
+		return false
+	}
 	r.step(ctx, StepFailed, msg)
-	r.update(ctx, ReleaseUpdate{State: state, Error: msg})
 	r.audit(ctx, Event{Action: action, Detail: msg})
 	var rep *ConflictReport
 	if state == StateConflict && errors.As(err, &rep) {
 		r.note("conflict", r.s.notify.Conflict(ctx, r.rec, *rep))
 		r.log.Warn("release conflicts", slog.Any("files", rep.Paths()), took)
-		return
+		return true
 	}
 	r.note("failed", r.s.notify.Failed(ctx, r.rec, err))
 	if state == StateRefused {
@@ -290,4 +271,24 @@ func (r *run) finish(ctx context.Context, err error) {
 	} else {
 		r.log.Error("release failed", slog.Any("err", err), took)
 	}
+	return true
+}
+
+// final writes a final state u by compare-and-set from the record's state
+// as the run knows it; false when the record moved meanwhile (the run then
+// has nothing more to say about it). A Store failure is logged and the run
+// goes on, as with update.
+func (r *run) final(ctx context.Context, u ReleaseUpdate) bool {
+	u.From = []ReleaseState{r.rec.State}
+	u.At = r.s.clock.Now()
+	err := r.s.store.UpdateRelease(ctx, r.rec.ID, u)
+	if errors.Is(err, ErrStateMoved) {
+		r.log.Warn("the release's record moved before its end was written", slog.Any("err", err))
+		return false
+	}
+	if err != nil {
+		r.log.Error("update release", slog.Any("err", err))
+	}
+	u.Apply(&r.rec)
+	return true
 }

@@ -761,9 +761,14 @@ func TestCancelledWhileQueued(t *testing.T) {
 func TestLeaseLostStopsWork(t *testing.T) {
 	// The deploy blocks until its context ends while another holder takes
 	// the lease: the release must stop, say the lease was lost, and leave
-	// the new holder's lease alone.
+	// the new holder's lease alone, and the job to whoever next holds the
+	// lease: it is not failed, it stays queued and is resumed.
 	stolen := make(chan struct{})
+	var deploys atomic.Int32
 	blocking := deployFunc(func(ctx context.Context) (workflow.DeployResult, error) {
+		if deploys.Add(1) > 1 {
+			return workflow.DeployResult{Status: workflow.DeploySucceeded}, nil
+		}
 		close(stolen)
 		<-ctx.Done()
 		return workflow.DeployResult{}, ctx.Err()
@@ -783,14 +788,28 @@ func TestLeaseLostStopsWork(t *testing.T) {
 	if !errors.Is(err, workflow.ErrLeaseLost) {
 		t.Errorf("err = %v, want ErrLeaseLost", err)
 	}
-	if r.State != workflow.StateFailed {
-		t.Errorf("state = %s, want failed", r.State)
+	if r.State.Final() {
+		t.Errorf("state = %s, want it left unfinished for the next holder of the lease", r.State)
+	}
+	if q, _ := w.store.Queue(t.Context(), "dev"); len(q) != 1 || q[0].ID != r.ID {
+		t.Errorf("queue %v, want the job still at its head", q)
 	}
 	if l, ok, _ := w.store.CurrentLease(t.Context(), "dev"); !ok || l.Token != "thief" {
 		t.Errorf("lease %+v: the losing release must not release the thief's lease", l)
 	}
 	if d, ok, _ := w.store.LastDeploy(t.Context(), "dev"); ok {
 		t.Errorf("an interrupted deploy was recorded: %+v", d)
+	}
+
+	// Once the thief is gone, a worker resumes it: pushed once, deployed.
+	w.store.ReleaseLease(t.Context(), "dev", "thief")
+	w.startWorkers(t, 1, workflow.WorkerConfig{})
+	got := w.waitFinal(t, r.ID, 5*time.Second)
+	if got.State != workflow.StateReleased || !slices.Contains(stepNames(got), workflow.StepResumed) {
+		t.Errorf("after the thief: %s (%s), journal %v; want released, resumed", got.State, got.Error, stepNames(got))
+	}
+	if p := w.repo.Pushes(); len(p) != 1 {
+		t.Errorf("pushes %v, want one", p)
 	}
 }
 

@@ -19,9 +19,6 @@ type Config struct {
 	// LeaseTTL is how long an env's lease lives unless renewed; a release
 	// renews it every third of it. Default 2m.
 	LeaseTTL time.Duration
-	// QueueTTL is how long a queue entry lives unless its waiter touches
-	// it, which it does every PollInterval. Default 2m.
-	QueueTTL time.Duration
 	// JobTTL is how long a job queued by Submit waits for a Worker before
 	// it is dropped from the queue; a worker keeps it while it runs.
 	// Default 24h.
@@ -92,9 +89,6 @@ func NewService(log *slog.Logger, cfg Config, d Deps) (*Service, error) {
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 2 * time.Minute
-	}
-	if cfg.QueueTTL <= 0 {
-		cfg.QueueTTL = 2 * time.Minute
 	}
 	if cfg.JobTTL <= 0 {
 		cfg.JobTTL = 24 * time.Hour

@@ -58,7 +58,10 @@ func (s *Service) Submit(ctx context.Context, req ReleaseRequest) (Release, int,
 	if l, ok, err := s.store.CurrentLease(ctx, env.Name); err == nil && ok {
 		w.Holder = &l
 	}
-	r.step(ctx, StepQueued, fmt.Sprintf("position %d", pos)+heldBy(w.Hold))
+	if pos > 1 || w.Hold != nil || w.Holder != nil {
+		// The journal records a wait; a job that is next starts at once.
+		r.step(ctx, StepQueued, fmt.Sprintf("position %d", pos)+heldBy(w.Hold))
+	}
 	r.note("queued", s.notify.Queued(ctx, r.rec, w))
 	return r.rec, pos, nil
 }
@@ -182,7 +185,7 @@ func (w *Worker) Run(ctx context.Context) error {
 					default:
 					}
 				}()
-				w.runJob(jobs, e, l, entry)
+				_ = w.runJob(jobs, e, l, entry) // its record tells the outcome
 			})
 		}
 		if took {
@@ -268,11 +271,13 @@ func nonce() string {
 }
 
 // runJob runs (or resumes) the job at the head of env's queue under lease
-// l. When it ends, its record is final, it leaves the queue, and then the
-// lease is given back, in that order, so that no other worker can take it
-// up again. When the lease is lost or the worker hands it off, the job
-// stays queued and unfinished for the next holder of the lease.
-func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
+// l and returns the error it ended with (nil when released, or when there
+// was nothing to run). When it ends, its record is final, it leaves the
+// queue, and then the lease is given back, in that order, so that no other
+// worker can take it up again. When the lease is lost or the worker hands
+// it off, the job stays queued and unfinished for the next holder of the
+// lease.
+func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) (jobErr error) {
 	s := w.s
 	log := w.log.With(slog.String("release", e.ID), slog.String("env", env.Name), slog.Int64("fence", l.Fence))
 	done := func() {
@@ -288,14 +293,14 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 	case KindOf(err) == NotFound:
 		log.Error("queued job has no release record; dropping it")
 		done()
-		return
+		return nil
 	case err != nil:
 		log.Error("read job", slog.Any("err", err))
 		s.releaseLease(ctx, l, log)
-		return
+		return fmt.Errorf("read job %s: %w", e.ID, err)
 	case rec.State.Final():
 		done()
-		return
+		return nil
 	}
 	// Keep the entry for as long as the job may take.
 	if _, err := s.store.TouchQueued(ctx, env.Name, e.ID, s.cfg.JobTTL); err != nil {
@@ -328,6 +333,7 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 			log.Error("job panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 			r.finish(ctx, Errorf("release", Internal, "internal error in release %s", rec.ID))
 			done()
+			jobErr = &panicError{value: p}
 		}
 	}()
 
@@ -355,7 +361,7 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 		// already and nothing was done.
 		log.Info("the job ended before it started", slog.Any("err", err))
 		done()
-		return
+		return nil
 	}
 	if err != nil && errors.Is(err, ErrLeaseLost) && r.storeReset(ctx) {
 		// The store lost its data, the job's record and queue entry with
@@ -369,7 +375,7 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 		// may be at work already, resumes the job from its journal. The
 		// record is theirs to write.
 		log.Warn("lease lost; the job is left to the next holder of the lease", slog.Any("err", err))
-		return
+		return err
 	}
 	if err != nil && errors.Is(context.Cause(ctx), ErrHandedOff) {
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
@@ -380,10 +386,11 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) {
 			s.releaseLease(bg, l, log)
 		}
 		log.Warn("job handed off", slog.Any("err", err))
-		return
+		return err
 	}
 	r.finish(ctx, err)
 	done()
+	return err
 }
 
 // resumePushed finishes a release whose env branch an earlier attempt
@@ -397,4 +404,123 @@ func (r *run) resumePushed(ctx context.Context) error {
 	br := Branch{Name: r.rec.Branch, SHA: r.rec.TicketSHA}
 	b := built{merged: r.rec.PushedSHA, created: slices.ContainsFunc(r.rec.Steps, func(st Step) bool { return st.Name == StepCreated })}
 	return r.occupyDeployAnnounce(ctx, master, br, b)
+}
+
+// RunUntil runs the jobs of release id's env, in queue order, until that
+// release's record is final, and returns the record and the error the
+// release ended with. It is the worker of a single run (the CLI's
+// release): jobs ahead of id's, or left by a worker that died (once their
+// lease expires), are run or resumed first, as any replica's worker would;
+// another replica may run id's job too, and then the error is derived from
+// the record.
+//
+// When ctx ends while the job is still queued, it is withdrawn: failed and
+// out of the queue. When it ends while this worker runs it, the job fails
+// as any job whose context ends; a job of another release is handed off
+// instead, left queued for the next worker. When the job's lease is lost,
+// the job is left to the next holder of the lease and ErrLeaseLost is
+// returned.
+func (w *Worker) RunUntil(ctx context.Context, id string) (Release, error) {
+	st := w.s.store
+	// The record is read even after ctx ended, to withdraw the job.
+	bg := context.WithoutCancel(ctx)
+	for {
+		rec, err := st.GetRelease(bg, id)
+		if err != nil {
+			return rec, fmt.Errorf("read release %s: %w", id, err)
+		}
+		if rec.State.Final() {
+			return rec, outcomeError(rec)
+		}
+		env, err := w.s.Env(rec.Env)
+		if err != nil {
+			return rec, err
+		}
+		if ctx.Err() != nil {
+			return w.withdraw(ctx, rec, Wrap("release.queue", Unavailable, fmt.Sprintf("stopped waiting for %s", env.Name), context.Cause(ctx)))
+		}
+		if l, entry, ok := w.take(ctx, env); ok {
+			jerr := w.runOne(ctx, env, l, entry, entry.ID == id)
+			if entry.ID != id {
+				continue
+			}
+			if errors.Is(jerr, ErrLeaseLost) || errors.Is(jerr, ErrHandedOff) {
+				rec, _ = st.GetRelease(bg, id)
+				return rec, jerr
+			}
+			if rec, err := st.GetRelease(bg, id); err == nil && rec.State.Final() {
+				return rec, jerr
+			}
+			continue
+		}
+		q, err := st.Queue(ctx, env.Name)
+		if err == nil && rec.State == StateQueued && !slices.ContainsFunc(q, func(e QueueEntry) bool { return e.ID == id }) {
+			return w.withdraw(ctx, rec, Errorf("release.queue", Busy, "the release of %s left %s's queue (cancelled, or it waited too long)", rec.Ticket, env.Name))
+		}
+		t := time.NewTimer(w.s.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// runOne runs one job for RunUntil. When ctx ends, the job fails if it is
+// the release RunUntil waits for (own), else it is handed off.
+func (w *Worker) runOne(ctx context.Context, env Env, l Lease, e QueueEntry, own bool) error {
+	if own {
+		err := w.runJob(ctx, env, l, e)
+		var p *panicError
+		if errors.As(err, &p) {
+			panic(p.value) // the caller's, as a panic of its own call; the job is finished
+		}
+		return err
+	}
+	jobs, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	stop := context.AfterFunc(ctx, func() { cancel(ErrHandedOff) })
+	defer stop()
+	return w.runJob(jobs, env, l, e)
+}
+
+// panicError is what runJob returns for a job that panicked (recovered,
+// logged and finished as an internal error).
+type panicError struct{ value any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("the job panicked: %v", e.value) }
+
+// withdraw fails a release that is still queued, with err, and takes it
+// out of its queue; when a worker started it meanwhile, that worker's
+// outcome stands and only err is returned.
+func (w *Worker) withdraw(ctx context.Context, rec Release, err error) (Release, error) {
+	s := w.s
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	env, _ := s.Env(rec.Env)
+	r := &run{s: s, env: env, ticket: Ticket{Key: rec.Ticket}, user: User{ID: rec.By}, start: s.clock.Now(), rec: rec,
+		log: w.log.With(slog.String("release", rec.ID), slog.String("env", rec.Env), slog.String("ticket", string(rec.Ticket)))}
+	if r.finish(bg, err) {
+		if _, qerr := s.store.RemoveQueued(bg, rec.Env, rec.ID); qerr != nil {
+			r.log.Error("leave queue", slog.Any("err", qerr))
+		}
+	}
+	return r.rec, err
+}
+
+// outcomeError is the error a final record ended with, as its worker
+// would have returned it: nil when released.
+func outcomeError(rec Release) error {
+	const op = "release"
+	switch rec.State {
+	case StateReleased:
+		return nil
+	case StateConflict:
+		return Errorf(op, Conflict, "%s", rec.Error)
+	case StateRefused:
+		return Errorf(op, Invalid, "%s", rec.Error)
+	case StateCancelled:
+		return Errorf(op, Busy, "%s", rec.Error)
+	}
+	return Errorf(op, Unavailable, "%s", rec.Error)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -26,6 +27,10 @@ type config struct {
 	Jira         jiraConfig  `yaml:"jira"`
 	Redis        redisConfig `yaml:"redis"`
 	Environments []envConfig `yaml:"environments"`
+	// LeaseTTL is how long an env's lease lives unless renewed (default
+	// 2m): a release whose process died blocks its env this long, then the
+	// next worker resumes it.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 
 	// From the environment only.
 	GitToken      string `yaml:"-"`
@@ -313,6 +318,9 @@ func (c *config) validate() error {
 			add("jira.transitions."+env, "%q is not a configured env", env)
 		}
 	}
+	if c.LeaseTTL != 0 && c.LeaseTTL < time.Second {
+		add("lease_ttl", "%v is too short: at least 1s (the lease is renewed every third of it)", c.LeaseTTL)
+	}
 	return errors.Join(errs...)
 }
 
@@ -328,6 +336,7 @@ func (c config) workflowConfig() workflow.Config {
 		ProductionBranch: c.Repo.ProductionBranch,
 		ReleasePrefix:    c.Repo.ReleasePrefix,
 		Policy:           c.ticketPolicy(),
+		LeaseTTL:         c.LeaseTTL,
 	}
 }
 
