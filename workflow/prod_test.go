@@ -181,7 +181,7 @@ func TestAuditTrailNamesWhoDidWhatToWhom(t *testing.T) {
 	w.repo.Commit("OPS-1", "OPS-1: one", map[string]string{"one.yml": "1\n"})
 	w.repo.Commit("OPS-2", "OPS-2: two", map[string]string{"two.yml": "2\n"})
 	w.mustRelease(t, "OPS-1", "dev", ana)
-	w.mustRelease(t, "OPS-2", "dev", ben)
+	w.mustRelease(t, "OPS-2", "dev", workflow.User{ID: ben.ID, Via: workflow.ViaTerminal})
 	if _, err := w.svc.Remove(ctx, "OPS-1", "dev", cy); err != nil {
 		t.Fatal(err)
 	}
@@ -195,5 +195,11 @@ func TestAuditTrailNamesWhoDidWhatToWhom(t *testing.T) {
 		return e.Action == workflow.ActionReset && e.Actor == cy.ID && strings.Contains(e.Detail, "U3 reset release/dev := master@") && strings.Contains(e.Detail, "OPS-2 of U2")
 	}) {
 		t.Errorf("dev's trail does not name the owners:\n%+v", all)
+	}
+	// A release asked from the terminal says its --as is unverified.
+	if !slices.ContainsFunc(all, func(e workflow.Event) bool {
+		return e.Action == workflow.ActionRequested && e.Ticket == "OPS-2" && e.Detail == "[via the terminal, --as U2 not verified]"
+	}) {
+		t.Errorf("OPS-2's request does not say it came from the terminal:\n%+v", all)
 	}
 }

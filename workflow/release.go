@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -71,7 +72,7 @@ func (s *Service) record(ctx context.Context, req ReleaseRequest, env Env, ticke
 		return nil, fmt.Errorf("record release %s: %w", id, err)
 	}
 	r.step(ctx, StepValidated, oneLine(string(ticket.Key)+" "+ticket.Summary, 200))
-	r.audit(ctx, Event{Action: ActionRequested, Actor: req.User.ID})
+	r.audit(ctx, Event{Action: ActionRequested, Actor: req.User.ID, Detail: strings.TrimSpace(req.User.via())})
 	return r, nil
 }
 

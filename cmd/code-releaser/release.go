@@ -165,7 +165,7 @@ func (a *app) release(ctx context.Context, e *env, ticket, envName, user string)
 	if err := a.requireApprovalsShared(envName); err != nil {
 		return failWith(e, "release", err)
 	}
-	rec, err := a.svc.Release(ctx, workflow.ReleaseRequest{Ticket: ticket, Env: envName, User: workflow.User{ID: user}})
+	rec, err := a.svc.Release(ctx, workflow.ReleaseRequest{Ticket: ticket, Env: envName, User: workflow.User{ID: user, Via: workflow.ViaTerminal}})
 	if err != nil {
 		if rec.ID == "" {
 			// Refused before anything started: the notifier saw nothing.
