@@ -58,11 +58,18 @@ func (s *Service) Submit(ctx context.Context, req ReleaseRequest) (Release, int,
 	if l, ok, err := s.store.CurrentLease(ctx, env.Name); err == nil && ok {
 		w.Holder = &l
 	}
-	if pos > 1 || w.Hold != nil || w.Holder != nil {
-		// The journal records a wait; a job that is next starts at once.
-		r.step(ctx, StepQueued, fmt.Sprintf("position %d", pos)+heldBy(w.Hold))
+	if w.Holder != nil && w.Holder.ReleaseID == r.rec.ID {
+		// A worker took it already: it is not waiting, and its own
+		// messages (started, even its outcome) may be out before this one.
+		w.Holder = nil
 	}
-	r.note("queued", s.notify.Queued(ctx, r.rec, w))
+	if pos > 1 || w.Hold != nil || w.Holder != nil {
+		// It waits: the journal and the channel say so. A job that is next
+		// starts at once and says so itself, so no "queued" message can
+		// overwrite its start or its outcome.
+		r.step(ctx, StepQueued, fmt.Sprintf("position %d", pos)+heldBy(w.Hold))
+		r.note("queued", s.notify.Queued(ctx, r.rec, w))
+	}
 	return r.rec, pos, nil
 }
 
