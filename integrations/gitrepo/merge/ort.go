@@ -925,8 +925,9 @@ func (ci *pathInfo) takeChangedSide() {
 
 // distinctTypes handles a path that is a different type on each side
 // (file, symlink, submodule): each side's version is recorded at its own
-// path (path~branch for the one that is not a regular file, or both when
-// neither is). A virtual base keeps the base version.
+// path (path~branch for the side that has a regular file, or both when
+// neither has), as git's process_entry. A virtual base keeps the base
+// version.
 func (st *mergeState) distinctTypes(path string, ci *pathInfo) {
 	if st.depth > 0 {
 		ci.clean = false
@@ -934,7 +935,7 @@ func (st *mergeState) distinctTypes(path string, ci *pathInfo) {
 		ci.isNull = !ci.result.present()
 		return
 	}
-	o, a, b := ci.stages[0].mode, ci.stages[1].mode, ci.stages[2].mode
+	a, b := ci.stages[1].mode, ci.stages[2].mode
 	renameA, renameB := false, false
 	switch {
 	case typeOf(a) == 'f':
@@ -958,22 +959,8 @@ func (st *mergeState) distinctTypes(path string, ci *pathInfo) {
 	}
 	ci.clean = false
 	nci := *ci
-	nci.result = ci.stages[2]
-	nci.stages[1] = version{}
-	nci.filemask = 5
-	if typeOf(b) != typeOf(o) {
-		nci.stages[0] = version{}
-		nci.filemask = 4
-	}
-	nci.kind = KindDistinctTypes
-	ci.result = ci.stages[1]
-	ci.stages[2] = version{}
-	ci.filemask = 3
-	if typeOf(a) != typeOf(o) {
-		ci.stages[0] = version{}
-		ci.filemask = 2
-	}
-	ci.kind = KindDistinctTypes
+	nci.keepOnly(2)
+	ci.keepOnly(1)
 	if renameA {
 		st.paths[aPath] = ci
 	}
@@ -984,6 +971,19 @@ func (st *mergeState) distinctTypes(path string, ci *pathInfo) {
 	if renameA && renameB {
 		delete(st.paths, path)
 	}
+}
+
+// keepOnly makes ci one side's part of a distinct-types conflict: that
+// side's version, with the base's when it is of the same type.
+func (ci *pathInfo) keepOnly(side int) {
+	ci.result = ci.stages[side]
+	ci.stages[3-side] = version{}
+	ci.filemask = 1 | 1<<side
+	if typeOf(ci.stages[side].mode) != typeOf(ci.stages[0].mode) {
+		ci.stages[0] = version{}
+		ci.filemask = 1 << side
+	}
+	ci.kind = KindDistinctTypes
 }
 
 // mergeBothSides merges a file that both sides have, of one type. When it
