@@ -43,12 +43,7 @@ func isSlackUserID(id string) bool {
 	return true
 }
 
-func shortSHA(s string) string {
-	if len(s) > 7 {
-		return s[:7]
-	}
-	return s
-}
+func shortSHA(s string) string { return workflow.ShortSHA(s) }
 
 func orNone(s, none string) string {
 	if s == "" {

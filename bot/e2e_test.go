@@ -30,7 +30,6 @@ type world struct {
 	store    *store.Memory
 	repo     *workflowtest.Repo
 	svc      *workflow.Service
-	deployer workflow.Deployer
 	bots     []*bot.Bot
 	notifier *bot.Notifier
 	tickets  *workflowtest.Tickets

@@ -53,8 +53,7 @@ func runGraph(ctx context.Context, tasks []*task, parallel int) {
 		}
 	}
 	// finish records a task's end and returns the tasks it made ready.
-	var finish func(id string, ok bool)
-	finish = func(id string, ok bool) {
+	finish := func(id string, ok bool) {
 		remaining--
 		if !ok {
 			if _, set := bad[id]; !set {

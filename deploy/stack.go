@@ -642,6 +642,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// shortSHA keeps 12 hex digits, not workflow.ShortSHA's 7: it is part of
+// tokenPrefix, which a resumed deploy (maybe of an older version) matches
+// against a stack's operation in progress.
 func shortSHA(sha string) string {
 	if len(sha) > 12 {
 		return sha[:12]

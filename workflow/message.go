@@ -109,10 +109,14 @@ func IsReleaseMerge(msg string) bool {
 // joinComma joins s with ", ".
 func joinComma(s []string) string { return strings.Join(s, ", ") }
 
-// short abbreviates a SHA for people.
-func short(sha string) string {
+// ShortSHA abbreviates a commit SHA for people, to its first 7 hex digits
+// as git does; shorter strings are returned as they are.
+func ShortSHA(sha string) string {
 	if len(sha) > 7 {
 		return sha[:7]
 	}
 	return sha
 }
+
+// short is ShortSHA, the name the package's messages use.
+func short(sha string) string { return ShortSHA(sha) }

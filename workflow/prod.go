@@ -6,19 +6,9 @@ import (
 	"regexp"
 )
 
-// ProdApprover is the hook where a prod release waits for its approval.
-// The approvals issue implements it (preview, Approve/Reject buttons,
-// approvers, expiry). It is called while the release holds prod's lease,
-// with the exact SHA that will be deployed; it returns nil once approved
-// and an error (Forbidden when rejected, Busy when voided) otherwise.
-type ProdApprover interface {
-	AwaitApproval(ctx context.Context, r Release, sha string) error
-}
-
 // prod deploys the production branch's tip after checking the ticket is in
 // it. Nothing is merged or pushed.
 func (r *run) prod(ctx context.Context) error {
-	s := r.s
 	master, err := r.fetchProductionTip(ctx)
 	if err != nil {
 		return err
@@ -35,14 +25,8 @@ func (r *run) prod(ctx context.Context) error {
 		if err := r.awaitApproval(ctx, master); err != nil {
 			return fmt.Errorf("approval of %s at %s: %w", r.rec.ID, short(master), err)
 		}
-	} else if s.approve == nil {
-		r.step(ctx, StepApproval, "not required: approvals are not configured")
 	} else {
-		r.step(ctx, StepApproval, "waiting for approval of "+short(master))
-		if err := s.approve.AwaitApproval(ctx, r.rec, master); err != nil {
-			return fmt.Errorf("approval of %s at %s: %w", r.rec.ID, short(master), err)
-		}
-		r.step(ctx, StepApproval, "approved")
+		r.step(ctx, StepApproval, "not required: approvals are not configured")
 	}
 	if _, err := r.deploy(ctx, master); err != nil {
 		return err

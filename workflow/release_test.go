@@ -479,32 +479,6 @@ func TestProd(t *testing.T) {
 	w.checkIdle(t, "prod")
 }
 
-// approver records what it was asked to approve and answers with err.
-type approver struct {
-	sha string
-	err error
-}
-
-func (a *approver) AwaitApproval(_ context.Context, _ workflow.Release, sha string) error {
-	a.sha = sha
-	return a.err
-}
-
-func TestProdApprovalHook(t *testing.T) {
-	a := &approver{err: workflow.Errorf("approve", workflow.Forbidden, "rejected by U9")}
-	w := newWorld(t, func(_ *workflow.Config, d *workflow.Deps) { d.ApproveProd = a })
-	w.repo.Commit("OPS-5", "OPS-5", map[string]string{"prod.yml": "x\n"})
-	master := w.repo.MergeBranch("master", "OPS-5", "Merge OPS-5")
-	_, err := w.release(t, "OPS-5", "prod", ana)
-	if workflow.KindOf(err) != workflow.Forbidden || a.sha != master {
-		t.Errorf("err = %v, asked to approve %q; want rejected, asked for %s", err, a.sha, master)
-	}
-	if len(w.deployer.Deploys()) != 0 {
-		t.Error("deployed a rejected release")
-	}
-	w.checkIdle(t, "prod")
-}
-
 func TestProdWithoutBranch(t *testing.T) {
 	w := newWorld(t)
 	// A first prod deploy records where prod is.
@@ -726,7 +700,8 @@ func TestCancelledWhileQueued(t *testing.T) {
 	ctx := t.Context()
 	w.store.AcquireLease(ctx, "dev", workflow.Lease{Token: "other"}, time.Minute)
 
-	// Removal from the queue (cancel TICKET ENV) stops the waiter.
+	// Removal from the queue (cancel TICKET ENV) stops the release's
+	// inline worker (RunUntil) before its job starts.
 	done := make(chan error, 1)
 	go func() {
 		_, err := w.svc.Release(ctx, workflow.ReleaseRequest{Ticket: "OPS-1", Env: "dev", User: ana, ID: "c1"})

@@ -39,9 +39,6 @@ type Deps struct {
 	Store    Store
 	Notifier Notifier
 	Clock    Clock // nil: SystemClock
-	// ApproveProd is the prod approval hook; nil deploys prod without
-	// approval until the approvals issue lands.
-	ApproveProd ProdApprover
 	// NewID makes release IDs; nil makes time-ordered random ones.
 	NewID func() string
 }
@@ -58,7 +55,6 @@ type Service struct {
 	store    Store
 	notify   Notifier
 	clock    Clock
-	approve  ProdApprover
 	newID    func() string
 
 	epochMu sync.Mutex
@@ -105,7 +101,7 @@ func NewService(log *slog.Logger, cfg Config, d Deps) (*Service, error) {
 	s := &Service{
 		log: log, cfg: cfg, envs: envs,
 		repo: d.Repo, tickets: d.Tickets, deployer: d.Deployer, store: d.Store, notify: d.Notifier,
-		clock: d.Clock, approve: d.ApproveProd, newID: d.NewID,
+		clock: d.Clock, newID: d.NewID,
 	}
 	if s.tickets == nil {
 		s.tickets = UncheckedTickets{}

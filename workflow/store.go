@@ -59,8 +59,9 @@ type Leases interface {
 }
 
 // Queues: a FIFO queue of releases waiting per env. Positions are 1-based;
-// 0 means "not queued". Entries carry a deadline so that a waiter that died
-// does not block the queue: live waiters extend it with TouchQueued.
+// 0 means "not queued". Entries carry a deadline (JobTTL) so that a job
+// nobody runs does not block the queue forever: the worker that starts a
+// job extends it with TouchQueued.
 type Queues interface {
 	// Enqueue appends e (Enqueued set by the store) to env's queue, or, when
 	// an entry with e.ID is queued already, keeps its place. Either way the

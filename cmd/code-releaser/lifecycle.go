@@ -52,7 +52,7 @@ func runReset(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return failWith(e, "reset", err)
 	}
-	fmt.Fprintf(e.stdout, "reset %s: %s is %s (%s); left: %s; deploy %s\n", c.Env.Name, c.Env.Branch, a.cfg.Repo.ProductionBranch, shortCLI(c.SHA), tickets(c.Left), c.Deploy.Status)
+	fmt.Fprintf(e.stdout, "reset %s: %s is %s (%s); left: %s; deploy %s\n", c.Env.Name, c.Env.Branch, a.cfg.Repo.ProductionBranch, shortSHA(c.SHA), tickets(c.Left), c.Deploy.Status)
 	return nil
 }
 
@@ -67,7 +67,7 @@ func runRemove(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return failWith(e, "remove", err)
 	}
-	fmt.Fprintf(e.stdout, "removed %s from %s: %s at %s with %s; deploy %s\n", c.Ticket, c.Env.Name, c.Env.Branch, shortCLI(c.SHA), tickets(c.Stayed), c.Deploy.Status)
+	fmt.Fprintf(e.stdout, "removed %s from %s: %s at %s with %s; deploy %s\n", c.Ticket, c.Env.Name, c.Env.Branch, shortSHA(c.SHA), tickets(c.Stayed), c.Deploy.Status)
 	return nil
 }
 
@@ -148,16 +148,9 @@ func runVote(approve bool) func(ctx context.Context, e *env, args []string) erro
 		if err != nil {
 			return failWith(e, cmd, err)
 		}
-		fmt.Fprintf(e.stdout, "%s: %s of %s to %s, %d of %d approvals\n", cmd, r.ID, shortCLI(r.SHA), r.Env, r.Approvals(), r.Required)
+		fmt.Fprintf(e.stdout, "%s: %s of %s to %s, %d of %d approvals\n", cmd, r.ID, shortSHA(r.SHA), r.Env, r.Approvals(), r.Required)
 		return nil
 	}
-}
-
-func shortCLI(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 func tickets(os []workflow.Occupant) string {

@@ -115,9 +115,4 @@ func (n *textNotifier) Failed(ctx context.Context, r workflow.Release, err error
 	return nil
 }
 
-func shortSHA(s string) string {
-	if len(s) > 7 {
-		return s[:7]
-	}
-	return s
-}
+func shortSHA(s string) string { return workflow.ShortSHA(s) }

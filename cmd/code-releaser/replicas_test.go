@@ -349,18 +349,22 @@ func TestReplicaDiesMidRelease(t *testing.T) {
 		t.Errorf("thread replies %+v; want one journal with the resumption", thread)
 	}
 
-	// Released once; the env is free.
-	evs, err := w.store.Events(ctx, "dev", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range evs {
-		if e.Action == workflow.ActionReleased && e.ReleaseID == relID {
-			n++
+	// Released once (the event follows the final record); the env is free.
+	released := func() int {
+		evs, err := w.store.Events(ctx, "dev", 0)
+		if err != nil {
+			t.Fatal(err)
 		}
+		n := 0
+		for _, e := range evs {
+			if e.Action == workflow.ActionReleased && e.ReleaseID == relID {
+				n++
+			}
+		}
+		return n
 	}
-	if n != 1 {
+	waitUntil(t, 5*time.Second, "the release's "+workflow.ActionReleased+" event", func() bool { return released() > 0 })
+	if n := released(); n != 1 {
 		t.Errorf("%d %s events for the release; want 1", n, workflow.ActionReleased)
 	}
 	if occ, _ := w.store.Occupants(ctx, "dev"); len(occ) != 1 || occ[0].Ticket != "JIRA-1" || occ[0].MergeSHA != tip {

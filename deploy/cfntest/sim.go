@@ -13,25 +13,24 @@ import (
 )
 
 type stack struct {
-	id, name          string
-	status, reason    string
-	lagStatus         string
-	lagUntil          time.Time
-	created, updated  time.Time
-	description       string
-	template          string
-	parsed            *parsedTemplate
-	params            map[string]string // as deployed, defaults included
-	given             []string          // parameter keys passed, in order
-	tags              []tagXML
-	caps              []string
-	outputs           []outputXML
-	resources         map[string]*resource
-	imports           []string
-	events            []eventXML // oldest first
-	lastChangeSetID   string
-	disableRollback   bool
-	terminationLocked bool
+	id, name         string
+	status, reason   string
+	lagStatus        string
+	lagUntil         time.Time
+	created, updated time.Time
+	description      string
+	template         string
+	parsed           *parsedTemplate
+	params           map[string]string // as deployed, defaults included
+	given            []string          // parameter keys passed, in order
+	tags             []tagXML
+	caps             []string
+	outputs          []outputXML
+	resources        map[string]*resource
+	imports          []string
+	events           []eventXML // oldest first
+	lastChangeSetID  string
+	disableRollback  bool
 }
 
 type resource struct {
@@ -39,24 +38,23 @@ type resource struct {
 }
 
 type changeSet struct {
-	id, name          string
-	st                *stack
-	typ               string
-	status, reason    string
-	execStatus        string
-	readyAt           time.Time
-	created           time.Time
-	description       string
-	template          string
-	parsed            *parsedTemplate
-	params            map[string]string
-	given             []string
-	tags              []tagXML
-	caps              []string
-	onFailure         string
-	changes           []changeXML
-	imports           []string
-	newStackForReview bool
+	id, name       string
+	st             *stack
+	typ            string
+	status, reason string
+	execStatus     string
+	readyAt        time.Time
+	created        time.Time
+	description    string
+	template       string
+	parsed         *parsedTemplate
+	params         map[string]string
+	given          []string
+	tags           []tagXML
+	caps           []string
+	onFailure      string
+	changes        []changeXML
+	imports        []string
 }
 
 type exportEntry struct {

@@ -102,7 +102,7 @@ func (c *Client) remoteLink(n workflow.TicketNote) (gojira.RemoteLink, bool) {
 	if target == "" {
 		return gojira.RemoteLink{}, false
 	}
-	title := fmt.Sprintf("%s: %s", n.Release.Env, shortSHA(n.SHA))
+	title := fmt.Sprintf("%s: %s", n.Release.Env, workflow.ShortSHA(n.SHA))
 	summary := "released by Code-Releaser, release " + n.Release.ID
 	if n.Failure != "" {
 		title += " (release failed)"
@@ -166,13 +166,6 @@ func (c *Client) transition(ctx context.Context, k workflow.TicketKey, target st
 	return false, workflow.Errorf(op, workflow.Invalid,
 		"%s cannot move from %s to %s (jira.transitions): the transitions open to Code-Releaser are %s",
 		k, status, target, firstNonEmpty(strings.Join(names, ", "), "none"))
-}
-
-func shortSHA(s string) string {
-	if len(s) > 7 {
-		return s[:7]
-	}
-	return s
 }
 
 // oneLine folds s onto one line of at most n bytes.

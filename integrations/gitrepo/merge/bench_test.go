@@ -105,7 +105,7 @@ func makeBenchRepo(b *testing.B) (dir string, pairs [][2]string) {
 				body := content(i, version[i])
 				if side == 1 && c == 0 && p%4 == 0 {
 					// edit the other end of the file so it merges cleanly
-					body = strings.Replace(content(i, 0), fmt.Sprintf("line 29 version 0"), "line 29 edited", 1)
+					body = strings.Replace(content(i, 0), "line 29 version 0", "line 29 edited", 1)
 				}
 				if c == 1 && p%5 == 0 {
 					// a rename with an edit

@@ -286,11 +286,37 @@ func (st *mergeState) treeEntries(ctx context.Context, v version) (map[string]ve
 // subtrees that differ on some side. dirRenameMask follows git's rules for
 // which deleted files are relevant to directory rename detection.
 func (st *mergeState) collect(ctx context.Context, dir string, trees [3]version, dirRenameMask uint8) error {
+	ents, names, err := st.readDir(ctx, trees)
+	if err != nil {
+		return err
+	}
+	dirRenameMask = widenDirRenameMask(ents, names, dirRenameMask)
+	for _, name := range names {
+		e := newEntry(dir, name, ents)
+		if st.resolveTrivial(e) {
+			continue
+		}
+		// rename bookkeeping (collect_rename_info)
+		childMask := st.noteRemovedDir(dir, e, dirRenameMask)
+		st.noteRenameCandidates(e, dirRenameMask)
+		st.paths[e.path] = e.info()
+		if e.dirmask != 0 {
+			if err := st.collect(ctx, e.path, e.subtrees(), childMask); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readDir reads a directory's three trees (no entries for an absent side)
+// and returns their entries and every name in them, sorted.
+func (st *mergeState) readDir(ctx context.Context, trees [3]version) ([3]map[string]version, []string, error) {
 	var ents [3]map[string]version
 	for i := 0; i < 3; i++ {
 		var err error
 		if ents[i], err = st.treeEntries(ctx, trees[i]); err != nil {
-			return err
+			return ents, nil, err
 		}
 	}
 	names := map[string]struct{}{}
@@ -304,142 +330,174 @@ func (st *mergeState) collect(ctx context.Context, dir string, trees [3]version,
 		sorted = append(sorted, n)
 	}
 	sort.Strings(sorted)
+	return ents, sorted, nil
+}
 
-	// git's traverse_trees_wrapper: in a directory removed on one side, a
-	// file added on the other side makes every deletion below relevant for
-	// directory rename detection.
-	if dirRenameMask == 2 || dirRenameMask == 4 {
-		for _, n := range sorted {
-			var fm uint8
-			for i := 0; i < 3; i++ {
-				if v, ok := ents[i][n]; ok && !v.isDir() {
-					fm |= 1 << i
-				}
+// widenDirRenameMask is git's traverse_trees_wrapper: in a directory
+// removed on one side (mask 2 or 4: the side that kept it), a file added
+// on the other side makes every deletion below relevant for directory
+// rename detection (mask 7).
+func widenDirRenameMask(ents [3]map[string]version, names []string, mask uint8) uint8 {
+	if mask != 2 && mask != 4 {
+		return mask
+	}
+	for _, n := range names {
+		var fm uint8
+		for i := 0; i < 3; i++ {
+			if v, ok := ents[i][n]; ok && !v.isDir() {
+				fm |= 1 << i
 			}
-			if fm != 0 && fm == dirRenameMask {
-				dirRenameMask = 7
-				break
+		}
+		if fm != 0 && fm == mask {
+			return 7
+		}
+	}
+	return mask
+}
+
+// entry is one name of a directory as the three sides have it (index 0
+// the base, 1 ours, 2 theirs); bit i of a mask stands for side i.
+type entry struct {
+	path      string
+	v         [3]version
+	filemask  uint8 // the sides where it is not a directory
+	dirmask   uint8 // the sides where it is a directory
+	matchMask uint8 // the sides that agree: 7 all, 3 base and ours, 5 base and theirs, 6 ours and theirs, 0 none
+}
+
+func newEntry(dir, name string, ents [3]map[string]version) entry {
+	e := entry{path: name}
+	if dir != "" {
+		e.path = dir + "/" + name
+	}
+	var mask uint8
+	for i := 0; i < 3; i++ {
+		if v, ok := ents[i][name]; ok {
+			e.v[i] = v
+			mask |= 1 << i
+			if v.isDir() {
+				e.dirmask |= 1 << i
 			}
 		}
 	}
+	e.filemask = mask &^ e.dirmask
+	same := func(a, b int) bool {
+		return e.v[a].present() && e.v[b].present() && e.v[a] == e.v[b]
+	}
+	s1base, s2base, sides := same(0, 1), same(0, 2), same(1, 2)
+	switch {
+	case s1base && s2base:
+		e.matchMask = 7
+	case s1base:
+		e.matchMask = 3
+	case s2base:
+		e.matchMask = 5
+	case sides:
+		e.matchMask = 6
+	}
+	return e
+}
 
-	for _, name := range sorted {
-		var names [3]version
-		var mask, dirmask uint8
-		for i := 0; i < 3; i++ {
-			if v, ok := ents[i][name]; ok {
-				names[i] = v
-				mask |= 1 << i
-				if v.isDir() {
-					dirmask |= 1 << i
-				}
-			}
-		}
-		filemask := mask &^ dirmask
-		full := name
-		if dir != "" {
-			full = dir + "/" + name
-		}
-		same := func(a, b int) bool {
-			return names[a].present() && names[b].present() && names[a] == names[b]
-		}
-		s1base, s2base, sides := same(0, 1), same(0, 2), same(1, 2)
-		var matchMask uint8
-		switch {
-		case s1base && s2base:
-			matchMask = 7
-		case s1base:
-			matchMask = 3
-		case s2base:
-			matchMask = 5
-		case sides:
-			matchMask = 6
-		}
-		switch {
-		case s1base && s2base:
-			st.resolve(full, names[0])
-			continue
-		case sides && filemask == 7:
-			st.resolve(full, names[1])
-			continue
-		case s1base && filemask == 7:
-			st.resolve(full, names[2])
-			continue
-		case s2base && filemask == 7:
-			st.resolve(full, names[1])
-			continue
-		}
+// resolveTrivial resolves e when it needs no more work: the same on every
+// side, or a file changed on one side only (or alike on both); it reports
+// whether it did.
+func (st *mergeState) resolveTrivial(e entry) bool {
+	switch {
+	case e.matchMask == 7:
+		st.resolve(e.path, e.v[0])
+	case e.matchMask == 6 && e.filemask == 7:
+		st.resolve(e.path, e.v[1])
+	case e.matchMask == 3 && e.filemask == 7:
+		st.resolve(e.path, e.v[2])
+	case e.matchMask == 5 && e.filemask == 7:
+		st.resolve(e.path, e.v[1])
+	default:
+		return false
+	}
+	return true
+}
 
-		// rename bookkeeping (collect_rename_info)
-		childMask := dirRenameMask
-		if childMask != 7 && (dirmask == 3 || dirmask == 5) {
-			childMask = dirmask &^ 1
+// noteRemovedDir records a directory that a side removed (or turned into
+// a file), with its relevance for directory rename detection, and a
+// directory whose file a side deleted where the other added one; it
+// returns the dirRenameMask of e's children.
+func (st *mergeState) noteRemovedDir(dir string, e entry, dirRenameMask uint8) uint8 {
+	childMask := dirRenameMask
+	if childMask != 7 && (e.dirmask == 3 || e.dirmask == 5) {
+		childMask = e.dirmask &^ 1
+	}
+	if e.dirmask == 1 || e.dirmask == 3 || e.dirmask == 5 {
+		rel := dirNotRelevant
+		if childMask == 7 {
+			rel = dirForAncestor
 		}
-		if dirmask == 1 || dirmask == 3 || dirmask == 5 {
-			rel := dirNotRelevant
-			if childMask == 7 {
-				rel = dirForAncestor
-			}
-			sides := (7 - dirmask) / 2
-			if sides&1 != 0 {
-				st.dirsRemoved[1][full] = rel
-			}
-			if sides&2 != 0 {
-				st.dirsRemoved[2][full] = rel
-			}
+		sides := (7 - e.dirmask) / 2
+		if sides&1 != 0 {
+			st.dirsRemoved[1][e.path] = rel
 		}
-		if dirRenameMask == 7 && (filemask == 2 || filemask == 4) {
-			st.dirsRemoved[3-int(filemask>>1)][dir] = dirForSelf
-		}
-		if filemask != 0 && filemask != 7 {
-			for side := 1; side <= 2; side++ {
-				sm := uint8(1) << side
-				if filemask&1 != 0 && filemask&sm == 0 {
-					st.deleted[side] = append(st.deleted[side], fileEntry{full, names[0].mode, names[0].hash})
-					contentRel, locationRel := matchMask&filemask == 0, dirRenameMask == 7
-					if contentRel || locationRel {
-						st.relevant[side][full] = true
-					}
-					if locationRel && !contentRel {
-						st.locationOnly[side][full] = true
-					}
-				}
-				// git's merges set rename_empty=0: an empty file is
-				// never a rename destination.
-				if filemask&1 == 0 && filemask&sm != 0 {
-					st.adds[side] = append(st.adds[side], fileEntry{full, names[side].mode, names[side].hash})
-				}
-				if filemask&1 == 0 && filemask&sm != 0 && names[side].hash != emptyBlobHash {
-					st.added[side] = append(st.added[side], fileEntry{full, names[side].mode, names[side].hash})
-				}
-			}
-		}
-
-		pi := &pathInfo{filemask: filemask, dirmask: dirmask, matchMask: matchMask,
-			dfConflict: filemask != 0 && dirmask != 0}
-		for i := 0; i < 3; i++ {
-			pi.stages[i] = names[i]
-			pi.pathnames[i] = full
-		}
-		if dirmask != 0 {
-			pi.isNull = true
-		}
-		st.paths[full] = pi
-
-		if dirmask != 0 {
-			pi.matchMask &= filemask
-			var sub [3]version
-			for i := 0; i < 3; i++ {
-				if dirmask&(1<<i) != 0 {
-					sub[i] = names[i]
-				}
-			}
-			if err := st.collect(ctx, full, sub, childMask); err != nil {
-				return err
-			}
+		if sides&2 != 0 {
+			st.dirsRemoved[2][e.path] = rel
 		}
 	}
-	return nil
+	if dirRenameMask == 7 && (e.filemask == 2 || e.filemask == 4) {
+		st.dirsRemoved[3-int(e.filemask>>1)][dir] = dirForSelf
+	}
+	return childMask
+}
+
+// noteRenameCandidates records a file deleted or added on a side as a
+// rename source or destination of that side.
+func (st *mergeState) noteRenameCandidates(e entry, dirRenameMask uint8) {
+	if e.filemask == 0 || e.filemask == 7 {
+		return
+	}
+	for side := 1; side <= 2; side++ {
+		sm := uint8(1) << side
+		if e.filemask&1 != 0 && e.filemask&sm == 0 {
+			st.deleted[side] = append(st.deleted[side], fileEntry{e.path, e.v[0].mode, e.v[0].hash})
+			contentRel, locationRel := e.matchMask&e.filemask == 0, dirRenameMask == 7
+			if contentRel || locationRel {
+				st.relevant[side][e.path] = true
+			}
+			if locationRel && !contentRel {
+				st.locationOnly[side][e.path] = true
+			}
+		}
+		// git's merges set rename_empty=0: an empty file is
+		// never a rename destination.
+		if e.filemask&1 == 0 && e.filemask&sm != 0 {
+			st.adds[side] = append(st.adds[side], fileEntry{e.path, e.v[side].mode, e.v[side].hash})
+		}
+		if e.filemask&1 == 0 && e.filemask&sm != 0 && e.v[side].hash != emptyBlobHash {
+			st.added[side] = append(st.added[side], fileEntry{e.path, e.v[side].mode, e.v[side].hash})
+		}
+	}
+}
+
+// info is the pathInfo of an entry collect could not resolve.
+func (e entry) info() *pathInfo {
+	pi := &pathInfo{filemask: e.filemask, dirmask: e.dirmask, matchMask: e.matchMask,
+		dfConflict: e.filemask != 0 && e.dirmask != 0}
+	for i := 0; i < 3; i++ {
+		pi.stages[i] = e.v[i]
+		pi.pathnames[i] = e.path
+	}
+	if e.dirmask != 0 {
+		pi.isNull = true
+		pi.matchMask &= e.filemask
+	}
+	return pi
+}
+
+// subtrees are the sides of e that are directories.
+func (e entry) subtrees() [3]version {
+	var sub [3]version
+	for i := 0; i < 3; i++ {
+		if e.dirmask&(1<<i) != 0 {
+			sub[i] = e.v[i]
+		}
+	}
+	return sub
 }
 
 func (st *mergeState) resolve(path string, v version) {
@@ -746,194 +804,41 @@ func (st *mergeState) markParents(path string) {
 	}
 }
 
+// processEntry resolves one collected path that is not clean yet, like
+// merge-ort's process_entry: a file/directory conflict is settled first
+// (the file moved aside when the directory stays), then the file's masks
+// pick the case.
 func (st *mergeState) processEntry(ctx context.Context, path string, ci *pathInfo) error {
-	dfFileIndex := 0
 	if ci.dirmask != 0 && ci.filemask == 0 {
 		ci.clean = true // a directory: nothing else to handle
 		return nil
 	}
-	if ci.dfConflict && !ci.result.present() {
-		ci.dfConflict = false
-		ci.clean = false
-		ci.isNull = false
-		ci.matchMask &^= ci.dirmask
-		ci.dirmask = 0
-		for i := 0; i < 3; i++ {
-			if ci.filemask&(1<<i) == 0 {
-				ci.stages[i] = version{}
-			}
-		}
-	} else if ci.dfConflict && ci.result.present() {
-		if ci.filemask == 1 {
+	dfFileIndex := 0
+	if ci.dfConflict {
+		if !ci.result.present() {
+			ci.dropEmptyDir()
+		} else if ci.filemask == 1 {
+			// The file was deleted on both sides: the directory stays.
 			ci.filemask = 0
 			ci.clean = true
 			return nil
+		} else {
+			path, ci, dfFileIndex = st.moveFileAside(path, ci)
 		}
-		nci := *ci
-		nci.matchMask &^= nci.dirmask
-		for i := 0; i < 3; i++ {
-			if nci.filemask&(1<<i) == 0 {
-				nci.stages[i] = version{}
-			}
-		}
-		dfFileIndex = 1
-		if ci.dirmask&2 != 0 {
-			dfFileIndex = 2
-		}
-		nci.dirmask = 0
-		nci.result = version{}
-		nci.isNull = false
-		branch := st.branch1
-		if dfFileIndex == 2 {
-			branch = st.branch2
-		}
-		old := path
-		path = st.uniquePath(path, branch)
-		st.paths[path] = &nci
-		defer st.markParents(path)
-		nci.kind = KindFileDirectory
-		st.msg(path, true, "CONFLICT (file/directory): directory in the way of %s from %s; moving it to %s instead.", old, branch, path)
-		ci.filemask = 0
-		ci.clean = true
-		ci = &nci
 	}
-
 	switch {
 	case ci.matchMask != 0:
-		ci.clean = !ci.dfConflict && !ci.pathConflict
-		if ci.matchMask == 6 {
-			ci.result = ci.stages[1]
-		} else {
-			other := 7 &^ ci.matchMask
-			side := 1
-			if other == 4 {
-				side = 2
-			}
-			ci.result = ci.stages[side]
-			ci.isNull = !ci.result.present()
-			if ci.isNull {
-				ci.clean = true
-			}
-		}
+		ci.takeChangedSide()
 	case ci.filemask >= 6 && typeOf(ci.stages[1].mode) != typeOf(ci.stages[2].mode):
-		if st.depth > 0 {
-			ci.clean = false
-			ci.result = ci.stages[0]
-			ci.isNull = !ci.result.present()
-			break
-		}
-		o, a, b := ci.stages[0].mode, ci.stages[1].mode, ci.stages[2].mode
-		renameA, renameB := false, false
-		switch {
-		case typeOf(a) == 'f':
-			renameA = true
-		case typeOf(b) == 'f':
-			renameB = true
-		default:
-			renameA, renameB = true, true
-		}
-		var aPath, bPath string
-		if renameA {
-			aPath = st.uniquePath(path, st.branch1)
-		}
-		if renameB {
-			bPath = st.uniquePath(path, st.branch2)
-		}
-		if renameA && renameB {
-			st.msg(path, true, "CONFLICT (distinct types): %s had different types on each side; renamed both of them so each can be recorded somewhere.", path)
-		} else {
-			st.msg(path, true, "CONFLICT (distinct types): %s had different types on each side; renamed one of them so each can be recorded somewhere.", path)
-		}
-		ci.clean = false
-		nci := *ci
-		nci.result = ci.stages[2]
-		nci.stages[1] = version{}
-		nci.filemask = 5
-		if typeOf(b) != typeOf(o) {
-			nci.stages[0] = version{}
-			nci.filemask = 4
-		}
-		nci.kind = KindDistinctTypes
-		ci.result = ci.stages[1]
-		ci.stages[2] = version{}
-		ci.filemask = 3
-		if typeOf(a) != typeOf(o) {
-			ci.stages[0] = version{}
-			ci.filemask = 2
-		}
-		ci.kind = KindDistinctTypes
-		if renameA {
-			st.paths[aPath] = ci
-		}
-		if !renameB {
-			bPath = path
-		}
-		st.paths[bPath] = &nci
-		if renameA && renameB {
-			delete(st.paths, path)
-		}
-		if renameA {
-			path = aPath
-		}
+		st.distinctTypes(path, ci)
 	case ci.filemask >= 6:
-		mv, clean, err := st.contentMerge(ctx, path, ci.stages[0], ci.stages[1], ci.stages[2], ci.pathnames, 2*st.depth)
-		if err != nil {
+		if err := st.mergeBothSides(ctx, path, ci, dfFileIndex); err != nil {
 			return err
 		}
-		ci.clean = clean && !ci.dfConflict && !ci.pathConflict
-		ci.result = mv.version
-		ci.isNull = !mv.present()
-		if len(mv.hunks) > 0 {
-			ci.hunks = mv.hunks
-		}
-		if clean && ci.dfConflict {
-			ci.filemask = 1 << dfFileIndex
-			ci.stages[dfFileIndex] = mv.version
-		}
-		if !clean {
-			reason := KindContent
-			if ci.filemask == 6 {
-				reason = KindAddAdd
-			}
-			if mv.mode == filemode.Submodule {
-				reason = KindSubmodule
-			}
-			if ci.kind == "" {
-				ci.kind = reason
-			}
-			st.msg(path, true, "CONFLICT (%s): Merge conflict in %s", reason, path)
-		}
 	case ci.filemask == 3 || ci.filemask == 5:
-		side := 1
-		if ci.filemask == 5 {
-			side = 2
-		}
-		index := side
-		if st.depth > 0 {
-			index = 0
-		}
-		ci.result = ci.stages[index]
-		ci.clean = false
-		modifyBranch, deleteBranch := st.branch1, st.branch2
-		if side == 2 {
-			modifyBranch, deleteBranch = st.branch2, st.branch1
-		}
-		if ci.pathConflict && ci.stages[0].hash == ci.stages[side].hash {
-			// rename/delete, already reported
-		} else {
-			if ci.kind == "" {
-				ci.kind = KindModifyDelete
-			}
-			st.msg(path, true, "CONFLICT (modify/delete): %s deleted in %s and modified in %s.  Version %s of %s left in tree.",
-				path, deleteBranch, modifyBranch, modifyBranch, path)
-		}
+		st.modifyDelete(path, ci)
 	case ci.filemask == 2 || ci.filemask == 4:
-		side := 1
-		if ci.filemask == 4 {
-			side = 2
-		}
-		ci.result = ci.stages[side]
-		ci.clean = !ci.dfConflict && !ci.pathConflict
+		ci.takeAdded()
 	case ci.filemask == 1:
 		ci.isNull = true
 		ci.result = version{}
@@ -947,6 +852,209 @@ func (st *mergeState) processEntry(ctx context.Context, path string, ci *pathInf
 		}
 	}
 	return nil
+}
+
+// dropEmptyDir turns a file/directory conflict whose directory is empty
+// in the merged tree into a file entry.
+func (ci *pathInfo) dropEmptyDir() {
+	ci.dfConflict = false
+	ci.clean = false
+	ci.isNull = false
+	ci.matchMask &^= ci.dirmask
+	ci.dirmask = 0
+	ci.keepFileStages()
+}
+
+// keepFileStages zeroes the stages of the sides without a file.
+func (ci *pathInfo) keepFileStages() {
+	for i := 0; i < 3; i++ {
+		if ci.filemask&(1<<i) == 0 {
+			ci.stages[i] = version{}
+		}
+	}
+}
+
+// moveFileAside settles a file/directory conflict whose directory stays
+// in the merged tree: the file goes to path~branch (branch: the side with
+// the directory). It returns the new path, its info and the index of the
+// side whose file it is; ci, the directory, is then clean.
+func (st *mergeState) moveFileAside(path string, ci *pathInfo) (string, *pathInfo, int) {
+	nci := *ci
+	nci.matchMask &^= nci.dirmask
+	nci.keepFileStages()
+	dfFileIndex := 1
+	if ci.dirmask&2 != 0 {
+		dfFileIndex = 2
+	}
+	nci.dirmask = 0
+	nci.result = version{}
+	nci.isNull = false
+	branch := st.branch1
+	if dfFileIndex == 2 {
+		branch = st.branch2
+	}
+	moved := st.uniquePath(path, branch)
+	st.paths[moved] = &nci
+	st.markParents(moved)
+	nci.kind = KindFileDirectory
+	st.msg(moved, true, "CONFLICT (file/directory): directory in the way of %s from %s; moving it to %s instead.", path, branch, moved)
+	ci.filemask = 0
+	ci.clean = true
+	return moved, &nci, dfFileIndex
+}
+
+// takeChangedSide resolves a file that two sides agree on (matchMask):
+// the side that changed it wins, or both when they changed it alike.
+func (ci *pathInfo) takeChangedSide() {
+	ci.clean = !ci.dfConflict && !ci.pathConflict
+	if ci.matchMask == 6 {
+		ci.result = ci.stages[1]
+		return
+	}
+	other := 7 &^ ci.matchMask
+	side := 1
+	if other == 4 {
+		side = 2
+	}
+	ci.result = ci.stages[side]
+	ci.isNull = !ci.result.present()
+	if ci.isNull {
+		ci.clean = true
+	}
+}
+
+// distinctTypes handles a path that is a different type on each side
+// (file, symlink, submodule): each side's version is recorded at its own
+// path (path~branch for the side that has a regular file, or both when
+// neither has), as git's process_entry. A virtual base keeps the base
+// version.
+func (st *mergeState) distinctTypes(path string, ci *pathInfo) {
+	if st.depth > 0 {
+		ci.clean = false
+		ci.result = ci.stages[0]
+		ci.isNull = !ci.result.present()
+		return
+	}
+	a, b := ci.stages[1].mode, ci.stages[2].mode
+	renameA, renameB := false, false
+	switch {
+	case typeOf(a) == 'f':
+		renameA = true
+	case typeOf(b) == 'f':
+		renameB = true
+	default:
+		renameA, renameB = true, true
+	}
+	var aPath, bPath string
+	if renameA {
+		aPath = st.uniquePath(path, st.branch1)
+	}
+	if renameB {
+		bPath = st.uniquePath(path, st.branch2)
+	}
+	if renameA && renameB {
+		st.msg(path, true, "CONFLICT (distinct types): %s had different types on each side; renamed both of them so each can be recorded somewhere.", path)
+	} else {
+		st.msg(path, true, "CONFLICT (distinct types): %s had different types on each side; renamed one of them so each can be recorded somewhere.", path)
+	}
+	ci.clean = false
+	nci := *ci
+	nci.keepOnly(2)
+	ci.keepOnly(1)
+	if renameA {
+		st.paths[aPath] = ci
+	}
+	if !renameB {
+		bPath = path
+	}
+	st.paths[bPath] = &nci
+	if renameA && renameB {
+		delete(st.paths, path)
+	}
+}
+
+// keepOnly makes ci one side's part of a distinct-types conflict: that
+// side's version, with the base's when it is of the same type.
+func (ci *pathInfo) keepOnly(side int) {
+	ci.result = ci.stages[side]
+	ci.stages[3-side] = version{}
+	ci.filemask = 1 | 1<<side
+	if typeOf(ci.stages[side].mode) != typeOf(ci.stages[0].mode) {
+		ci.stages[0] = version{}
+		ci.filemask = 1 << side
+	}
+	ci.kind = KindDistinctTypes
+}
+
+// mergeBothSides merges a file that both sides have, of one type. When it
+// is the file side of a file/directory conflict (moved aside), a clean
+// merge is recorded as that side's version only.
+func (st *mergeState) mergeBothSides(ctx context.Context, path string, ci *pathInfo, dfFileIndex int) error {
+	mv, clean, err := st.contentMerge(ctx, path, ci.stages[0], ci.stages[1], ci.stages[2], ci.pathnames, 2*st.depth)
+	if err != nil {
+		return err
+	}
+	ci.clean = clean && !ci.dfConflict && !ci.pathConflict
+	ci.result = mv.version
+	ci.isNull = !mv.present()
+	if len(mv.hunks) > 0 {
+		ci.hunks = mv.hunks
+	}
+	if clean && ci.dfConflict {
+		ci.filemask = 1 << dfFileIndex
+		ci.stages[dfFileIndex] = mv.version
+	}
+	if !clean {
+		reason := KindContent
+		if ci.filemask == 6 {
+			reason = KindAddAdd
+		}
+		if mv.mode == filemode.Submodule {
+			reason = KindSubmodule
+		}
+		if ci.kind == "" {
+			ci.kind = reason
+		}
+		st.msg(path, true, "CONFLICT (%s): Merge conflict in %s", reason, path)
+	}
+	return nil
+}
+
+// modifyDelete handles a file one side changed and the other deleted: the
+// changed version stays (the base in a virtual base), as a conflict.
+func (st *mergeState) modifyDelete(path string, ci *pathInfo) {
+	side := 1
+	if ci.filemask == 5 {
+		side = 2
+	}
+	index := side
+	if st.depth > 0 {
+		index = 0
+	}
+	ci.result = ci.stages[index]
+	ci.clean = false
+	if ci.pathConflict && ci.stages[0].hash == ci.stages[side].hash {
+		return // rename/delete, already reported
+	}
+	modifyBranch, deleteBranch := st.branch1, st.branch2
+	if side == 2 {
+		modifyBranch, deleteBranch = st.branch2, st.branch1
+	}
+	if ci.kind == "" {
+		ci.kind = KindModifyDelete
+	}
+	st.msg(path, true, "CONFLICT (modify/delete): %s deleted in %s and modified in %s.  Version %s of %s left in tree.",
+		path, deleteBranch, modifyBranch, modifyBranch, path)
+}
+
+// takeAdded resolves a file only one side has: added there.
+func (ci *pathInfo) takeAdded() {
+	side := 1
+	if ci.filemask == 4 {
+		side = 2
+	}
+	ci.result = ci.stages[side]
+	ci.clean = !ci.dfConflict && !ci.pathConflict
 }
 
 // typeOf classifies a mode as git's S_IFMT does: file, link, gitlink, dir.

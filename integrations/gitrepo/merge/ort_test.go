@@ -66,7 +66,7 @@ func writeSnapshot(t testing.TB, st storer.EncodedObjectStorer, s snapshot) plum
 			}
 			n = n.dirs[d]
 		}
-		h := plumbing.ZeroHash
+		var h plumbing.Hash
 		if f.mode == filemode.Submodule {
 			h = plumbing.NewHash(f.content)
 		} else {
@@ -307,9 +307,7 @@ func fixConflicts(s snapshot) snapshot {
 	for _, p := range sortedPaths(s) {
 		for i := 0; i < len(p); i++ {
 			if p[i] == '/' {
-				if _, ok := s[p[:i]]; ok {
-					delete(s, p[:i])
-				}
+				delete(s, p[:i])
 			}
 		}
 	}
