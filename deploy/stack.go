@@ -25,6 +25,14 @@ const tagPrefix = "code-releaser:"
 // whose tag matches its plan's digest is unchanged and is left alone.
 const digestTag = tagPrefix + "digest"
 
+// The tags saying what a stack was last deployed from: the commit, the
+// env, and the release (when the deploy was a release's).
+const (
+	CommitTag    = tagPrefix + "commit"
+	EnvTag       = tagPrefix + "env"
+	ReleaseIDTag = tagPrefix + "release-id"
+)
+
 // The statuses a StackResult carries besides CloudFormation's own.
 const (
 	StatusUnchanged = "UNCHANGED"  // the stack's digest tag matches: not touched
@@ -107,6 +115,12 @@ type stackRunner struct {
 	all       bool
 	plan      bool
 	progress  func(name, format string, args ...any)
+	env       string // tagged code-releaser:env
+	releaseID string // tagged code-releaser:release-id when set
+	// rollback is every change set's RollbackConfiguration (nil: none);
+	// alarmNames maps its triggers' ARNs to the alarms' names.
+	rollback   *types.RollbackConfiguration
+	alarmNames map[string]string
 }
 
 // action is what a stack's current status allows.
@@ -272,7 +286,11 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 	for _, c := range sp.Capabilities {
 		in.Capabilities = append(in.Capabilities, types.Capability(c))
 	}
-	tags := map[string]string{digestTag: sp.Digest, tagPrefix + "commit": r.sha}
+	tags := map[string]string{digestTag: sp.Digest, CommitTag: r.sha, EnvTag: r.env}
+	if r.releaseID != "" {
+		tags[ReleaseIDTag] = r.releaseID
+	}
+	in.RollbackConfiguration = r.rollback
 	for k, v := range sp.Tags {
 		tags[k] = v
 	}
@@ -393,6 +411,13 @@ func (r *stackRunner) finish(ctx context.Context, sp *StackPlan, stackID, token 
 		parts = append(parts, stackReason)
 	}
 	o.result.Reason = strings.Join(parts, "; ")
+	if alarms := triggeredBy(stackReason, r.alarmNames); alarms != "" {
+		what := "update"
+		if created {
+			what = "creation"
+		}
+		o.result.Reason = fmt.Sprintf("rolled back by CloudFormation: rollback alarm %s went to ALARM during the %s (%s)", alarms, what, stackReason)
+	}
 	if final == "UPDATE_ROLLBACK_FAILED" || final == "ROLLBACK_FAILED" {
 		_, guide := classify(sp.Name, final)
 		o.result.Reason += ". " + guide
