@@ -341,7 +341,10 @@ func summarize(results []workflow.StackResult, plan bool) (workflow.DeployStatus
 	for _, r := range results {
 		count[r.Status]++
 		if !stackSucceeded(r.Status) && r.Status != "succeeded" && r.Status != StatusVerified {
-			if r.Status != StatusSkipped && r.Status != "skipped" {
+			switch {
+			case r.Status == StatusVerifyFailed:
+				failed = append(failed, "verification "+strings.TrimPrefix(r.Name, verifyNode(""))+" failed: "+firstLine(r.Reason))
+			case r.Status != StatusSkipped && r.Status != "skipped":
 				failed = append(failed, r.Name+" "+r.Status+": "+firstLine(r.Reason))
 			}
 		}

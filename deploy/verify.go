@@ -47,7 +47,11 @@ func (v *verifier) run(ctx context.Context, checks []*VerifyPlan) []workflow.Sta
 			r.Status, r.Reason = StatusVerifyFailed, err.Error()
 			failed = append(failed, c.Name+": "+firstLine(r.Reason))
 		}
-		v.progress(verifyNode(c.Name), "%s: %s", strings.ToLower(r.Status), r.Reason)
+		word := "passed"
+		if err != nil {
+			word = "FAILED"
+		}
+		v.progress(verifyNode(c.Name), "%s: %s", word, r.Reason)
 		out = append(out, r)
 	}
 	if len(failed) > 0 {
