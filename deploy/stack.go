@@ -185,17 +185,7 @@ func randomHex(n int) string {
 
 // describe returns the stack, nil when it does not exist.
 func (r *stackRunner) describe(ctx context.Context, name string) (*types.Stack, error) {
-	out, err := r.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(out.Stacks) == 0 {
-		return nil, nil
-	}
-	return &out.Stacks[0], nil
+	return describeStack(ctx, r.cfn, name)
 }
 
 func outputsOf(st *types.Stack) map[string]string {
