@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/smithy-go"
 
 	"github.com/code-releaser/code-releaser/deploy/cfntest"
 	"github.com/code-releaser/code-releaser/workflow"
@@ -218,3 +221,19 @@ func TestCloudWatchDescribeAlarms(t *testing.T) {
 
 // newCloudWatch is the deployer's client, for tests of its parts.
 func newCloudWatch(cfg aws.Config) cloudwatchAPI { return cloudwatchClient(cfg) }
+
+// CloudWatch errors come back through the SDK with their code.
+func TestCloudWatchErrors(t *testing.T) {
+	srv := cfntest.New(cfntest.Options{Region: "eu-west-1"})
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	cfg, err := srv.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cloudwatch.NewFromConfig(cfg).DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"a"}, AlarmNamePrefix: aws.String("b")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidParameterCombination" || !strings.Contains(ae.ErrorMessage(), "cannot be used together") {
+		t.Errorf("err = %v, want InvalidParameterCombination", err)
+	}
+}

@@ -520,6 +520,11 @@ func (r *stackRunner) noChanges(ctx context.Context, name string, st *types.Stac
 // returns its changes, all pages of them.
 func (r *stackRunner) waitChangeSet(ctx context.Context, id string) (*cloudformation.DescribeChangeSetOutput, []resourceChange, error) {
 	wait := r.backoff()
+	// A change set is never ready as CreateChangeSet returns: wait once
+	// before the first look, which saves a call per stack.
+	if err := sleep(ctx, wait()); err != nil {
+		return nil, nil, err
+	}
 	for {
 		d, err := r.cfn.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String(id)})
 		if err != nil {

@@ -118,7 +118,13 @@ func (v *verifier) probe(ctx context.Context, h *HTTPCheck) (string, error) {
 	return "", fmt.Errorf("GET %s: want %d, %s after %d tries in %s", u, h.Status, last, tries, time.Since(start).Round(time.Millisecond))
 }
 
+// probeTimeout bounds one try of an HTTP probe, so that a server that
+// hangs leaves the other tries their turn.
+const probeTimeout = 10 * time.Second
+
 func (v *verifier) get(ctx context.Context, u string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return 0, err
@@ -126,7 +132,7 @@ func (v *verifier) get(ctx context.Context, u string) (int, error) {
 	resp, err := v.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, fmt.Errorf("no answer before the deadline")
+			return 0, fmt.Errorf("no answer within %s", probeTimeout)
 		}
 		return 0, fmt.Errorf("no answer: %s", strings.TrimPrefix(err.Error(), "Get \""+u+"\": "))
 	}
