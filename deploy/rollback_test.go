@@ -65,7 +65,7 @@ const rollbackEnvs = `envs:
   dev:
     rollback:
       alarms: ["{env}-api-*"]
-      monitoring: 2m
+      monitoring: 10m
 `
 
 func TestRollbackTriggerRollsBackTheUpdate(t *testing.T) {
@@ -124,13 +124,15 @@ func TestRollbackTriggerRollsBackTheUpdate(t *testing.T) {
 func TestRollbackTriggerOnCreateAndMonitoring(t *testing.T) {
 	f := newAlarmFixture(t)
 	f.srv.PutAlarm("dev-api-5xx")
-	f.src["c1"] = appRepo(1, "one", "https://one.example", rollbackEnvs)
+	f.src["c1"] = appRepo(1, "one", "https://one.example", strings.Replace(rollbackEnvs, "monitoring: 10m", "monitoring: 60m", 1))
 	d := f.deployer(t, nil)
 	// The alarm fires only once the resource is created: during the
-	// monitoring period (2 minutes of 20ms here).
+	// monitoring period (60 minutes of 20ms here; the breach ends it).
 	res, err := f.deployWhen(t, d, context.Background(), "c1", "create started", func() {
 		go func() {
-			time.Sleep(30 * time.Millisecond) // after the one resource (20ms)
+			for f.srv.ResourceStatus("dev-app", "TopicA") != "CREATE_COMPLETE" {
+				time.Sleep(time.Millisecond)
+			}
 			f.srv.SetAlarmState("dev-api-5xx", cfntest.AlarmAlarm, "Threshold Crossed")
 		}()
 	})

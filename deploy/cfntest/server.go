@@ -233,6 +233,21 @@ func (s *Server) ChangeSetTriggers(stackName string) []string {
 	return out
 }
 
+// ResourceStatus returns the status of a live stack's resource as its
+// newest event gives it, "" when it has none.
+func (s *Server) ResourceStatus(stackName, logicalID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.stacks[stackName]; st != nil {
+		for i := len(st.events) - 1; i >= 0; i-- {
+			if st.events[i].LogicalResourceId == logicalID {
+				return st.events[i].ResourceStatus
+			}
+		}
+	}
+	return ""
+}
+
 // StackTags returns a live stack's tags.
 func (s *Server) StackTags(stackName string) map[string]string {
 	s.mu.Lock()
