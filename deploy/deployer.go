@@ -139,6 +139,10 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 		return result, nil
 	}
 	plan, files, cfg, a := t.plan, t.files, t.aws, t.env
+	if unknown := d.unknownEnvs(plan.SpecEnvs); len(unknown) > 0 {
+		report(SpecFile, "warning: its envs section names %s, which the bot does not deploy (its envs with aws settings: %s); their rollback triggers and checks apply to no env",
+			strings.Join(unknown, ", "), strings.Join(slices.Sorted(maps.Keys(d.cfg.Envs)), ", "))
+	}
 	d.log.InfoContext(ctx, "deploy", slog.String("env", env.Name), slog.String("sha", sha), slog.Int("stacks", len(plan.Stacks)),
 		slog.Int("commands", len(plan.Commands)), slog.Bool("plan", d.cfg.Plan), slog.Bool("all", d.cfg.All))
 
@@ -205,6 +209,17 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 	d.log.InfoContext(ctx, "deployed", slog.String("env", env.Name), slog.String("sha", sha), slog.String("status", string(result.Status)),
 		slog.Duration("took", result.Finished.Sub(started)))
 	return result, nil
+}
+
+// unknownEnvs are the names of envs that have no aws settings.
+func (d *Deployer) unknownEnvs(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if _, ok := d.cfg.Envs[n]; !ok {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // target is what deploying (or planning) a commit to an env works on.

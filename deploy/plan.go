@@ -41,6 +41,8 @@ type Plan struct {
 	RollbackAlarms []string
 	Monitoring     time.Duration
 	Verify         []*VerifyPlan
+	// SpecEnvs are the env names the spec's envs section names, sorted.
+	SpecEnvs []string
 }
 
 // readsAlarms reports whether deploying the plan reads CloudWatch alarms.
@@ -270,6 +272,7 @@ func BuildPlan(files fs.FS, spec *Spec, t Target) (*Plan, error) {
 		prev = c.Name
 		p.Commands = append(p.Commands, cp)
 	}
+	p.SpecEnvs = slices.Sorted(maps.Keys(spec.Envs))
 	if e := spec.Envs[t.Env]; e != nil {
 		for _, a := range e.RollbackAlarms {
 			p.RollbackAlarms = append(p.RollbackAlarms, expand(a, t.Env))

@@ -149,6 +149,19 @@ func TestVerifyAlarmsAndCommand(t *testing.T) {
 	}
 }
 
+// A spec whose envs section names an env the bot does not deploy (a typo)
+// says so in the deploy's progress: its checks would never run.
+func TestVerifyUnknownEnvWarns(t *testing.T) {
+	f := newAlarmFixture(t)
+	f.src["c1"] = appRepo(1, "one", "https://one.example", "envs:\n  dve:\n    verify:\n      - {name: x, alarms: [a]}\n")
+	if res, err := f.deploy(t, f.deployer(t, nil), "c1"); err != nil || res.Status != workflow.DeploySucceeded {
+		t.Fatalf("%v %s: %s", err, res.Status, res.Summary)
+	}
+	if got := strings.Join(f.stepLines(SpecFile), "\n"); !strings.Contains(got, "warning: its envs section names dve, which the bot does not deploy (its envs with aws settings: dev)") {
+		t.Errorf("no warning about dve: %q", got)
+	}
+}
+
 func TestVerifySpecErrors(t *testing.T) {
 	for _, tc := range []struct{ envs, want string }{
 		{"envs:\n  dev:\n    verfy: []\n", "envs.dev.verfy: unknown field (want rollback, verify)"},
