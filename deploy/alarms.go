@@ -129,7 +129,8 @@ func rollbackConfiguration(ctx context.Context, cw cloudwatchAPI, env string, p 
 var alarmARNRE = regexp.MustCompile(`arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:[^\s,\]\[]+`)
 
 // triggeredBy names the rollback alarms a stack's failure reason cites,
-// "" when it cites none. names maps the triggers' ARNs to names.
+// by ARN or, failing that, by name; "" when it cites none. names maps the
+// triggers' ARNs to names.
 func triggeredBy(reason string, names map[string]string) string {
 	var out []string
 	for _, arn := range alarmARNRE.FindAllString(reason, -1) {
@@ -141,6 +142,14 @@ func triggeredBy(reason string, names map[string]string) string {
 		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}
+	}
+	if len(out) == 0 {
+		for _, n := range names {
+			if strings.Contains(reason, n) {
+				out = append(out, n)
+			}
+		}
+		slices.Sort(out)
 	}
 	return strings.Join(out, ", ")
 }
