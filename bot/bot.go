@@ -137,6 +137,8 @@ func (b *Bot) commands() *Table {
 		b.holdCommand(),
 		b.unholdCommand(),
 		b.cancelCommand(),
+		b.diffCommand(),
+		b.driftCommand(),
 		b.helpCommand(),
 	)
 }

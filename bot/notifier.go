@@ -419,7 +419,7 @@ func capLines(lines []string, n int) []string {
 func stepLine(steps []workflow.Step) string {
 	var parts []string
 	for _, s := range steps {
-		p := ":white_check_mark: " + s.Name
+		p := stepMark(s) + " " + s.Name
 		if s.Name == workflow.StepQueued || s.Name == workflow.StepRetry {
 			p = s.Name + " (" + s.Detail + ")"
 		}

@@ -32,12 +32,10 @@ func (infraSource) Files(_ context.Context, sha string) (fs.FS, error) {
 	return fstest.MapFS{deploy.SpecFile: {Data: []byte(spec)}, "topics.yml": {Data: []byte(topics)}, "queue.yml": {Data: []byte(queue)}}, nil
 }
 
-// The prod approval request shows the CloudFormation change sets of the
-// deploy it asks for (through the real deployer and SDK against cfntest),
-// replacements first; planning leaves nothing behind; the plan made again
-// at approval gives the same digest, so the approval holds and prod gets
-// exactly that.
-func TestProdApprovalShowsChangeSets(t *testing.T) {
+// infraDeployer is the real deployer of infraSource to stg and prod, on
+// cfntest through the SDK.
+func infraDeployer(t *testing.T) (*cfntest.Server, *deploy.Deployer) {
+	t.Helper()
 	srv := cfntest.New(cfntest.Options{Account: "111111111111", Region: "eu-west-1", ResourceDelay: 5 * time.Millisecond, ChangeSetDelay: 5 * time.Millisecond})
 	t.Cleanup(srv.Close)
 	aws1 := deploy.EnvAWS{Region: "eu-west-1", AccountID: "111111111111"}
@@ -48,6 +46,16 @@ func TestProdApprovalShowsChangeSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, d
+}
+
+// The prod approval request shows the CloudFormation change sets of the
+// deploy it asks for (through the real deployer and SDK against cfntest),
+// replacements first; planning leaves nothing behind; the plan made again
+// at approval gives the same digest, so the approval holds and prod gets
+// exactly that.
+func TestProdApprovalShowsChangeSets(t *testing.T) {
+	srv, d := infraDeployer(t)
 	if res, err := d.Deploy(t.Context(), workflow.Env{Name: "prod"}, "v1", nil); err != nil || res.Status != workflow.DeploySucceeded {
 		t.Fatalf("prod at v1: %v %s", err, res.Summary)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -77,16 +79,22 @@ func criticalPath(deps map[string][]string, resources map[string]int, delay time
 	return out
 }
 
-// BenchmarkDeploy20 deploys a 20-stack DAG to the simulator and reports
-// the total time against the critical path (ratio 1.0 is the physical
-// limit).
+// BenchmarkDeploy20 deploys a 20-stack DAG to the simulator, then
+// verifies the env (an HTTP probe and an alarm check), and reports the
+// total time against the critical path of the stacks (ratio 1.0 is the
+// physical limit).
 func BenchmarkDeploy20(b *testing.B) {
 	const delay = 50 * time.Millisecond
 	files, deps, resources := dag20()
+	health := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer health.Close()
+	files[SpecFile].Data = append(files[SpecFile].Data, []byte("envs:\n  dev:\n    verify:\n"+
+		"      - {name: health, http: {url: \""+health.URL+"/health\"}}\n      - {name: alarms, alarms: [dev-5xx]}\n")...)
 	cp := criticalPath(deps, resources, delay)
 	var total time.Duration
 	for b.Loop() {
 		srv := cfntest.New(cfntest.Options{Account: "111111111111", Region: "eu-west-1", ResourceDelay: delay, ChangeSetDelay: 5 * time.Millisecond})
+		srv.PutAlarm("dev-5xx")
 		d, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), mapSource{"c": files}, Config{
 			Envs:     map[string]EnvAWS{"dev": {Region: "eu-west-1", AccountID: "111111111111"}},
 			Parallel: 8, PollInterval: 5 * time.Millisecond,
@@ -98,7 +106,7 @@ func BenchmarkDeploy20(b *testing.B) {
 		start := time.Now()
 		res, err := d.Deploy(context.Background(), workflow.Env{Name: "dev"}, "c", nil)
 		took := time.Since(start)
-		if err != nil || res.Status != workflow.DeploySucceeded {
+		if err != nil || res.Status != workflow.DeploySucceeded || !strings.Contains(res.Summary, "2 check(s) verified") {
 			b.Fatalf("%v %s", err, res.Summary)
 		}
 		total += took

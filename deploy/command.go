@@ -89,6 +89,10 @@ func runnerArgv(runner []string, dir string) []string {
 	return out
 }
 
+// outputsPlaceholder in a step's argv is replaced by its outputs file's
+// path.
+const outputsPlaceholder = "{outputs}"
+
 // stackOutputs is the outputs file's entry of a stack.
 type stackOutputs struct {
 	StackName string            `json:"stack_name"`
@@ -160,7 +164,10 @@ func (c *commandRunner) run(ctx context.Context, cp *CommandPlan, outputs map[st
 	ctx, cancel := context.WithTimeout(ctx, cp.Timeout)
 	defer cancel()
 	workDir := filepath.Join(dir, filepath.FromSlash(cp.Dir))
-	argv := append(runnerArgv(c.policy.Runner, workDir), cp.Argv...)
+	argv := runnerArgv(c.policy.Runner, workDir)
+	for _, a := range cp.Argv {
+		argv = append(argv, strings.ReplaceAll(a, outputsPlaceholder, outFile))
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = workDir
 	cmd.Env = env

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/code-releaser/code-releaser/workflow"
@@ -137,15 +139,21 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 		return result, nil
 	}
 	plan, files, cfg, a := t.plan, t.files, t.aws, t.env
+	if unknown := d.unknownEnvs(plan.SpecEnvs); len(unknown) > 0 {
+		report(SpecFile, "warning: its envs section names %s, which the bot does not deploy (its envs with aws settings: %s); their rollback triggers and checks apply to no env",
+			strings.Join(unknown, ", "), strings.Join(slices.Sorted(maps.Keys(d.cfg.Envs)), ", "))
+	}
 	d.log.InfoContext(ctx, "deploy", slog.String("env", env.Name), slog.String("sha", sha), slog.Int("stacks", len(plan.Stacks)),
 		slog.Int("commands", len(plan.Commands)), slog.Bool("plan", d.cfg.Plan), slog.Bool("all", d.cfg.All))
 
-	runner := &stackRunner{cfn: t.cfn, templates: t.templates, poll: d.cfg.PollInterval, sha: sha, all: d.cfg.All, plan: d.cfg.Plan, progress: report}
+	runner := &stackRunner{cfn: t.cfn, templates: t.templates, poll: d.cfg.PollInterval, sha: sha, all: d.cfg.All, plan: d.cfg.Plan, progress: report,
+		env: env.Name, releaseID: workflow.ReleaseIDOf(ctx), rollback: t.rollback, alarmNames: t.alarmNames}
 	outcomes := map[string]*stackOutcome{}
 	var omu sync.Mutex
 	tasks := stackTasks(ctx, plan, runner, &omu, outcomes, report)
 	cmdResults := map[string]workflow.StackResult{}
-	if !d.cfg.Plan && len(plan.Commands) > 0 {
+	var cr *commandRunner
+	if !d.cfg.Plan && (len(plan.Commands) > 0 || plan.verifyCommands()) {
 		base, err := os.MkdirTemp(d.cfg.WorkDir, "code-releaser-"+env.Name+"-")
 		if err != nil {
 			return result, workflow.Wrap(op, workflow.Internal, "", err)
@@ -155,19 +163,14 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 		if err != nil {
 			return result, err
 		}
-		cr := &commandRunner{files: files, base: base, env: env.Name, sha: sha, region: a.Region, creds: creds, credNote: note,
+		cr = &commandRunner{files: files, base: base, env: env.Name, sha: sha, region: a.Region, creds: creds, credNote: note,
 			policy: a.Steps, environ: d.cfg.CommandEnv, progress: report, redact: redactors(newRedactor(creds), d.cfg.Redact)}
 		for _, cp := range plan.Commands {
 			tasks = append(tasks, &task{
 				id: commandNode(cp.Name), after: cp.AfterStacks,
 				run: func(ctx context.Context) bool {
 					omu.Lock()
-					outs := map[string]stackOutputs{}
-					for _, sp := range plan.Stacks {
-						if o := outcomes[sp.ID]; o != nil {
-							outs[sp.ID] = stackOutputs{StackName: sp.Name, Outputs: o.outputs}
-						}
-					}
+					outs := planOutputs(plan, outcomes)
 					omu.Unlock()
 					status, reason := cr.run(ctx, cp, outs)
 					omu.Lock()
@@ -194,6 +197,10 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 			result.Stacks = append(result.Stacks, r)
 		}
 	}
+	if status, _ := summarize(result.Stacks, d.cfg.Plan); status == workflow.DeploySucceeded && !d.cfg.Plan && len(plan.Verify) > 0 {
+		v := &verifier{cw: t.cw, client: &http.Client{}, commands: cr, outputs: planOutputs(plan, outcomes), progress: report}
+		result.Stacks = append(result.Stacks, v.run(ctx, plan.Verify)...)
+	}
 	for i := range result.Stacks {
 		result.Stacks[i].Reason = redact(result.Stacks[i].Reason)
 	}
@@ -202,6 +209,17 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 	d.log.InfoContext(ctx, "deployed", slog.String("env", env.Name), slog.String("sha", sha), slog.String("status", string(result.Status)),
 		slog.Duration("took", result.Finished.Sub(started)))
 	return result, nil
+}
+
+// unknownEnvs are the names of envs that have no aws settings.
+func (d *Deployer) unknownEnvs(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if _, ok := d.cfg.Envs[n]; !ok {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // target is what deploying (or planning) a commit to an env works on.
@@ -214,6 +232,23 @@ type target struct {
 	// templates takes templates over maxTemplateBody; nil without a
 	// template_bucket.
 	templates *templateStore
+	// cw reads the env's alarms (nil when the plan names none);
+	// rollback and alarmNames are the change sets' rollback triggers.
+	cw         cloudwatchAPI
+	rollback   *types.RollbackConfiguration
+	alarmNames map[string]string
+}
+
+// planOutputs gives the outputs of the plan's stacks deployed so far, by
+// stack id (the caller guards outcomes).
+func planOutputs(plan *Plan, outcomes map[string]*stackOutcome) map[string]stackOutputs {
+	outs := map[string]stackOutputs{}
+	for _, sp := range plan.Stacks {
+		if o := outcomes[sp.ID]; o != nil {
+			outs[sp.ID] = stackOutputs{StackName: sp.Name, Outputs: o.outputs}
+		}
+	}
+	return outs
 }
 
 // open reads sha's spec and templates for env (no AWS call), then, when
@@ -256,6 +291,12 @@ func (d *Deployer) open(ctx context.Context, op string, env workflow.Env, sha st
 		return nil, err
 	}
 	t.cfn = cfn
+	if plan.readsAlarms() {
+		t.cw = cloudwatchClient(t.aws)
+		if t.rollback, t.alarmNames, err = rollbackConfiguration(ctx, t.cw, env.Name, plan); err != nil {
+			return nil, err
+		}
+	}
 	if a.TemplateBucket != "" {
 		t.templates = newTemplateStore(t.aws, a)
 	}
@@ -314,8 +355,11 @@ func summarize(results []workflow.StackResult, plan bool) (workflow.DeployStatus
 	var failed []string
 	for _, r := range results {
 		count[r.Status]++
-		if !stackSucceeded(r.Status) && r.Status != "succeeded" {
-			if r.Status != StatusSkipped && r.Status != "skipped" {
+		if !stackSucceeded(r.Status) && r.Status != "succeeded" && r.Status != StatusVerified {
+			switch {
+			case r.Status == StatusVerifyFailed:
+				failed = append(failed, "verification "+strings.TrimPrefix(r.Name, verifyNode(""))+" failed: "+firstLine(r.Reason))
+			case r.Status != StatusSkipped && r.Status != "skipped":
 				failed = append(failed, r.Name+" "+r.Status+": "+firstLine(r.Reason))
 			}
 		}
@@ -331,6 +375,7 @@ func summarize(results []workflow.StackResult, plan bool) (workflow.DeployStatus
 	add(count[StatusPlanned], "planned")
 	add(count[StatusNoChanges]+count[StatusUnchanged], "unchanged")
 	add(count["succeeded"], "command(s) ran")
+	add(count[StatusVerified], "check(s) verified")
 	add(count[StatusSkipped]+count["skipped"], "skipped")
 	if len(failed) > 0 {
 		return workflow.DeployFailed, strings.Join(failed, "; ") + " (" + strings.Join(parts, ", ") + ")"

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -35,6 +36,44 @@ type Plan struct {
 	// External maps each export imported from outside the plan to the
 	// stacks importing it; the deployer checks them with ListExports.
 	External map[string][]string
+	// RollbackAlarms (names or "prefix*") and Monitoring make every
+	// change set's RollbackConfiguration; Verify runs after a deploy.
+	RollbackAlarms []string
+	Monitoring     time.Duration
+	Verify         []*VerifyPlan
+	// SpecEnvs are the env names the spec's envs section names, sorted.
+	SpecEnvs []string
+}
+
+// readsAlarms reports whether deploying the plan reads CloudWatch alarms.
+func (p *Plan) readsAlarms() bool {
+	if len(p.RollbackAlarms) > 0 || p.Monitoring > 0 {
+		return true
+	}
+	for _, v := range p.Verify {
+		if len(v.Alarms) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// verifyCommands reports whether a check of the plan runs a command.
+func (p *Plan) verifyCommands() bool {
+	for _, v := range p.Verify {
+		if v.Command != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// VerifyPlan is one check of the env, its {env} placeholders replaced.
+type VerifyPlan struct {
+	Name    string
+	HTTP    *HTTPCheck
+	Alarms  []string
+	Command *CommandPlan
 }
 
 // StackPlan is one stack to deploy.
@@ -215,16 +254,7 @@ func BuildPlan(files fs.FS, spec *Spec, t Target) (*Plan, error) {
 		if !appliesTo(c.Envs, t.Env) {
 			continue
 		}
-		cp := &CommandPlan{CommandSpec: c}
-		cp.Argv = make([]string, len(c.Argv))
-		for i, a := range c.Argv {
-			cp.Argv[i] = expand(a, t.Env)
-		}
-		cp.Dir = expand(c.Dir, t.Env)
-		cp.Env = map[string]string{}
-		for k, v := range c.Env {
-			cp.Env[k] = expand(v, t.Env)
-		}
+		cp := expandCommand(c, t.Env)
 		if c.After == nil {
 			for _, sp := range order {
 				cp.AfterStacks = append(cp.AfterStacks, sp.ID)
@@ -242,7 +272,50 @@ func BuildPlan(files fs.FS, spec *Spec, t Target) (*Plan, error) {
 		prev = c.Name
 		p.Commands = append(p.Commands, cp)
 	}
+	p.SpecEnvs = slices.Sorted(maps.Keys(spec.Envs))
+	if e := spec.Envs[t.Env]; e != nil {
+		for _, a := range e.RollbackAlarms {
+			p.RollbackAlarms = append(p.RollbackAlarms, expand(a, t.Env))
+		}
+		p.Monitoring = e.Monitoring
+		for i, v := range e.Verify {
+			vp := &VerifyPlan{Name: v.Name}
+			for _, a := range v.Alarms {
+				vp.Alarms = append(vp.Alarms, expand(a, t.Env))
+			}
+			if v.HTTP != nil {
+				h := *v.HTTP
+				h.URL = expand(h.URL, t.Env)
+				if id, _, _ := strings.Cut(h.Output, "."); h.Output != "" && ids[id] == nil {
+					specErr(v.Line, fmt.Sprintf("envs.%s.verify[%d].http.output", t.Env, i), "stack %s is not deployed to %s (its envs filter)", id, t.Env)
+				}
+				vp.HTTP = &h
+			}
+			if v.Command != nil {
+				vp.Command = expandCommand(*v.Command, t.Env)
+			}
+			p.Verify = append(p.Verify, vp)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	return p, nil
+}
+
+// expandCommand is a command step with env's name in its fields.
+func expandCommand(c CommandSpec, env string) *CommandPlan {
+	cp := &CommandPlan{CommandSpec: c}
+	cp.Argv = make([]string, len(c.Argv))
+	for i, a := range c.Argv {
+		cp.Argv[i] = expand(a, env)
+	}
+	cp.Dir = expand(c.Dir, env)
+	cp.Env = map[string]string{}
+	for k, v := range c.Env {
+		cp.Env[k] = expand(v, env)
+	}
+	return cp
 }
 
 // notFound shortens fs errors for people.

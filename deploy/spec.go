@@ -42,11 +42,16 @@ const SpecFile = "code-releaser.yml"
 //
 // Parameters of a file override the common ones, env_parameters override
 // both. "{env}" is replaced by the env's name in names, parameter values,
-// the parameter file's path, tag values and in the command fields.
+// the parameter file's path, tag values and in the command fields;
+// "{outputs}" in a command's argv by the path of the JSON file of the
+// stack outputs (e.g. --extra-vars "@{outputs}" for ansible-playbook).
+// The envs section (EnvSpec) sets rollback triggers and post-deploy
+// checks per env.
 type Spec struct {
 	File     string // the file it came from, for messages
 	Stacks   []StackSpec
 	Commands []CommandSpec
+	Envs     map[string]*EnvSpec // rollback triggers and verification by env (envspec.go)
 }
 
 // StackSpec is one stack of the spec.
@@ -137,6 +142,11 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 			for _, st := range p.mapping(kv.val, "stacks") {
 				s.Stacks = append(s.Stacks, p.stack(st.key, st.keyNode, st.val))
 			}
+		case "envs":
+			s.Envs = map[string]*EnvSpec{}
+			for _, e := range p.mapping(kv.val, "envs") {
+				s.Envs[e.key] = p.envSpec(e.key, e.keyNode, e.val)
+			}
 		case "commands":
 			if kv.val.Kind != yaml.SequenceNode {
 				p.errf(kv.val, "commands", "must be a list")
@@ -146,7 +156,7 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 				s.Commands = append(s.Commands, p.command(fmt.Sprintf("commands[%d]", i), c))
 			}
 		default:
-			p.errf(kv.keyNode, kv.key, "unknown field (want version, stacks, commands)")
+			p.errf(kv.keyNode, kv.key, "unknown field (want version, stacks, commands, envs)")
 		}
 	}
 	p.crossCheck(s, root)
@@ -392,7 +402,8 @@ func (p *specParser) command(f string, n *yaml.Node) CommandSpec {
 				p.errf(kv.val, ff, "must name a program")
 			}
 			for _, a := range c.Argv {
-				p.placeholders(kv.val, ff, a)
+				// {outputs} is the path of the step's outputs file.
+				p.placeholders(kv.val, ff, strings.ReplaceAll(a, outputsPlaceholder, ""))
 			}
 		case "dir":
 			c.Dir = p.str(kv.val, ff)
@@ -459,6 +470,7 @@ func (p *specParser) crossCheck(s *Spec, root *yaml.Node) {
 			}
 		}
 	}
+	p.crossCheckEnvs(s, ids)
 	seen := map[string]bool{}
 	for i, c := range s.Commands {
 		f := fmt.Sprintf("commands[%d]", i)

@@ -25,6 +25,14 @@ const tagPrefix = "code-releaser:"
 // whose tag matches its plan's digest is unchanged and is left alone.
 const digestTag = tagPrefix + "digest"
 
+// The tags saying what a stack was last deployed from: the commit, the
+// env, and the release (when the deploy was a release's).
+const (
+	CommitTag    = tagPrefix + "commit"
+	EnvTag       = tagPrefix + "env"
+	ReleaseIDTag = tagPrefix + "release-id"
+)
+
 // The statuses a StackResult carries besides CloudFormation's own.
 const (
 	StatusUnchanged = "UNCHANGED"  // the stack's digest tag matches: not touched
@@ -107,6 +115,12 @@ type stackRunner struct {
 	all       bool
 	plan      bool
 	progress  func(name, format string, args ...any)
+	env       string // tagged code-releaser:env
+	releaseID string // tagged code-releaser:release-id when set
+	// rollback is every change set's RollbackConfiguration (nil: none);
+	// alarmNames maps its triggers' ARNs to the alarms' names.
+	rollback   *types.RollbackConfiguration
+	alarmNames map[string]string
 }
 
 // action is what a stack's current status allows.
@@ -171,17 +185,7 @@ func randomHex(n int) string {
 
 // describe returns the stack, nil when it does not exist.
 func (r *stackRunner) describe(ctx context.Context, name string) (*types.Stack, error) {
-	out, err := r.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(out.Stacks) == 0 {
-		return nil, nil
-	}
-	return &out.Stacks[0], nil
+	return describeStack(ctx, r.cfn, name)
 }
 
 func outputsOf(st *types.Stack) map[string]string {
@@ -272,7 +276,11 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 	for _, c := range sp.Capabilities {
 		in.Capabilities = append(in.Capabilities, types.Capability(c))
 	}
-	tags := map[string]string{digestTag: sp.Digest, tagPrefix + "commit": r.sha}
+	tags := map[string]string{digestTag: sp.Digest, CommitTag: r.sha, EnvTag: r.env}
+	if r.releaseID != "" {
+		tags[ReleaseIDTag] = r.releaseID
+	}
+	in.RollbackConfiguration = r.rollback
 	for k, v := range sp.Tags {
 		tags[k] = v
 	}
@@ -393,6 +401,13 @@ func (r *stackRunner) finish(ctx context.Context, sp *StackPlan, stackID, token 
 		parts = append(parts, stackReason)
 	}
 	o.result.Reason = strings.Join(parts, "; ")
+	if alarms := triggeredBy(stackReason, r.alarmNames); alarms != "" {
+		what := "update"
+		if created {
+			what = "creation"
+		}
+		o.result.Reason = fmt.Sprintf("rolled back by CloudFormation: rollback alarm %s went to ALARM during the %s (%s)", alarms, what, stackReason)
+	}
 	if final == "UPDATE_ROLLBACK_FAILED" || final == "ROLLBACK_FAILED" {
 		_, guide := classify(sp.Name, final)
 		o.result.Reason += ". " + guide
@@ -505,6 +520,11 @@ func (r *stackRunner) noChanges(ctx context.Context, name string, st *types.Stac
 // returns its changes, all pages of them.
 func (r *stackRunner) waitChangeSet(ctx context.Context, id string) (*cloudformation.DescribeChangeSetOutput, []resourceChange, error) {
 	wait := r.backoff()
+	// A change set is never ready as CreateChangeSet returns: wait once
+	// before the first look, which saves a call per stack.
+	if err := sleep(ctx, wait()); err != nil {
+		return nil, nil, err
+	}
 	for {
 		d, err := r.cfn.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String(id)})
 		if err != nil {

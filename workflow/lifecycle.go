@@ -226,7 +226,7 @@ func (s *Service) redeploy(ctx context.Context, l Lease, env Env, sha, by, what 
 	if p == nil {
 		p = func(Step) {}
 	}
-	res, err := s.deployer.Deploy(ctx, env, sha, p)
+	res, err := s.deployer.Deploy(WithReleaseID(ctx, what), env, sha, p)
 	if err != nil {
 		return res, fmt.Errorf("deploy %s to %s: %w", short(sha), env.Name, err)
 	}

@@ -136,7 +136,7 @@ func (r *run) deploy(ctx context.Context, sha string) (DeployResult, error) {
 		return DeployResult{}, err
 	}
 	r.step(ctx, StepDeploying, short(sha)+" to "+r.env.Name)
-	res, err := s.deployer.Deploy(ctx, r.env, sha, func(st Step) {
+	res, err := s.deployer.Deploy(WithReleaseID(ctx, r.rec.ID), r.env, sha, func(st Step) {
 		if st.At.IsZero() {
 			st.At = s.clock.Now()
 		}

@@ -52,6 +52,8 @@ func commands() map[string]command {
 		{"history", "ENV [N] --config FILE", "the last N releases to an env, from git", runHistory},
 		{"demo", "[--keep] [--dir DIR]", "play the release story on a sample repo in a temp dir", runDemo},
 		{"deploy", "ENV [--ref R] [--plan] [--all] --as USER --config FILE", "deploy (or preview) a branch or commit to an env's AWS account under its lease (envs with approvals: release instead)", runDeploy},
+		{"diff", "ENV --config FILE", "the env branch, the commit each stack was last deployed from (its tags), master, and the tickets in each", runDiff},
+		{"drift", "ENV --config FILE", "CloudFormation drift detection on the env's stacks: resources changed outside the deploys", runDrift},
 		{"serve", "--config FILE [--listen ADDR]", "the Slack bot (Socket Mode), /healthz, /readyz, /metrics", runServe},
 		{"reset", "ENV --as USER --config FILE", "make the env branch master again; its tickets leave it", runReset},
 		{"remove", "TICKET ENV --as USER --config FILE", "rebuild the env branch from master and the other tickets", runRemove},

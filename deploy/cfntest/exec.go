@@ -37,6 +37,21 @@ func (s *Server) run(cs *changeSet, token string, opIndex int) {
 		}
 	}
 	creating := cs.typ == "CREATE"
+	// breached lists the rollback triggers in ALARM (or missing); the
+	// caller holds the lock.
+	breach := ""
+	breached := func() bool {
+		var arns []string
+		for _, arn := range cs.triggers {
+			if a := s.alarmByARN(arn); a == nil || a.state == AlarmAlarm {
+				arns = append(arns, arn)
+			}
+		}
+		if len(arns) > 0 && breach == "" {
+			breach = "Rollback triggered: the rollback trigger(s) [" + strings.Join(arns, ", ") + "] went to ALARM state (or are missing)."
+		}
+		return breach != ""
+	}
 
 	lock()
 	if creating {
@@ -63,6 +78,10 @@ func (s *Server) run(cs *changeSet, token string, opIndex int) {
 			op, verb = "update", "UPDATE"
 		}
 		lock()
+		if breached() {
+			unlock()
+			break
+		}
 		ev(rc.LogicalResourceId, rc.PhysicalResourceId, rc.ResourceType, verb+"_IN_PROGRESS", "")
 		unlock()
 		sleep()
@@ -90,12 +109,30 @@ func (s *Server) run(cs *changeSet, token string, opIndex int) {
 		ev(rc.LogicalResourceId, phys, rc.ResourceType, verb+"_COMPLETE", "")
 		unlock()
 	}
+	// The monitoring period: the triggers are watched for
+	// MonitoringTimeInMinutes once every resource is deployed.
+	lock()
+	watch := len(failed) == 0 && !breached() && len(cs.triggers) > 0
+	unlock()
+	if end := time.Now().Add(time.Duration(cs.monitoring) * s.opts.MonitoringMinute); watch {
+		for time.Now().Before(end) {
+			time.Sleep(min(time.Until(end), max(s.opts.MonitoringMinute/10, time.Millisecond)))
+			lock()
+			stop := breached()
+			unlock()
+			if stop {
+				break
+			}
+		}
+	}
 
 	lock()
 	var outputs []outputXML
 	var newExports map[string]string
 	stackReason := ""
-	if len(failed) == 0 {
+	if breach != "" {
+		stackReason = breach
+	} else if len(failed) == 0 {
 		var err error
 		outputs, newExports, err = s.evalOutputs(st, cs)
 		if err == nil {

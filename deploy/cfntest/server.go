@@ -9,8 +9,12 @@
 // operation, and outputs. Operations take simulated time (Options) and run
 // in the background as CloudFormation's do; failures are injected per
 // resource (FailResource) and rollbacks can be made to fail
-// (StuckRollback). Only what Code-Releaser calls is implemented; anything
-// else answers InvalidAction.
+// (StuckRollback). Change sets take rollback triggers: metric alarms of the
+// local CloudWatch (cloudwatch.go: PutAlarm, SetAlarmState,
+// DescribeAlarms) watched during the operation and its monitoring period.
+// Drift detection (drift.go) reports resources a test marked as drifted.
+// Only what Code-Releaser calls is implemented; anything else answers
+// InvalidAction.
 package cfntest
 
 import (
@@ -39,6 +43,13 @@ type Options struct {
 	// ExecuteLag keeps a stack's previous status visible for this long
 	// after ExecuteChangeSet, as CloudFormation sometimes does.
 	ExecuteLag time.Duration
+	// MonitoringMinute is how long one minute of a change set's
+	// RollbackConfiguration.MonitoringTimeInMinutes lasts here (0: the
+	// monitoring period is skipped; the triggers are still watched during
+	// the operation).
+	MonitoringMinute time.Duration
+	// DriftDelay is how long a drift detection takes.
+	DriftDelay time.Duration
 }
 
 // Server is the simulator. Its zero value is not usable: call New.
@@ -59,6 +70,9 @@ type Server struct {
 	stuck      map[string]bool   // stack -> its next rollback fails
 	ops        []Operation
 	buckets    map[string]map[string][]byte // S3: bucket -> key -> content
+	alarms     map[string]*alarm            // CloudWatch: by name
+	drifts     map[string]map[string]*drift // stack -> logical id -> its drift
+	detections map[string]*detection        // drift detections by id
 	wg         sync.WaitGroup
 	eventSeq   int
 	closed     bool
@@ -73,7 +87,10 @@ type Call struct {
 	AccessKey string // of the credentials that signed it
 	Bucket    string // S3 calls
 	ObjectKey string
-	At        time.Time
+	// RollbackTriggers are the alarm ARNs of a CreateChangeSet's
+	// RollbackConfiguration.
+	RollbackTriggers []string
+	At               time.Time
 }
 
 // Mutating reports whether the call changes anything.
@@ -104,7 +121,8 @@ func New(opts Options) *Server {
 	s := &Server{
 		opts: opts, stacks: map[string]*stack{}, byID: map[string]*stack{}, changeSets: map[string]*changeSet{},
 		exports: map[string]*exportEntry{}, keys: map[string]identity{}, failures: map[string]string{}, stuck: map[string]bool{},
-		buckets: map[string]map[string][]byte{},
+		buckets: map[string]map[string][]byte{}, alarms: map[string]*alarm{},
+		drifts: map[string]map[string]*drift{}, detections: map[string]*detection{},
 	}
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.hs.URL
@@ -203,6 +221,46 @@ func (s *Server) ChangeSets() []string {
 	return out
 }
 
+// ChangeSetTriggers lists, for each CreateChangeSet call on a stack in
+// order, its rollback triggers' ARNs joined by commas.
+func (s *Server) ChangeSetTriggers(stackName string) []string {
+	var out []string
+	for _, c := range s.Calls() {
+		if c.Action == "CreateChangeSet" && c.StackName == stackName {
+			out = append(out, strings.Join(c.RollbackTriggers, ","))
+		}
+	}
+	return out
+}
+
+// ResourceStatus returns the status of a live stack's resource as its
+// newest event gives it, "" when it has none.
+func (s *Server) ResourceStatus(stackName, logicalID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.stacks[stackName]; st != nil {
+		for i := len(st.events) - 1; i >= 0; i-- {
+			if st.events[i].LogicalResourceId == logicalID {
+				return st.events[i].ResourceStatus
+			}
+		}
+	}
+	return ""
+}
+
+// StackTags returns a live stack's tags.
+func (s *Server) StackTags(stackName string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	if st := s.stacks[stackName]; st != nil {
+		for _, t := range st.tags {
+			out[t.Key] = t.Value
+		}
+	}
+	return out
+}
+
 // Exports returns the exports by name with their values.
 func (s *Server) Exports() map[string]string {
 	s.mu.Lock()
@@ -246,13 +304,21 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveS3(w, r, key)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, cwPathPrefix) {
+		s.serveCloudWatch(w, r, key)
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		s.writeError(w, cfnNS, &apiError{status: 400, code: "MalformedQueryString", msg: err.Error(), sender: true})
 		return
 	}
 	action, version := r.PostForm.Get("Action"), r.PostForm.Get("Version")
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Action: action, StackName: r.PostForm.Get("StackName"), AccessKey: key, At: time.Now()})
+	c := Call{Action: action, StackName: r.PostForm.Get("StackName"), AccessKey: key, At: time.Now()}
+	for _, m := range members(r.PostForm, "RollbackConfiguration.RollbackTriggers") {
+		c.RollbackTriggers = append(c.RollbackTriggers, m["Arn"])
+	}
+	s.calls = append(s.calls, c)
 	s.mu.Unlock()
 	var (
 		result any

@@ -31,6 +31,7 @@ type stack struct {
 	events           []eventXML // oldest first
 	lastChangeSetID  string
 	disableRollback  bool
+	lastDetection    string // id of the latest drift detection
 }
 
 type resource struct {
@@ -55,6 +56,8 @@ type changeSet struct {
 	onFailure      string
 	changes        []changeXML
 	imports        []string
+	triggers       []string // rollback triggers: alarm ARNs
+	monitoring     int      // MonitoringTimeInMinutes
 }
 
 type exportEntry struct {
@@ -214,6 +217,12 @@ func (s *Server) cloudFormation(action string, form url.Values) (any, error) {
 		return nil, nil
 	case "ListExports":
 		return s.listExports(form.Get("NextToken"))
+	case "DetectStackDrift":
+		return s.detectStackDrift(form)
+	case "DescribeStackDriftDetectionStatus":
+		return s.describeDriftDetection(form)
+	case "DescribeStackResourceDrifts":
+		return s.describeResourceDrifts(form)
 	case "DeleteStack":
 		return nil, s.deleteStack(form.Get("StackName"), form.Get("ClientRequestToken"))
 	case "ContinueUpdateRollback":
@@ -424,6 +433,10 @@ func (s *Server) createChangeSet(form url.Values) (any, error) {
 	for _, m := range members(form, "Tags") {
 		tags = append(tags, tagXML{m["Key"], m["Value"]})
 	}
+	triggers, monitoring, err := rollbackConfiguration(form)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	if st == nil {
 		st = &stack{id: s.arn("stack", name), name: name, status: "REVIEW_IN_PROGRESS", created: now, resources: map[string]*resource{}}
@@ -434,6 +447,7 @@ func (s *Server) createChangeSet(form url.Values) (any, error) {
 		id: s.arn("changeSet", csName), name: csName, st: st, typ: typ, status: "CREATE_COMPLETE", execStatus: "AVAILABLE",
 		created: now, readyAt: now.Add(s.opts.ChangeSetDelay), description: form.Get("Description"), template: body, parsed: parsed,
 		params: params, given: given, tags: tags, caps: caps, onFailure: form.Get("OnStackFailure"),
+		triggers: triggers, monitoring: monitoring,
 	}
 	if cs.onFailure == "" {
 		cs.onFailure = "ROLLBACK"
@@ -466,6 +480,36 @@ func (s *Server) createChangeSet(form url.Values) (any, error) {
 		StackId string
 	}
 	return result{cs.id, st.id}, nil
+}
+
+// rollbackConfiguration reads CreateChangeSet's RollbackConfiguration:
+// at most 5 triggers of type AWS::CloudWatch::Alarm or
+// AWS::CloudWatch::CompositeAlarm, and 0 to 180 minutes of monitoring.
+func rollbackConfiguration(form url.Values) ([]string, int, error) {
+	var arns []string
+	for _, m := range members(form, "RollbackConfiguration.RollbackTriggers") {
+		switch m["Type"] {
+		case "AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm":
+		default:
+			return nil, 0, validation("Rollback trigger type %q is not supported: use AWS::CloudWatch::Alarm or AWS::CloudWatch::CompositeAlarm", m["Type"])
+		}
+		if !strings.HasPrefix(m["Arn"], "arn:aws:cloudwatch:") || !strings.Contains(m["Arn"], ":alarm:") {
+			return nil, 0, validation("Rollback trigger ARN %q is not a CloudWatch alarm ARN", m["Arn"])
+		}
+		arns = append(arns, m["Arn"])
+	}
+	if len(arns) > 5 {
+		return nil, 0, validation("1 validation error detected: Value at 'rollbackConfiguration.rollbackTriggers' failed to satisfy constraint: Member must have length less than or equal to 5")
+	}
+	minutes := 0
+	if v := form.Get("RollbackConfiguration.MonitoringTimeInMinutes"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 180 {
+			return nil, 0, validation("1 validation error detected: Value '%s' at 'rollbackConfiguration.monitoringTimeInMinutes' failed to satisfy constraint: Member must have value between 0 and 180", v)
+		}
+		minutes = n
+	}
+	return arns, minutes, nil
 }
 
 func (e *exportEntry) valueOr() string {
