@@ -87,7 +87,7 @@ func (b *Bot) approve(ctx context.Context, req *Request) (Reply, error) {
 	}
 	a, err := b.d.Approvals.Approve(ctx, req.Action.Value, req.User)
 	if err != nil {
-		return Reply{}, err
+		return b.voteRefused(a, err)
 	}
 	return textReply(fmt.Sprintf(":white_check_mark: Your approval of `%s` to *%s* is recorded (%d of %d).", shortSHA(a.SHA), a.Env, a.Approvals(), a.Required)), nil
 }
@@ -98,7 +98,7 @@ func (b *Bot) reject(ctx context.Context, req *Request) (Reply, error) {
 	}
 	a, err := b.d.Approvals.Reject(ctx, req.Action.Value, req.User)
 	if err != nil {
-		return Reply{}, err
+		return b.voteRefused(a, err)
 	}
 	return textReply(fmt.Sprintf(":x: You rejected the deploy of `%s` to *%s*.", shortSHA(a.SHA), a.Env)), nil
 }

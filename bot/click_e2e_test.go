@@ -105,7 +105,7 @@ func TestResetConfirmClickIdentity(t *testing.T) {
 	}
 	// The history says who reset whose tickets.
 	got := w.reply(t, w.slack.SlashCommand(ben, "history dev 20"))
-	for _, want := range []string{"<@U0ANA> env.reset", "U0ANA reset release/dev := master@", "OPS-2 of U0BEN"} {
+	for _, want := range []string{"<@U0ANA> env.reset", "<@U0ANA> reset release/dev := master@", "OPS-2 of <@U0BEN>"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("history lacks %q:\n%s", want, got)
 		}

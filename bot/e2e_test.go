@@ -34,6 +34,9 @@ type world struct {
 	bots     []*bot.Bot
 	notifier *bot.Notifier
 	tickets  *workflowtest.Tickets
+	// stopWorker stops the job worker as SIGTERM would and returns once
+	// its Run returned.
+	stopWorker func()
 }
 
 type options struct {
@@ -51,6 +54,9 @@ type options struct {
 	recorder workflow.TicketRecorder
 	// metrics, when set, counts the bot's envelopes and calls.
 	metrics bot.Metrics
+	// worker configures the job worker (ID, Slots and a 100 ms
+	// DrainTimeout by default).
+	worker workflow.WorkerConfig
 }
 
 func newWorld(t *testing.T, o options) *world {
@@ -107,11 +113,24 @@ func newWorld(t *testing.T, o options) *world {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	// The job worker runs what /release submits, one job per env at once.
-	worker, err := w.svc.NewWorker(workflow.WorkerConfig{ID: "worker-1", Slots: len(o.envs), DrainTimeout: 100 * time.Millisecond})
+	wc := o.worker
+	if wc.ID == "" {
+		wc.ID = "worker-1"
+	}
+	if wc.Slots == 0 {
+		wc.Slots = len(o.envs)
+	}
+	if wc.DrainTimeout == 0 {
+		wc.DrainTimeout = 100 * time.Millisecond
+	}
+	worker, err := w.svc.NewWorker(wc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wg.Go(func() { worker.Run(ctx) })
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan struct{})
+	wg.Go(func() { defer close(workerDone); worker.Run(workerCtx) })
+	w.stopWorker = func() { stopWorker(); <-workerDone }
 	var lifecycle bot.Lifecycle
 	if o.lifecycle {
 		lifecycle = w.svc
@@ -433,7 +452,7 @@ func TestConflictReportNamesFilesHunksAndOccupants(t *testing.T) {
 	w.waitMessage(t, "released *OPS-1*")
 	w.send(t, w.slack.SlashCommand(ben, "OPS-3 dev"), 0)
 	m := w.waitMessage(t, "cannot go to *dev*")
-	for _, want := range []string{"<@U0BEN>: *OPS-3*", "conflicts in 1 file", "Nothing was pushed", "It meets *OPS-1* (<@U0ANA>)"} {
+	for _, want := range []string{"<@U0BEN>: *OPS-3*", "conflicts in 1 file: `stacks/s1.yml`", "Nothing was pushed", "It meets *OPS-1* of <@U0ANA> (`stacks/s1.yml`)"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("conflict message %q lacks %q", m.Text, want)
 		}
@@ -450,7 +469,7 @@ func TestConflictReportNamesFilesHunksAndOccupants(t *testing.T) {
 		}
 		return false
 	})
-	for _, want := range []string{"stacks/s1.yml", "lines", "- v1", "+ moved", "Whose work it meets", "*OPS-1* of \\u003c@U0ANA\\u003e"} {
+	for _, want := range []string{"stacks/s1.yml", "`release/dev` line 1 vs `OPS-3` line 1", "- v1", "+ moved", "Whose work it meets", "*OPS-1* of \\u003c@U0ANA\\u003e"} {
 		if !strings.Contains(thread, want) {
 			t.Errorf("conflict thread lacks %q:\n%s", want, thread)
 		}

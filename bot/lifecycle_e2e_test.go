@@ -119,7 +119,7 @@ func TestProdApprovalThroughSlack(t *testing.T) {
 	}
 	waitFor(t, "the request marked approved", func() bool {
 		ms := w.slack.Messages(approvalsChann)
-		return strings.Contains(ms[0].Text, "*approved*: approved by "+ben) && !strings.Contains(ms[0].Blocks, "release_approve")
+		return strings.Contains(ms[0].Text, "The request is *approved* by <@"+ben+">.") && !strings.Contains(ms[0].Blocks, "release_approve")
 	})
 	// A late click on the decided request changes nothing.
 	if got := w.reply(t, w.slack.Click(cy, bot.ActionReject, id)); !strings.Contains(got, "is approved") {
@@ -155,7 +155,7 @@ func TestMasterMoveVoidsApproval(t *testing.T) {
 	w.repo.Commit("master", "hotfix", map[string]string{"hot.yml": "x\n"})
 	w.waitMessage(t, "the approval request of")
 	waitFor(t, "the request marked voided", func() bool {
-		return strings.Contains(w.slack.Messages(approvalsChann)[0].Text, "*voided*: master moved")
+		return strings.Contains(w.slack.Messages(approvalsChann)[0].Text, "The request is *voided*: master moved")
 	})
 	if got := w.reply(t, w.slack.Click(ben, bot.ActionApprove, id)); !strings.Contains(got, "is voided") {
 		t.Errorf("approval of a void request: %q", got)
