@@ -153,7 +153,7 @@ func TestMasterMoveVoidsApproval(t *testing.T) {
 	w.send(t, w.slack.SlashCommand(ana, "OPS-1 prod"), 0)
 	_, id := w.approvalRequest(t)
 	w.repo.Commit("master", "hotfix", map[string]string{"hot.yml": "x\n"})
-	w.waitMessage(t, "the approval request of")
+	w.waitMessage(t, "The approval request of")
 	waitFor(t, "the request marked voided", func() bool {
 		return strings.Contains(w.slack.Messages(approvalsChann)[0].Text, "The request is *voided*: master moved")
 	})

@@ -320,7 +320,11 @@ func (n *Notifier) Released(ctx context.Context, a workflow.Announcement) error 
 		fmt.Fprintf(&s, "*%s* of %s is in master now and left %s.\n", g.Ticket, mention(g.By), r.Env)
 	}
 	for _, st := range a.Deploy.Stacks {
-		fmt.Fprintf(&s, "• stack `%s`: %s %s\n", st.Name, st.Status, escape(st.Reason))
+		fmt.Fprintf(&s, "• stack `%s`: %s", st.Name, st.Status)
+		if st.Reason != "" {
+			fmt.Fprintf(&s, " — %s", escape(st.Reason))
+		}
+		s.WriteString("\n")
 	}
 	s.WriteString(journal(r.Steps))
 	return n.thread(ctx, ref, s.String(), []slack.Block{section(s.String())})
@@ -379,7 +383,7 @@ func (n *Notifier) Failed(ctx context.Context, r workflow.Release, err error) er
 	if msg == "" || workflow.KindOf(err) == workflow.Internal {
 		msg = "internal error, logged as release " + r.ID
 	}
-	ref, uerr := n.render(ctx, r, fmt.Sprintf(":warning: %s: *%s* to *%s* %s: %s", mention(r.By), r.Ticket, r.Env, r.State, sentence(people(escape(msg)))), true)
+	ref, uerr := n.render(ctx, r, fmt.Sprintf(":warning: %s: *%s* to *%s* %s.\n%s", mention(r.By), r.Ticket, r.Env, r.State, capitalize(sentence(people(escape(msg))))), true)
 	if uerr != nil || ref.Channel == "" {
 		return uerr
 	}
@@ -418,7 +422,7 @@ func conflictBlocks(c workflow.ConflictReport) []slack.Block {
 		s.WriteString("*Whose work it meets*\n")
 		for _, cu := range c.Culprits {
 			o := cu.Occupant
-			fmt.Fprintf(&s, "• *%s* of %s (in %s since %s) touched %s", o.Ticket, mention(o.By), c.Env, o.At.UTC().Format("Jan 2 15:04 MST"), escape(strings.Join(cu.Files, ", ")))
+			fmt.Fprintf(&s, "• *%s* of %s (in %s since %s) touched %s:", o.Ticket, mention(o.By), c.Env, o.At.UTC().Format("Jan 2 15:04 MST"), fileList(cu.Files, 5))
 			for i, cm := range cu.Commits {
 				if i == 3 {
 					fmt.Fprintf(&s, " …")
@@ -431,7 +435,7 @@ func conflictBlocks(c workflow.ConflictReport) []slack.Block {
 		out = append(out, section(s.String()))
 	}
 	if c.Hint != "" {
-		out = append(out, contextBlock(":bulb: "+escape(c.Hint)))
+		out = append(out, contextBlock(":bulb: "+people(escape(c.Hint))))
 	}
 	return out
 }
@@ -527,6 +531,14 @@ func occupantList(os []workflow.Occupant) string {
 		parts = append(parts, fmt.Sprintf("*%s* (%s)", o.Ticket, mention(o.By)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// capitalize upper-cases s's first letter.
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 func plural(n int, word string) string {

@@ -35,9 +35,12 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 	}
 	var s strings.Builder
 	fmt.Fprintf(&s, ":rocket: %s asks to deploy `%s` (master) to *%s* for *%s*.\n", mention(a.By), shortSHA(a.SHA), a.Env, a.Ticket)
-	if p.Base != "" {
+	switch n := len(p.Commits) + p.More; {
+	case p.Base != "" && n == 0:
+		fmt.Fprintf(&s, "Nothing new in master since `%s`, the last prod deploy.\n", shortSHA(p.Base))
+	case p.Base != "":
 		fmt.Fprintf(&s, "Since `%s`, the last prod deploy: %s; tickets: %s.\n", shortSHA(p.Base), plural(len(p.Commits)+p.More, "commit"), orNone(keyList(p.Tickets), "none named"))
-	} else {
+	default:
 		fmt.Fprintf(&s, "No prod deploy is recorded yet, so all of master is new to prod: %s; tickets: %s.\n", plural(len(p.Commits)+p.More, "commit"), orNone(keyList(p.Tickets), "none named"))
 	}
 	switch {
@@ -82,7 +85,7 @@ func (n *Notifier) ApprovalChanged(ctx context.Context, a workflow.ApprovalReque
 		}
 		votes = append(votes, mark+" "+mention(v.User))
 	}
-	status := fmt.Sprintf("%d of %s: %s", a.Approvals(), plural(a.Required, "approval"), orNone(strings.Join(votes, " "), "none yet"))
+	status := fmt.Sprintf("Approvals: %d of %d · %s", a.Approvals(), a.Required, orNone(strings.Join(votes, " "), "no votes yet"))
 	var blocks []slack.Block
 	text := m.Text
 	if a.State == workflow.ApprovalPending {
