@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/code-releaser/code-releaser/bot/slacktest"
 	"github.com/code-releaser/code-releaser/store"
 	"github.com/code-releaser/code-releaser/workflow"
@@ -384,4 +383,3 @@ func TestGoldenReplies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { checkGolden(t, tc.name, tc.got) })
 	}
 }
-
