@@ -129,7 +129,7 @@ func (b *Bot) confirm(ctx context.Context, req *Request) (Reply, error) {
 		if err != nil {
 			return Reply{}, err
 		}
-		return Reply{ReplaceOriginal: true, Text: fmt.Sprintf(":recycle: *%s* is master again (`%s`); %s left it and were told.", env, shortSHA(c.SHA), orNone(occupantList(c.Left), "no ticket"))}, nil
+		return Reply{ReplaceOriginal: true, Text: fmt.Sprintf(":recycle: *%s* is master again (`%s`); %s", env, shortSHA(c.SHA), whoLeft(c.Left))}, nil
 	}
 	return Reply{}, fmt.Errorf("unknown confirmation %q", req.Action.Value)
 }

@@ -255,6 +255,15 @@ func TestGolden(t *testing.T) {
 			}
 			return n.YourTurn(ctx, r)
 		}},
+		{"env_changed_reset", NotifierConfig{}, func(n *Notifier) error {
+			return n.EnvChanged(ctx, workflow.EnvChange{Action: workflow.ActionReset, Env: dev, By: workflow.User{ID: gBen}, SHA: gBase,
+				Left: []workflow.Occupant{{Ticket: "OPS-2", By: gAna}, {Ticket: "OPS-4", By: gCy}, {Ticket: "OPS-5", By: gAna}}})
+		}},
+		{"env_changed_removed", NotifierConfig{}, func(n *Notifier) error {
+			return n.EnvChanged(ctx, workflow.EnvChange{Action: workflow.ActionRemoved, Env: dev, By: workflow.User{ID: gBen}, Ticket: "OPS-2", SHA: gBase,
+				Left: []workflow.Occupant{{Ticket: "OPS-2", By: gAna}}, Stayed: []workflow.Occupant{{Ticket: "OPS-4", By: gCy}},
+				Deploy: workflow.DeployResult{Status: workflow.DeploySucceeded, Summary: "2 stacks updated"}})
+		}},
 		{"approval_requested_first_prod_deploy", NotifierConfig{ApprovalsChannel: "C0APPROVE"}, func(n *Notifier) error {
 			return n.ApprovalRequested(ctx, goldenApproval(workflow.ApprovalPending), workflow.Preview{Env: "prod", SHA: gSHA,
 				Commits: []workflow.Commit{{SHA: gSHA, Subject: "Merge OPS-7: widen the VPC"}, {SHA: gBase, Subject: "OPS-2: narrow <the> VPC"}, {SHA: gBase, Subject: "initial"}},
@@ -316,28 +325,65 @@ func goldenApproval(state workflow.ApprovalState) workflow.ApprovalRequest {
 	return a
 }
 
-// goldenService is the Service the golden replies need: the envs.
-type goldenService struct{ envs []workflow.Env }
+// goldenService is the workflow as the golden replies need it: the envs,
+// and fixed answers to Submit, History and the lifecycle commands.
+type goldenService struct {
+	envs   []workflow.Env
+	submit func() (workflow.Release, int, error)
+}
 
 func (g goldenService) Submit(context.Context, workflow.ReleaseRequest) (workflow.Release, int, error) {
-	return workflow.Release{}, 0, errors.New("not here")
+	return g.submit()
 }
 func (g goldenService) Status(context.Context, ...string) ([]workflow.EnvStatus, error) {
 	return nil, nil
 }
 func (g goldenService) History(context.Context, string, int) ([]workflow.Event, error) {
-	return nil, nil
+	return []workflow.Event{
+		{At: t0, Env: "dev", Action: workflow.ActionReleased, Actor: gAna, Ticket: "OPS-7", SHA: gSHA},
+		{At: t0.Add(time.Minute), Env: "dev", Action: workflow.ActionHeld, Actor: gBen, Detail: "testing <payments>; replaced the hold of " + gCy + " (db migration)"},
+		{At: t0.Add(2 * time.Minute), Env: "dev", Action: workflow.ActionRemoved, Actor: gBen, Ticket: "OPS-2", Detail: gBen + " removed OPS-2 of " + gAna},
+	}, nil
 }
 func (g goldenService) Envs() []workflow.Env { return g.envs }
+
+func (g goldenService) Hold(_ context.Context, req workflow.HoldRequest) (workflow.Hold, error) {
+	return workflow.Hold{Env: req.Env, By: req.By.ID, Reason: req.Reason, Until: req.Until}, nil
+}
+func (g goldenService) Unhold(context.Context, string, workflow.User) error { return nil }
+func (g goldenService) Cancel(context.Context, string, string, workflow.User) (int, error) {
+	return 2, nil
+}
+func (g goldenService) Reset(_ context.Context, env string, by workflow.User) (workflow.EnvChange, error) {
+	return workflow.EnvChange{Action: workflow.ActionReset, SHA: gBase, Left: []workflow.Occupant{{Ticket: "OPS-2", By: gAna}, {Ticket: "OPS-4", By: gCy}}}, nil
+}
+func (g goldenService) Remove(_ context.Context, ticket, env string, by workflow.User) (workflow.EnvChange, error) {
+	return workflow.EnvChange{Action: workflow.ActionRemoved, SHA: gBase, Stayed: []workflow.Occupant{{Ticket: "OPS-4", By: gCy}}}, nil
+}
+func (g goldenService) Authorize(string, string, workflow.User) error { return nil }
+
+func (g goldenService) Approve(context.Context, string, workflow.User) (workflow.ApprovalRequest, error) {
+	a := goldenApproval(workflow.ApprovalPending)
+	a.Required, a.Votes = 2, []workflow.Vote{{User: gBen, Approve: true}}
+	return a, nil
+}
+func (g goldenService) Reject(context.Context, string, workflow.User) (workflow.ApprovalRequest, error) {
+	return goldenApproval(workflow.ApprovalRejected), nil
+}
 
 // TestGoldenReplies renders the board and the refusal sentences the bot
 // replies with.
 func TestGoldenReplies(t *testing.T) {
 	envs := []workflow.Env{{Name: "dev", Branch: "release/dev"}, {Name: "prod", Branch: "master", Production: true,
 		Approvals: workflow.ApprovalPolicy{Required: 1, Approvers: []string{gGroup, gAna}}}}
-	b := &Bot{d: Deps{Clock: fixedClock{t0}, Service: goldenService{envs}}}
+	svc := goldenService{envs: envs}
+	b := &Bot{d: Deps{Clock: fixedClock{t0}, Service: svc, Lifecycle: svc, Approvals: svc}}
+	b.table = b.commands()
 	reply := func(r Reply) []goldenCall {
 		g := goldenCall{Method: "response_url", Text: r.Text}
+		if r.Public {
+			g.Method = "chat.postMessage"
+		}
 		if len(r.Blocks) > 0 {
 			raw, err := json.Marshal(r.Blocks)
 			if err != nil {
@@ -360,10 +406,42 @@ func TestGoldenReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// handle runs one handler as the command or click would.
+	handle := func(h Handler, req *Request) []goldenCall {
+		req.User = workflow.User{ID: gAna}
+		req.Channel = slacktest.Channel
+		r, err := h(context.Background(), req)
+		if err != nil {
+			r = b.errorReply(log, err)
+		}
+		return reply(r)
+	}
+	release := func(rec workflow.Release, pos int) []goldenCall {
+		n, _ := goldenNotifier(t, NotifierConfig{})
+		bb := &Bot{d: b.d}
+		bb.d.Notifier = n
+		bb.d.Service = goldenService{envs: envs, submit: func() (workflow.Release, int, error) { return rec, pos, nil }}
+		return handle(bb.release, &Request{Trigger: "1.2.3", Team: slacktest.TeamID, Args: Args{Ticket: "OPS-7", Env: "dev"}})
+	}
+	queued := goldenRelease("dev", workflow.StateQueued, nil)
 	for _, tc := range []struct {
 		name string
 		got  []goldenCall
 	}{
+		{"reply_release_next", release(queued, 1)},
+		{"reply_release_queued", release(queued, 3)},
+		{"reply_release_handled_already", release(goldenRelease("dev", workflow.StateReleased, nil), 0)},
+		{"reply_hold", handle(b.hold, &Request{Args: Args{Env: "dev", Reason: "testing <payments> --until 2h"}})},
+		{"reply_unhold", handle(b.unhold, &Request{Args: Args{Env: "dev"}})},
+		{"reply_cancel", handle(b.cancel, &Request{Args: Args{Ticket: "OPS-7", Env: "dev"}})},
+		{"reply_remove", handle(b.remove, &Request{Args: Args{Ticket: "OPS-2", Env: "dev"}})},
+		{"reply_reset_asks", handle(b.reset, &Request{Args: Args{Env: "dev"}})},
+		{"reply_reset_confirmed", handle(b.confirm, &Request{Action: Action{ID: ActionConfirm, Value: "reset:dev"}})},
+		{"reply_reset_dismissed", handle(b.dismiss, &Request{Action: Action{ID: ActionCancel, Value: "reset:dev"}})},
+		{"reply_vote_recorded", handle(b.approve, &Request{Action: Action{ID: ActionApprove, Value: "r1"}})},
+		{"reply_vote_rejected", handle(b.reject, &Request{Action: Action{ID: ActionReject, Value: "r1"}})},
+		{"reply_history", handle(b.history, &Request{Args: Args{Env: "dev"}})},
+		{"reply_help", handle(b.help, &Request{})},
 		{"reply_board", reply(Reply{Text: boardText(board), Blocks: b.boardBlocks(context.Background(), board, maxHomeBlocks)})},
 		{"reply_vote_not_an_approver", reply(voteReply)},
 		{"reply_refusals", func() []goldenCall {

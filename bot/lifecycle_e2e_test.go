@@ -202,7 +202,7 @@ func TestHoldQueuesAndResetThroughSlack(t *testing.T) {
 		t.Errorf("confirm reply: %q", got)
 	}
 	m := w.waitMessage(t, "reset *dev*")
-	if !strings.Contains(m.Text, "<@U0ANA> <@U0BEN>: your tickets left dev") {
+	if !strings.Contains(m.Text, "<@U0ANA> <@U0BEN>: your tickets *OPS-1*, *OPS-2* left dev") {
 		t.Errorf("reset message does not tell both owners: %q", m.Text)
 	}
 	if w.repo.Head("release/dev") != w.repo.Head("master") {

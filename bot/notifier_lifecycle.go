@@ -133,15 +133,23 @@ func (n *Notifier) EnvChanged(ctx context.Context, c workflow.EnvChange) error {
 	case workflow.ActionReset:
 		fmt.Fprintf(&s, ":recycle: %s reset *%s*: `%s` is master again (`%s`).", by, c.Env.Name, c.Env.Branch, shortSHA(c.SHA))
 		if len(c.Left) > 0 {
-			fmt.Fprintf(&s, "\n%s: your tickets left %s (%s); release them again if you still need them there.", owners(c.Left), c.Env.Name, occupantList(c.Left))
+			if len(c.Left) == 1 {
+				fmt.Fprintf(&s, "\n%s: your ticket %s left %s; release it again if you still need it there.", owners(c.Left), tickets(c.Left), c.Env.Name)
+			} else {
+				fmt.Fprintf(&s, "\n%s: your tickets %s left %s; release them again if you still need them there.", owners(c.Left), tickets(c.Left), c.Env.Name)
+			}
 		}
 	case workflow.ActionRemoved:
 		fmt.Fprintf(&s, ":outbox_tray: %s took *%s* out of *%s*: `%s` is master plus %s.", by, c.Ticket, c.Env.Name, shortSHA(c.SHA), orNone(occupantList(c.Stayed), "nothing else"))
 		if len(c.Left) > 0 {
-			fmt.Fprintf(&s, "\n%s: %s left %s.", owners(c.Left), occupantList(c.Left), c.Env.Name)
+			fmt.Fprintf(&s, "\n%s: %s left %s.", owners(c.Left), tickets(c.Left), c.Env.Name)
 		}
 		if len(c.Stayed) > 0 {
-			fmt.Fprintf(&s, "\n%s: your tickets were merged again on master; the env was redeployed.", owners(c.Stayed))
+			what := "your tickets " + tickets(c.Stayed) + " were"
+			if len(c.Stayed) == 1 {
+				what = "your ticket " + tickets(c.Stayed) + " was"
+			}
+			fmt.Fprintf(&s, "\n%s: %s merged again on master; the env was redeployed.", owners(c.Stayed), what)
 		}
 	case workflow.ActionHeld:
 		return nil // the command's public reply says it
@@ -192,6 +200,16 @@ func owners(os []workflow.Occupant) string {
 		who = append(who, mention(o.By))
 	}
 	return strings.Join(dedupe(who), " ")
+}
+
+// tickets lists the occupants' tickets in bold, for a sentence that
+// mentions their owners already.
+func tickets(os []workflow.Occupant) string {
+	var out []string
+	for _, o := range os {
+		out = append(out, "*"+string(o.Ticket)+"*")
+	}
+	return strings.Join(out, ", ")
 }
 
 func keyList(keys []workflow.TicketKey) string {

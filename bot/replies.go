@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/code-releaser/code-releaser/workflow"
@@ -37,4 +38,16 @@ func (b *Bot) approversOf(env, requester string) []string {
 		}
 	}
 	return out
+}
+
+// whoLeft says which tickets a reset took out of an env and that their
+// owners were told.
+func whoLeft(left []workflow.Occupant) string {
+	switch len(left) {
+	case 0:
+		return "no ticket was in it."
+	case 1:
+		return fmt.Sprintf("%s left it; its owner was told.", occupantList(left))
+	}
+	return fmt.Sprintf("%s left it; their owners were told.", occupantList(left))
 }
