@@ -171,35 +171,6 @@ func (w *world) noRawIDs(t *testing.T) {
 	}
 }
 
-// TestConflictTellsTheRequesterDirectly: the user who typed the command
-// was told "next in line"; when the merge conflicts they get the files,
-// the other ticket and its owner in an ephemeral message and in the
-// channel message, with the hunks in the thread.
-func TestConflictTellsTheRequesterDirectly(t *testing.T) {
-	w := newWorld(t, options{})
-	w.repo.Commit("OPS-3", "OPS-3: move s1", map[string]string{"stacks/s1.yml": "moved\n"})
-	w.send(t, w.slack.SlashCommand(ana, "OPS-1 dev"), 0)
-	w.waitMessage(t, "released *OPS-1*")
-	w.send(t, w.slack.SlashCommand(ben, "OPS-3 dev"), 0)
-	m := w.waitMessage(t, "cannot go to *dev*")
-	var eph []slacktest.Ephemeral
-	waitFor(t, "the ephemeral message to ben", func() bool { eph = w.slack.Ephemerals(ben); return len(eph) > 0 })
-	for _, text := range []string{m.Text, eph[0].Text} {
-		for _, want := range []string{"conflicts in 1 file: `stacks/s1.yml`", "It meets *OPS-1* of <@U0ANA> (`stacks/s1.yml`)", "Nothing was pushed"} {
-			if !strings.Contains(text, want) {
-				t.Errorf("%q lacks %q", text, want)
-			}
-		}
-	}
-	if eph[0].Channel != slacktest.Channel || !strings.Contains(eph[0].Text, slacktest.Permalink(slacktest.Channel, m.TS, "")) {
-		t.Errorf("ephemeral %+v: want it in %s, linking the thread", eph[0], slacktest.Channel)
-	}
-	if n := len(w.slack.Ephemerals(ana)); n != 0 {
-		t.Errorf("ana got %d ephemeral messages; the conflict is ben's", n)
-	}
-	w.noRawIDs(t)
-}
-
 // TestProdApprovalNamesPeople: the preview, the votes, the refusals and
 // the journal name people and groups as mentions, with proper plurals;
 // a non-approver is told who can approve.

@@ -445,6 +445,9 @@ func TestBadInputGetsAnActionableReply(t *testing.T) {
 	}
 }
 
+// TestConflictReportNamesFilesHunksAndOccupants: the channel message
+// names the conflicting files and whose work they meet; the thread holds
+// the hunks.
 func TestConflictReportNamesFilesHunksAndOccupants(t *testing.T) {
 	w := newWorld(t, options{})
 	w.repo.Commit("OPS-3", "OPS-3: move s1", map[string]string{"stacks/s1.yml": "moved\n"})
@@ -474,4 +477,21 @@ func TestConflictReportNamesFilesHunksAndOccupants(t *testing.T) {
 			t.Errorf("conflict thread lacks %q:\n%s", want, thread)
 		}
 	}
+	// Ben's command was answered "next in line" before the merge: he is
+	// told the files, the ticket and its owner directly, with the thread.
+	var eph []slacktest.Ephemeral
+	waitFor(t, "the ephemeral message to ben", func() bool { eph = w.slack.Ephemerals(ben); return len(eph) > 0 })
+	for _, want := range []string{"conflicts in 1 file: `stacks/s1.yml`", "It meets *OPS-1* of <@U0ANA> (`stacks/s1.yml`)", "Nothing was pushed",
+		slacktest.Permalink(slacktest.Channel, m.TS, "")} {
+		if !strings.Contains(eph[0].Text, want) {
+			t.Errorf("ephemeral %q lacks %q", eph[0].Text, want)
+		}
+	}
+	if eph[0].Channel != slacktest.Channel {
+		t.Errorf("ephemeral in %q, want the release's channel %s", eph[0].Channel, slacktest.Channel)
+	}
+	if n := len(w.slack.Ephemerals(ana)); n != 0 {
+		t.Errorf("ana got %d ephemeral messages; the conflict is ben's", n)
+	}
+	w.noRawIDs(t)
 }
