@@ -193,6 +193,15 @@ func TestGolden(t *testing.T) {
 			r.Steps = steps(nonProdSteps[:10]...)
 			return n.Progress(ctx, r, r.Steps[9])
 		}},
+		{"progress_awaiting_approval", NotifierConfig{}, func(n *Notifier) error {
+			r := goldenRelease("prod", workflow.StateRunning, steps("validated=OPS-7 Widen the VPC", "leased=fence 9"))
+			if err := n.Started(ctx, r); err != nil {
+				return err
+			}
+			r.Steps = steps("validated=OPS-7 Widen the VPC", "leased=fence 9", "resolved=feature/OPS-7-vpc@3fa9c2e", "checked=OPS-7 is in master",
+				"approval=asked "+gGroup+" for 1 approval, request r1, expires 2026-11-26 15:30:00")
+			return n.Progress(ctx, r, r.Steps[4])
+		}},
 		{"released", NotifierConfig{}, func(n *Notifier) error {
 			r := goldenRelease("dev", workflow.StateReleased, steps(nonProdSteps...))
 			if err := n.Started(ctx, r); err != nil {
