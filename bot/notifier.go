@@ -333,8 +333,9 @@ func (n *Notifier) Released(ctx context.Context, a workflow.Announcement) error 
 // Conflict implements workflow.Notifier: the message names the
 // conflicting files and whose work they meet (ticket and owner); the
 // thread holds the hunks. The user who asked gets the same directly, as
-// an ephemeral message: the edit of the message that their command's
-// reply pointed to does not notify them.
+// an ephemeral message (a direct message when they are not in the
+// channel): the edit of the message that their command's reply pointed
+// to does not notify them.
 func (n *Notifier) Conflict(ctx context.Context, r workflow.Release, c workflow.ConflictReport) error {
 	var s strings.Builder
 	fmt.Fprintf(&s, ":x: %s: *%s* cannot go to *%s*: merging `%s` into `%s` conflicts in %s: %s.",
@@ -357,8 +358,15 @@ func (n *Notifier) Conflict(ctx context.Context, r workflow.Release, c workflow.
 		if link := n.ReleaseLink(ctx, r); link != "" {
 			text += " <" + link + "|Open the thread>"
 		}
-		if err := n.client.ephemeral(ctx, r.By, message{channel: ref.Channel, text: text, blocks: []slack.Block{section(text)}}); err != nil {
-			n.log.Warn("tell the requester of a conflict", slog.String("release", r.ID), slog.Any("err", err))
+		m := message{channel: ref.Channel, text: text, blocks: []slack.Block{section(text)}}
+		if err := n.client.ephemeral(ctx, r.By, m); err != nil {
+			// Not in that channel (the announce channel, say): a direct
+			// message instead.
+			n.log.Info("tell the requester of a conflict: ephemeral refused; sending a direct message", slog.String("release", r.ID), slog.Any("err", err))
+			m.channel = r.By
+			if _, err := n.client.post(ctx, m); err != nil {
+				n.log.Warn("tell the requester of a conflict", slog.String("release", r.ID), slog.Any("err", err))
+			}
 		}
 	}
 	return terr
