@@ -83,7 +83,9 @@ func TestProgressEditsAreCoalesced(t *testing.T) {
 		w.send(t, w.slack.SlashCommand(ana, "OPS-1 dev"), 0)
 		m := w.waitMessage(t, "released *OPS-1*")
 		time.Sleep(300 * time.Millisecond) // anything late would show now
-		if ups := w.updates(m.TS); len(ups) > 2 {
+		ups := w.updates(m.TS)
+		t.Logf("%d chat.update calls", len(ups))
+		if len(ups) > 2 {
 			t.Errorf("%d chat.update calls for a release faster than the edit interval; want the outcome alone (at most 2)", len(ups))
 		}
 		if !strings.Contains(m.Text, "Deploy succeeded: 8 stacks updated") {
@@ -139,6 +141,7 @@ func TestEditRateLimitDoesNotDelayTheRelease(t *testing.T) {
 		t.Fatalf("chat.update calls %d; want the 429 and the retry", len(ups))
 	}
 	limited, retried := ups[0].At, ups[len(ups)-1].At
+	t.Logf("429 at 0; the release ended at %v; the edit retried at %v", ended.Sub(limited), retried.Sub(limited))
 	if gap := retried.Sub(limited); gap < time.Second {
 		t.Errorf("the edit was retried %v after the 429; Retry-After asked for 1 s", gap)
 	}
