@@ -39,7 +39,10 @@ func (r *run) prod(ctx context.Context) error {
 		r.step(ctx, StepApproval, "not required: approvals are not configured")
 	} else {
 		r.step(ctx, StepApproval, "waiting for approval of "+short(master))
-		if err := s.approve.AwaitApproval(ctx, r.rec, master); err != nil {
+		waitingForPerson(ctx, true)
+		err := s.approve.AwaitApproval(ctx, r.rec, master)
+		waitingForPerson(ctx, false)
+		if err != nil {
 			return fmt.Errorf("approval of %s at %s: %w", r.rec.ID, short(master), err)
 		}
 		r.step(ctx, StepApproval, "approved")
