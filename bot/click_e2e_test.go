@@ -60,6 +60,7 @@ func TestResetConfirmClickIdentity(t *testing.T) {
 	}})
 	w.send(t, w.slack.SlashCommand(ben, "OPS-1 dev"), 0)
 	w.waitMessage(t, "released *OPS-1*")
+	w.waitIdle(t, "dev") // the announcement comes just before the job gives dev back
 	released := w.repo.Head("release/dev")
 
 	if got := w.reply(t, w.slack.SlashCommand(ben, "reset dev")); !strings.Contains(got, "Reset *dev* to master?") {

@@ -221,6 +221,15 @@ func (w *world) waitMessage(t *testing.T, s string) slacktest.Message {
 	return m
 }
 
+// waitIdle waits until no job holds env's lease.
+func (w *world) waitIdle(t *testing.T, env string) {
+	t.Helper()
+	waitFor(t, env+" to be idle", func() bool {
+		_, leased, err := w.store.CurrentLease(t.Context(), env)
+		return err == nil && !leased
+	})
+}
+
 func TestSlashCommandReleases(t *testing.T) {
 	w := newWorld(t, options{})
 	w.send(t, w.slack.SlashCommand(ben, "OPS-2 dev"), 0)

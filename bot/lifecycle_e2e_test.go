@@ -192,6 +192,7 @@ func TestHoldQueuesAndResetThroughSlack(t *testing.T) {
 	}
 
 	// Reset asks first, then makes dev master and tells the occupants.
+	w.waitIdle(t, "dev")
 	if got := w.reply(t, w.slack.SlashCommand(ana, "reset dev")); !strings.Contains(got, "Reset *dev* to master?") {
 		t.Errorf("reset reply: %q", got)
 	}
