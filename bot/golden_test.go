@@ -78,6 +78,24 @@ func calls(s *slacktest.Server) []goldenCall {
 // with -update.
 func checkGolden(t *testing.T, name string, got []goldenCall) {
 	t.Helper()
+	// Blocks as Slack received them, with <, > and & unescaped for
+	// reading (slack-go escapes them; JSON means the same either way).
+	for i, c := range got {
+		if len(c.Blocks) == 0 {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(c.Blocks, &v); err != nil {
+			t.Fatalf("%s: blocks of call %d: %v", name, i, err)
+		}
+		var b bytes.Buffer
+		e := json.NewEncoder(&b)
+		e.SetEscapeHTML(false)
+		if err := e.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		got[i].Blocks = bytes.TrimSpace(b.Bytes())
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -356,6 +374,7 @@ func goldenApproval(state workflow.ApprovalState) workflow.ApprovalRequest {
 // and fixed answers to Submit, History and the lifecycle commands.
 type goldenService struct {
 	envs   []workflow.Env
+	board  []workflow.EnvStatus
 	submit func() (workflow.Release, int, error)
 }
 
@@ -363,7 +382,7 @@ func (g goldenService) Submit(context.Context, workflow.ReleaseRequest) (workflo
 	return g.submit()
 }
 func (g goldenService) Status(context.Context, ...string) ([]workflow.EnvStatus, error) {
-	return nil, nil
+	return g.board, nil
 }
 func (g goldenService) History(context.Context, string, int) ([]workflow.Event, error) {
 	return []workflow.Event{
@@ -451,10 +470,30 @@ func TestGoldenReplies(t *testing.T) {
 		return handle(bb.release, &Request{Trigger: "1.2.3", Team: slacktest.TeamID, Args: Args{Ticket: "OPS-7", Env: "dev"}})
 	}
 	queued := goldenRelease("dev", workflow.StateQueued, nil)
+	// home publishes ana's App Home on a local Slack.
+	home := func() []goldenCall {
+		s := slacktest.NewServer()
+		defer s.Close()
+		c, err := NewClient(log, ClientConfig{BotToken: "xoxb-golden", AppToken: "xapp-golden", APIURL: s.URL}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hb := &Bot{client: c, d: b.d}
+		hb.d.Service = goldenService{envs: envs, board: board}
+		if err := hb.publishHome(context.Background(), gAna); err != nil {
+			t.Fatal(err)
+		}
+		var out []goldenCall
+		for _, c := range s.Calls("views.publish") {
+			out = append(out, goldenCall{Method: c.Method, User: c.Param("user_id"), Blocks: json.RawMessage(c.Param("view"))})
+		}
+		return out
+	}
 	for _, tc := range []struct {
 		name string
 		got  []goldenCall
 	}{
+		{"home", home()},
 		{"reply_release_next", release(queued, 1)},
 		{"reply_release_queued", release(queued, 3)},
 		{"reply_release_handled_already", release(goldenRelease("dev", workflow.StateReleased, nil), 0)},
