@@ -67,7 +67,7 @@ func isSlackGroupID(id string) bool {
 // escaped already. An ID is a word of capitals and digits that starts
 // with U or W (a user) or S (a user group) followed by a digit, as Slack's
 // IDs do ("U024BE7LH", "S0614TZR7"); words such as SHA256, UTF8 or S3 are
-// left alone.
+// left alone, and so are IDs in code, quotes, paths and mentions.
 func people(text string) string {
 	var out strings.Builder
 	word := func(c byte) bool {
@@ -91,7 +91,7 @@ func people(text string) string {
 		if j < len(text) {
 			next = text[j]
 		}
-		if looksLikeSlackID(w) && !strings.ContainsRune("<@^/-.#|`", rune(prev)) && !strings.ContainsRune("-/>|`", rune(next)) {
+		if looksLikeSlackID(w) && !strings.ContainsRune("<@^/-.#|`\"", rune(prev)) && !strings.ContainsRune("-/>|`\"", rune(next)) {
 			out.WriteString(mention(w))
 		} else {
 			out.WriteString(w)

@@ -14,6 +14,7 @@ func TestPeople(t *testing.T) {
 		{"already <@U024BE7LH> and <!subteam^S0614TZR7|ops>", "already <@U024BE7LH> and <!subteam^S0614TZR7|ops>"},
 		{"branch release/U024BE7LH and `U024BE7LH`", "branch release/U024BE7LH and `U024BE7LH`"},
 		{"OPS-12 by U024BE7LH.", "OPS-12 by <@U024BE7LH>."},
+		{`there is no env "U024BE7LH"`, `there is no env "U024BE7LH"`}, // what someone typed
 	} {
 		if got := people(tc.in); got != tc.want {
 			t.Errorf("people(%q) = %q, want %q", tc.in, got, tc.want)
