@@ -87,7 +87,7 @@ func (b *Bot) approve(ctx context.Context, req *Request) (Reply, error) {
 	}
 	a, err := b.d.Approvals.Approve(ctx, req.Action.Value, req.User)
 	if err != nil {
-		return Reply{}, err
+		return b.voteRefused(a, err)
 	}
 	return textReply(fmt.Sprintf(":white_check_mark: Your approval of `%s` to *%s* is recorded (%d of %d).", shortSHA(a.SHA), a.Env, a.Approvals(), a.Required)), nil
 }
@@ -98,7 +98,7 @@ func (b *Bot) reject(ctx context.Context, req *Request) (Reply, error) {
 	}
 	a, err := b.d.Approvals.Reject(ctx, req.Action.Value, req.User)
 	if err != nil {
-		return Reply{}, err
+		return b.voteRefused(a, err)
 	}
 	return textReply(fmt.Sprintf(":x: You rejected the deploy of `%s` to *%s*.", shortSHA(a.SHA), a.Env)), nil
 }
@@ -129,7 +129,7 @@ func (b *Bot) confirm(ctx context.Context, req *Request) (Reply, error) {
 		if err != nil {
 			return Reply{}, err
 		}
-		return Reply{ReplaceOriginal: true, Text: fmt.Sprintf(":recycle: *%s* is master again (`%s`); %s left it and were told.", env, shortSHA(c.SHA), orNone(occupantList(c.Left), "no ticket"))}, nil
+		return Reply{ReplaceOriginal: true, Text: fmt.Sprintf(":recycle: *%s* is master again (`%s`); %s", env, shortSHA(c.SHA), whoLeft(c.Left))}, nil
 	}
 	return Reply{}, fmt.Errorf("unknown confirmation %q", req.Action.Value)
 }

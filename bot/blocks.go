@@ -18,16 +18,94 @@ const (
 	maxHomeBlocks  = 100
 )
 
-// mention renders a user: a Slack mention for a Slack user ID, the name
-// otherwise (the CLI's users, the bot itself).
+// mention renders a user or a user group: a Slack mention for a Slack
+// user ID (<@U…>) or user group ID (<!subteam^S…>), the name otherwise
+// (the CLI's users, the bot itself).
 func mention(id string) string {
-	if isSlackUserID(id) {
+	switch {
+	case isSlackUserID(id):
 		return "<@" + id + ">"
-	}
-	if id == "" {
+	case isSlackGroupID(id):
+		return "<!subteam^" + id + ">"
+	case id == "":
 		return "someone"
 	}
 	return "@" + id
+}
+
+// mentions renders ids with mention, joined with commas.
+func mentions(ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = mention(id)
+	}
+	return strings.Join(out, ", ")
+}
+
+// isSlackGroupID reports whether id is a user group's ID: S, then
+// capitals and digits, at least one digit.
+func isSlackGroupID(id string) bool {
+	if len(id) < 3 || id[0] != 'S' {
+		return false
+	}
+	digit := false
+	for i := 1; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case '0' <= c && c <= '9':
+			digit = true
+		case 'A' <= c && c <= 'Z':
+		default:
+			return false
+		}
+	}
+	return digit
+}
+
+// people turns the Slack IDs the workflow writes into its sentences
+// ("approved by U0ANA", "held by U0BEN") into mentions. text is mrkdwn,
+// escaped already. An ID is a word of capitals and digits that starts
+// with U or W (a user) or S (a user group) followed by a digit, as Slack's
+// IDs do ("U024BE7LH", "S0614TZR7"); words such as SHA256, UTF8 or S3 are
+// left alone, and so are IDs in code, quotes, paths and mentions.
+func people(text string) string {
+	var out strings.Builder
+	word := func(c byte) bool {
+		return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_'
+	}
+	for i := 0; i < len(text); {
+		if !word(text[i]) {
+			out.WriteByte(text[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(text) && word(text[j]) {
+			j++
+		}
+		w := text[i:j]
+		prev, next := byte(' '), byte(' ')
+		if i > 0 {
+			prev = text[i-1]
+		}
+		if j < len(text) {
+			next = text[j]
+		}
+		if looksLikeSlackID(w) && !strings.ContainsRune("<@^/-.#|`\"", rune(prev)) && !strings.ContainsRune("-/>|`\"", rune(next)) {
+			out.WriteString(mention(w))
+		} else {
+			out.WriteString(w)
+		}
+		i = j
+	}
+	return out.String()
+}
+
+func looksLikeSlackID(w string) bool {
+	if len(w) < 4 || !strings.ContainsRune("UWS", rune(w[0])) || w[1] < '0' || w[1] > '9' {
+		return false
+	}
+	return isSlackUserID(w) || isSlackGroupID(w)
 }
 
 func isSlackUserID(id string) bool {
@@ -116,6 +194,16 @@ func age(now, t time.Time) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
+// ago says when t was, for people: "just now", "5m ago", "3d ago".
+func ago(now, t time.Time) string {
+	switch a := age(now, t); a {
+	case "just now", "?":
+		return a
+	default:
+		return a + " ago"
+	}
+}
+
 // boardBlocks renders envs for the App Home or /release status, within
 // limit blocks. Jira statuses are looked up when a Tickets port is wired,
 // each within a short timeout; a failed lookup shows "?".
@@ -157,7 +245,7 @@ func (b *Bot) envText(ctx context.Context, now time.Time, st workflow.EnvStatus)
 		}
 	}
 	for _, o := range st.Occupants {
-		fmt.Fprintf(&s, "• *%s* %s, %s ago", o.Ticket, mention(o.By), age(now, o.At))
+		fmt.Fprintf(&s, "• *%s* %s, %s", o.Ticket, mention(o.By), ago(now, o.At))
 		if js := b.jiraStatus(ctx, o.Ticket); js != "" {
 			fmt.Fprintf(&s, " · Jira: %s", escape(js))
 		}
@@ -180,7 +268,7 @@ func envFooter(now time.Time, st workflow.EnvStatus) string {
 		parts = append(parts, fmt.Sprintf(":gear: %s is releasing %s", mention(st.Lease.By), st.Lease.Ticket))
 	}
 	if d := st.LastDeploy; d != nil {
-		parts = append(parts, fmt.Sprintf("last deploy: `%s` %s by %s, %s ago", shortSHA(d.Result.SHA), orNone(string(d.Result.Status), "?"), mention(d.By), age(now, d.At)))
+		parts = append(parts, fmt.Sprintf("last deploy: `%s` %s by %s, %s", shortSHA(d.Result.SHA), orNone(string(d.Result.Status), "?"), mention(d.By), ago(now, d.At)))
 	}
 	return strings.Join(parts, " · ")
 }

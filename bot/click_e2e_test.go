@@ -50,17 +50,6 @@ func (w *world) resets(t *testing.T) int {
 	return n
 }
 
-// waitLeaseFree waits until nobody holds env's lease: a release announces
-// its outcome before it gives the lease back, and a reset meanwhile is
-// refused as busy.
-func (w *world) waitLeaseFree(t *testing.T, env string) {
-	t.Helper()
-	waitFor(t, env+"'s lease to be given back", func() bool {
-		_, held, err := w.store.CurrentLease(t.Context(), env)
-		return err == nil && !held
-	})
-}
-
 // TestResetConfirmClickIdentity: a confirm refused for one person does not
 // use up the button for the next, a second reset the same day works, and
 // only the very same click delivered twice is deduped.
@@ -71,7 +60,7 @@ func TestResetConfirmClickIdentity(t *testing.T) {
 	}})
 	w.send(t, w.slack.SlashCommand(ben, "OPS-1 dev"), 0)
 	w.waitMessage(t, "released *OPS-1*")
-	w.waitLeaseFree(t, "dev")
+	w.waitIdle(t, "dev") // a release announces its outcome before it gives the lease back
 	released := w.repo.Head("release/dev")
 
 	if got := w.reply(t, w.slack.SlashCommand(ben, "reset dev")); !strings.Contains(got, "Reset *dev* to master?") {
@@ -101,7 +90,7 @@ func TestResetConfirmClickIdentity(t *testing.T) {
 	// Later that day: a new ticket, a new reset, a new click.
 	w.send(t, w.slack.SlashCommand(ben, "OPS-2 dev"), 0)
 	w.waitMessage(t, "released *OPS-2*")
-	w.waitLeaseFree(t, "dev")
+	w.waitIdle(t, "dev") // a release announces its outcome before it gives the lease back
 	if w.repo.Head("release/dev") == w.repo.Head("master") {
 		t.Fatal("OPS-2 is not in release/dev")
 	}
@@ -113,7 +102,7 @@ func TestResetConfirmClickIdentity(t *testing.T) {
 	}
 	// The history says who reset whose tickets.
 	got := w.reply(t, w.slack.SlashCommand(ben, "history dev 20"))
-	for _, want := range []string{"<@U0ANA> env.reset", "U0ANA reset release/dev := master@", "OPS-2 of U0BEN"} {
+	for _, want := range []string{"<@U0ANA> env.reset", "<@U0ANA> reset release/dev := master@", "OPS-2 of <@U0BEN>"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("history lacks %q:\n%s", want, got)
 		}

@@ -40,7 +40,7 @@ func (b *Bot) history(ctx context.Context, req *Request) (Reply, error) {
 			fmt.Fprintf(&s, " `%s`", shortSHA(e.SHA))
 		}
 		if e.Detail != "" {
-			fmt.Fprintf(&s, " — %s", truncate(e.Detail, 120))
+			fmt.Fprintf(&s, " — %s", people(escape(truncate(e.Detail, 120))))
 		}
 		s.WriteString("\n")
 	}

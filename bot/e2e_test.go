@@ -33,6 +33,9 @@ type world struct {
 	bots     []*bot.Bot
 	notifier *bot.Notifier
 	tickets  *workflowtest.Tickets
+	// stopWorker stops the job worker as SIGTERM would and returns once
+	// its Run returned.
+	stopWorker func()
 }
 
 type options struct {
@@ -50,6 +53,9 @@ type options struct {
 	recorder workflow.TicketRecorder
 	// metrics, when set, counts the bot's envelopes and calls.
 	metrics bot.Metrics
+	// worker configures the job worker (ID, Slots and a 100 ms
+	// DrainTimeout by default).
+	worker workflow.WorkerConfig
 }
 
 func newWorld(t *testing.T, o options) *world {
@@ -106,11 +112,24 @@ func newWorld(t *testing.T, o options) *world {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	// The job worker runs what /release submits, one job per env at once.
-	worker, err := w.svc.NewWorker(workflow.WorkerConfig{ID: "worker-1", Slots: len(o.envs), DrainTimeout: 100 * time.Millisecond})
+	wc := o.worker
+	if wc.ID == "" {
+		wc.ID = "worker-1"
+	}
+	if wc.Slots == 0 {
+		wc.Slots = len(o.envs)
+	}
+	if wc.DrainTimeout == 0 {
+		wc.DrainTimeout = 100 * time.Millisecond
+	}
+	worker, err := w.svc.NewWorker(wc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wg.Go(func() { worker.Run(ctx) })
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan struct{})
+	wg.Go(func() { defer close(workerDone); worker.Run(workerCtx) })
+	w.stopWorker = func() { stopWorker(); <-workerDone }
 	var lifecycle bot.Lifecycle
 	if o.lifecycle {
 		lifecycle = w.svc
@@ -199,6 +218,15 @@ func (w *world) waitMessage(t *testing.T, s string) slacktest.Message {
 	var m slacktest.Message
 	waitFor(t, "a message with "+s, func() bool { var ok bool; m, ok = w.message(s); return ok })
 	return m
+}
+
+// waitIdle waits until no job holds env's lease.
+func (w *world) waitIdle(t *testing.T, env string) {
+	t.Helper()
+	waitFor(t, env+" to be idle", func() bool {
+		_, leased, err := w.store.CurrentLease(t.Context(), env)
+		return err == nil && !leased
+	})
 }
 
 func TestSlashCommandReleases(t *testing.T) {
@@ -425,6 +453,9 @@ func TestBadInputGetsAnActionableReply(t *testing.T) {
 	}
 }
 
+// TestConflictReportNamesFilesHunksAndOccupants: the channel message
+// names the conflicting files and whose work they meet; the thread holds
+// the hunks.
 func TestConflictReportNamesFilesHunksAndOccupants(t *testing.T) {
 	w := newWorld(t, options{})
 	w.repo.Commit("OPS-3", "OPS-3: move s1", map[string]string{"stacks/s1.yml": "moved\n"})
@@ -432,7 +463,7 @@ func TestConflictReportNamesFilesHunksAndOccupants(t *testing.T) {
 	w.waitMessage(t, "released *OPS-1*")
 	w.send(t, w.slack.SlashCommand(ben, "OPS-3 dev"), 0)
 	m := w.waitMessage(t, "cannot go to *dev*")
-	for _, want := range []string{"<@U0BEN>: *OPS-3*", "conflicts in 1 file", "Nothing was pushed", "It meets *OPS-1* (<@U0ANA>)"} {
+	for _, want := range []string{"<@U0BEN>: *OPS-3*", "conflicts in 1 file: `stacks/s1.yml`", "Nothing was pushed", "It meets *OPS-1* of <@U0ANA> (`stacks/s1.yml`)"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("conflict message %q lacks %q", m.Text, want)
 		}
@@ -449,9 +480,26 @@ func TestConflictReportNamesFilesHunksAndOccupants(t *testing.T) {
 		}
 		return false
 	})
-	for _, want := range []string{"stacks/s1.yml", "lines", "- v1", "+ moved", "Whose work it meets", "*OPS-1* of \\u003c@U0ANA\\u003e"} {
+	for _, want := range []string{"stacks/s1.yml", "`release/dev` line 1 vs `OPS-3` line 1", "- v1", "+ moved", "Whose work it meets", "*OPS-1* of \\u003c@U0ANA\\u003e"} {
 		if !strings.Contains(thread, want) {
 			t.Errorf("conflict thread lacks %q:\n%s", want, thread)
 		}
 	}
+	// Ben's command was answered "next in line" before the merge: he is
+	// told the files, the ticket and its owner directly, with the thread.
+	var eph []slacktest.Ephemeral
+	waitFor(t, "the ephemeral message to ben", func() bool { eph = w.slack.Ephemerals(ben); return len(eph) > 0 })
+	for _, want := range []string{"conflicts in 1 file: `stacks/s1.yml`", "It meets *OPS-1* of <@U0ANA> (`stacks/s1.yml`)", "Nothing was pushed",
+		slacktest.Permalink(slacktest.Channel, m.TS, "")} {
+		if !strings.Contains(eph[0].Text, want) {
+			t.Errorf("ephemeral %q lacks %q", eph[0].Text, want)
+		}
+	}
+	if eph[0].Channel != slacktest.Channel {
+		t.Errorf("ephemeral in %q, want the release's channel %s", eph[0].Channel, slacktest.Channel)
+	}
+	if n := len(w.slack.Ephemerals(ana)); n != 0 {
+		t.Errorf("ana got %d ephemeral messages; the conflict is ben's", n)
+	}
+	w.noRawIDs(t)
 }

@@ -22,7 +22,7 @@ func userText(log *slog.Logger, err error) string {
 		log.Error("internal error", slog.String("id", id), slog.Any("err", err))
 		return ":boom: internal error, logged as " + id
 	}
-	msg = sentence(msg)
+	msg = sentence(people(msg))
 	switch kind {
 	case workflow.Unavailable:
 		return ":hourglass: " + msg + " Try again in a minute; if it goes on, tell the operators."

@@ -119,7 +119,7 @@ func TestProdApprovalThroughSlack(t *testing.T) {
 	}
 	waitFor(t, "the request marked approved", func() bool {
 		ms := w.slack.Messages(approvalsChann)
-		return strings.Contains(ms[0].Text, "*approved*: approved by "+ben) && !strings.Contains(ms[0].Blocks, "release_approve")
+		return strings.Contains(ms[0].Text, "The request is *approved* by <@"+ben+">.") && !strings.Contains(ms[0].Blocks, "release_approve")
 	})
 	// A late click on the decided request changes nothing.
 	if got := w.reply(t, w.slack.Click(cy, bot.ActionReject, id)); !strings.Contains(got, "is approved") {
@@ -153,9 +153,9 @@ func TestMasterMoveVoidsApproval(t *testing.T) {
 	w.send(t, w.slack.SlashCommand(ana, "OPS-1 prod"), 0)
 	_, id := w.approvalRequest(t)
 	w.repo.Commit("master", "hotfix", map[string]string{"hot.yml": "x\n"})
-	w.waitMessage(t, "the approval request of")
+	w.waitMessage(t, "The approval request of")
 	waitFor(t, "the request marked voided", func() bool {
-		return strings.Contains(w.slack.Messages(approvalsChann)[0].Text, "*voided*: master moved")
+		return strings.Contains(w.slack.Messages(approvalsChann)[0].Text, "The request is *voided*: master moved")
 	})
 	if got := w.reply(t, w.slack.Click(ben, bot.ActionApprove, id)); !strings.Contains(got, "is voided") {
 		t.Errorf("approval of a void request: %q", got)
@@ -192,6 +192,7 @@ func TestHoldQueuesAndResetThroughSlack(t *testing.T) {
 	}
 
 	// Reset asks first, then makes dev master and tells the occupants.
+	w.waitIdle(t, "dev")
 	if got := w.reply(t, w.slack.SlashCommand(ana, "reset dev")); !strings.Contains(got, "Reset *dev* to master?") {
 		t.Errorf("reset reply: %q", got)
 	}
@@ -202,7 +203,7 @@ func TestHoldQueuesAndResetThroughSlack(t *testing.T) {
 		t.Errorf("confirm reply: %q", got)
 	}
 	m := w.waitMessage(t, "reset *dev*")
-	if !strings.Contains(m.Text, "<@U0ANA> <@U0BEN>: your tickets left dev") {
+	if !strings.Contains(m.Text, "<@U0ANA> <@U0BEN>: your tickets *OPS-1*, *OPS-2* left dev") {
 		t.Errorf("reset message does not tell both owners: %q", m.Text)
 	}
 	if w.repo.Head("release/dev") != w.repo.Head("master") {

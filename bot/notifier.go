@@ -26,6 +26,10 @@ type NotifierConfig struct {
 	// release's or an approval request's message is. Default 8 days (a
 	// job may wait a day, an approval request is kept a week).
 	MessageTTL time.Duration
+	// EditInterval is the least time between two edits of a release's
+	// message while it works (its outcome is written at once). Default
+	// 2 s.
+	EditInterval time.Duration
 }
 
 // NotifierStore is the shared state the Notifier keeps its messages'
@@ -62,6 +66,7 @@ type Notifier struct {
 	st     NotifierStore
 	locks  [64]sync.Mutex // by key: one process edits one message at a time
 	seen   *seenRefs      // this process's messages, should the store lose them
+	edits  *edits         // coalesced chat.update calls
 }
 
 var (
@@ -75,8 +80,12 @@ func NewNotifier(log *slog.Logger, c *Client, cfg NotifierConfig, st NotifierSto
 	if cfg.MessageTTL <= 0 {
 		cfg.MessageTTL = 8 * 24 * time.Hour
 	}
-	return &Notifier{log: log, client: c, cfg: cfg, st: st, seen: newSeenRefs()}
+	return &Notifier{log: log, client: c, cfg: cfg, st: st, seen: newSeenRefs(), edits: newEdits(log, c, cfg.EditInterval)}
 }
+
+// Flush writes the release messages' pending edits and waits for them
+// until ctx ends; call it before the process exits.
+func (n *Notifier) Flush(ctx context.Context) error { return n.edits.flush(ctx) }
 
 func releaseKey(id string) string  { return "release:" + id }
 func approvalKey(id string) string { return "approval:" + id }
@@ -146,8 +155,9 @@ func (n *Notifier) ReleaseLink(ctx context.Context, r workflow.Release) string {
 }
 
 // render posts release r's message with headline, or edits it when some
-// replica posted it, and returns where it is.
-func (n *Notifier) render(ctx context.Context, r workflow.Release, headline string) (workflow.MessageRef, error) {
+// replica posted it, and returns where it is. Edits are coalesced (see
+// edits); final marks the release's outcome, written at once.
+func (n *Notifier) render(ctx context.Context, r workflow.Release, headline string, final bool) (workflow.MessageRef, error) {
 	blocks := []slack.Block{section(headline)}
 	if line := stepLine(r.Steps); line != "" {
 		blocks = append(blocks, contextBlock(line))
@@ -162,7 +172,8 @@ func (n *Notifier) render(ctx context.Context, r workflow.Release, headline stri
 	msg := message{channel: ref.Channel, ts: ref.TS, text: headline, blocks: blocks}
 	if ref.TS != "" {
 		n.seen.put(key, ref)
-		return ref, n.client.update(ctx, msg)
+		n.edits.update(msg, final)
+		return ref, nil
 	}
 	if ref.Channel == "" {
 		return ref, nil
@@ -176,7 +187,8 @@ func (n *Notifier) render(ctx context.Context, r workflow.Release, headline stri
 		if posted, ok := n.waitPosted(ctx, key); ok {
 			msg.channel, msg.ts = posted.Channel, posted.TS
 			n.seen.put(key, posted)
-			return posted, n.client.update(ctx, msg)
+			n.edits.update(msg, final)
+			return posted, nil
 		}
 		n.log.Warn("the replica posting a release's message never said where; posting again", slog.String("release", r.ID))
 	}
@@ -185,6 +197,7 @@ func (n *Notifier) render(ctx context.Context, r workflow.Release, headline stri
 		return ref, err
 	}
 	ref = workflow.MessageRef{Channel: ref.Channel, TS: ts, Thread: ts}
+	n.edits.posted(ref.Channel, ts, final)
 	n.seen.put(key, ref)
 	return ref, n.st.PutMessageRef(ctx, key, ref, n.cfg.MessageTTL)
 }
@@ -219,32 +232,31 @@ func working(r workflow.Release) string {
 	return fmt.Sprintf(":gear: %s is releasing *%s* to *%s*", mention(r.By), r.Ticket, r.Env)
 }
 
-func waiting(r workflow.Release) string {
-	return fmt.Sprintf(":hourglass_flowing_sand: %s's *%s* waits in the *%s* queue", mention(r.By), r.Ticket, r.Env)
-}
-
 // Queued implements workflow.Notifier.
 func (n *Notifier) Queued(ctx context.Context, r workflow.Release, w workflow.Waiting) error {
 	why := ""
 	switch {
 	case w.Hold != nil:
-		why = fmt.Sprintf(": %s is held by %s (%s)", r.Env, mention(w.Hold.By), escape(orNone(w.Hold.Reason, "no reason given")))
+		why = fmt.Sprintf(": %s is held by %s (%s)", r.Env, mention(w.Hold.By), people(escape(orNone(w.Hold.Reason, "no reason given"))))
 	case w.Holder != nil && w.Holder.ReleaseID != r.ID:
 		why = fmt.Sprintf(": %s is releasing %s", mention(w.Holder.By), w.Holder.Ticket)
 	}
-	_, err := n.render(ctx, r, fmt.Sprintf(":hourglass_flowing_sand: %s's *%s* is #%d in the *%s* queue%s", mention(r.By), r.Ticket, w.Position, r.Env, why))
+	_, err := n.render(ctx, r, fmt.Sprintf(":hourglass_flowing_sand: %s's *%s* is #%d in the *%s* queue%s", mention(r.By), r.Ticket, w.Position, r.Env, why), false)
 	return err
 }
 
 // Started implements workflow.Notifier.
 func (n *Notifier) Started(ctx context.Context, r workflow.Release) error {
-	_, err := n.render(ctx, r, working(r))
+	_, err := n.render(ctx, r, working(r), false)
 	return err
 }
 
 // Progress implements workflow.Notifier: the step joins the message's
 // step line; a step after the release ended (the ticket write-back) is a
-// thread reply, so that the announcement stays.
+// thread reply, so that the announcement stays. Steps of a queued release
+// (validated, queued) are only journaled: a release that waits is told
+// by Queued, one that starts at once by Started, so an idle env never
+// shows queue text.
 func (n *Notifier) Progress(ctx context.Context, r workflow.Release, s workflow.Step) error {
 	if s.Name == workflow.StepFailed || s.Name == workflow.StepAnnounced {
 		return nil // the final message says it
@@ -258,18 +270,17 @@ func (n *Notifier) Progress(ctx context.Context, r workflow.Release, s workflow.
 		}
 		text := s.Name
 		if s.Detail != "" {
-			text += ": " + escape(truncate(s.Detail, 500))
+			text += ": " + people(escape(truncate(s.Detail, 500)))
 		}
 		if s.Name == workflow.StepTicket {
 			text = ":memo: " + text
 		}
 		return n.thread(ctx, ref, text, nil)
 	}
-	headline := working(r)
 	if r.State == workflow.StateQueued || r.State == "" {
-		headline = waiting(r)
+		return nil
 	}
-	_, err := n.render(ctx, r, headline)
+	_, err := n.render(ctx, r, working(r), false)
 	return err
 }
 
@@ -287,16 +298,13 @@ func (n *Notifier) Released(ctx context.Context, a workflow.Announcement) error 
 	if a.Ticket.Unverified != "" {
 		fmt.Fprintf(&h, "\n:warning: *%s* was not checked in Jira: %s", r.Ticket, escape(truncate(a.Ticket.Unverified, 300)))
 	}
-	fmt.Fprintf(&h, "\nDeploy %s", orNone(string(a.Deploy.Status), "done"))
-	if a.Deploy.Summary != "" {
-		fmt.Fprintf(&h, ": %s", escape(a.Deploy.Summary))
-	}
+	h.WriteString("\n" + deployLine(a.Deploy))
 	if len(a.Others) > 0 {
 		fmt.Fprintf(&h, "\nAlso in %s: %s", r.Env, occupantList(a.Others))
 	} else if !a.Env.Production {
 		fmt.Fprintf(&h, "\nNothing else is in %s.", r.Env)
 	}
-	ref, err := n.render(ctx, r, h.String())
+	ref, err := n.render(ctx, r, h.String(), true)
 	if err != nil || ref.Channel == "" {
 		return err
 	}
@@ -312,30 +320,69 @@ func (n *Notifier) Released(ctx context.Context, a workflow.Announcement) error 
 		fmt.Fprintf(&s, "*%s* of %s is in master now and left %s.\n", g.Ticket, mention(g.By), r.Env)
 	}
 	for _, st := range a.Deploy.Stacks {
-		fmt.Fprintf(&s, "• stack `%s`: %s %s\n", st.Name, st.Status, escape(st.Reason))
+		fmt.Fprintf(&s, "• stack `%s`: %s", st.Name, st.Status)
+		if st.Reason != "" {
+			fmt.Fprintf(&s, " — %s", escape(st.Reason))
+		}
+		s.WriteString("\n")
 	}
 	s.WriteString(journal(r.Steps))
 	return n.thread(ctx, ref, s.String(), []slack.Block{section(s.String())})
 }
 
-// Conflict implements workflow.Notifier: the message says what conflicts
-// with whose work; the thread lists files, hunks and the occupants.
+// Conflict implements workflow.Notifier: the message names the
+// conflicting files and whose work they meet (ticket and owner); the
+// thread holds the hunks. The user who asked gets the same directly, as
+// an ephemeral message (a direct message when they are not in the
+// channel): the edit of the message that their command's reply pointed
+// to does not notify them.
 func (n *Notifier) Conflict(ctx context.Context, r workflow.Release, c workflow.ConflictReport) error {
 	var s strings.Builder
-	fmt.Fprintf(&s, ":x: %s: *%s* cannot go to *%s*: merging `%s` into `%s` conflicts in %s. Nothing was pushed.",
-		mention(r.By), r.Ticket, r.Env, c.Theirs, c.Ours, plural(len(c.Files), "file"))
+	fmt.Fprintf(&s, ":x: %s: *%s* cannot go to *%s*: merging `%s` into `%s` conflicts in %s: %s.",
+		mention(r.By), r.Ticket, r.Env, c.Theirs, c.Ours, plural(len(c.Files), "file"), fileList(c.Paths(), 5))
 	if len(c.Culprits) > 0 {
 		var who []string
 		for _, cu := range c.Culprits {
-			who = append(who, fmt.Sprintf("*%s* (%s)", cu.Occupant.Ticket, mention(cu.Occupant.By)))
+			who = append(who, fmt.Sprintf("*%s* of %s (%s)", cu.Occupant.Ticket, mention(cu.Occupant.By), fileList(cu.Files, 3)))
 		}
 		fmt.Fprintf(&s, "\nIt meets %s.", strings.Join(who, ", "))
 	}
-	ref, err := n.render(ctx, r, s.String())
+	s.WriteString("\nNothing was pushed. The conflicting lines are in the thread.")
+	ref, err := n.render(ctx, r, s.String(), true)
 	if err != nil || ref.Channel == "" {
 		return err
 	}
-	return n.thread(ctx, ref, "Conflicts of "+string(r.Ticket)+" in "+r.Env, conflictBlocks(c))
+	terr := n.thread(ctx, ref, "Conflicts of "+string(r.Ticket)+" in "+r.Env, conflictBlocks(c))
+	if isSlackUserID(r.By) {
+		text := s.String()
+		if link := n.ReleaseLink(ctx, r); link != "" {
+			text += " <" + link + "|Open the thread>"
+		}
+		m := message{channel: ref.Channel, text: text, blocks: []slack.Block{section(text)}}
+		if err := n.client.ephemeral(ctx, r.By, m); err != nil {
+			// Not in that channel (the announce channel, say): a direct
+			// message instead.
+			n.log.Info("tell the requester of a conflict: ephemeral refused; sending a direct message", slog.String("release", r.ID), slog.Any("err", err))
+			m.channel = r.By
+			if _, err := n.client.post(ctx, m); err != nil {
+				n.log.Warn("tell the requester of a conflict", slog.String("release", r.ID), slog.Any("err", err))
+			}
+		}
+	}
+	return terr
+}
+
+// fileList names up to n paths in code font, then how many more.
+func fileList(paths []string, n int) string {
+	var out []string
+	for i, p := range paths {
+		if i == n {
+			out = append(out, fmt.Sprintf("and %d more", len(paths)-n))
+			break
+		}
+		out = append(out, "`"+escape(strings.ReplaceAll(p, "`", "'"))+"`")
+	}
+	return strings.Join(out, ", ")
 }
 
 // Failed implements workflow.Notifier.
@@ -344,7 +391,7 @@ func (n *Notifier) Failed(ctx context.Context, r workflow.Release, err error) er
 	if msg == "" || workflow.KindOf(err) == workflow.Internal {
 		msg = "internal error, logged as release " + r.ID
 	}
-	ref, uerr := n.render(ctx, r, fmt.Sprintf(":warning: %s: *%s* to *%s* %s: %s", mention(r.By), r.Ticket, r.Env, r.State, sentence(escape(msg))))
+	ref, uerr := n.render(ctx, r, fmt.Sprintf(":warning: %s: *%s* to *%s* %s.\n%s", mention(r.By), r.Ticket, r.Env, r.State, capitalize(sentence(people(escape(msg))))), true)
 	if uerr != nil || ref.Channel == "" {
 		return uerr
 	}
@@ -364,7 +411,7 @@ func conflictBlocks(c workflow.ConflictReport) []slack.Block {
 		var s strings.Builder
 		fmt.Fprintf(&s, "*%s* — %s conflict\n", escape(f.Path), orNone(f.Kind, "content"))
 		for _, h := range f.Hunks {
-			fmt.Fprintf(&s, "`%s` lines %s vs `%s` lines %s\n", c.Ours, lineRange(h.OursStart, h.OursLines), c.Theirs, lineRange(h.TheirsStart, h.TheirsLines))
+			fmt.Fprintf(&s, "`%s` %s vs `%s` %s\n", c.Ours, lineRange(h.OursStart, h.OursLines), c.Theirs, lineRange(h.TheirsStart, h.TheirsLines))
 			var code strings.Builder
 			for _, l := range capLines(h.Ours, 8) {
 				code.WriteString("- " + l + "\n")
@@ -383,7 +430,7 @@ func conflictBlocks(c workflow.ConflictReport) []slack.Block {
 		s.WriteString("*Whose work it meets*\n")
 		for _, cu := range c.Culprits {
 			o := cu.Occupant
-			fmt.Fprintf(&s, "• *%s* of %s (in %s since %s) touched %s", o.Ticket, mention(o.By), c.Env, o.At.UTC().Format("Jan 2 15:04 MST"), escape(strings.Join(cu.Files, ", ")))
+			fmt.Fprintf(&s, "• *%s* of %s (in %s since %s) touched %s:", o.Ticket, mention(o.By), c.Env, o.At.UTC().Format("Jan 2 15:04 MST"), fileList(cu.Files, 5))
 			for i, cm := range cu.Commits {
 				if i == 3 {
 					fmt.Fprintf(&s, " …")
@@ -396,16 +443,38 @@ func conflictBlocks(c workflow.ConflictReport) []slack.Block {
 		out = append(out, section(s.String()))
 	}
 	if c.Hint != "" {
-		out = append(out, contextBlock(":bulb: "+escape(c.Hint)))
+		out = append(out, contextBlock(":bulb: "+people(escape(c.Hint))))
 	}
 	return out
 }
 
+// lineRange names a hunk's lines on one side: "line 3", "lines 3–5", or
+// "no lines (after line 2)" for a side that removed them.
 func lineRange(start, n int) string {
-	if n <= 1 {
-		return fmt.Sprint(start)
+	switch {
+	case n <= 0:
+		return fmt.Sprintf("no lines (after line %d)", max(start-1, 0))
+	case n == 1:
+		return fmt.Sprintf("line %d", start)
 	}
-	return fmt.Sprintf("%d–%d", start, start+n-1)
+	return fmt.Sprintf("lines %d–%d", start, start+n-1)
+}
+
+// deployLine says how a deploy went: "Deploy succeeded: 2 stacks
+// updated", without repeating the status the summary starts with.
+func deployLine(d workflow.DeployResult) string {
+	status := orNone(string(d.Status), "done")
+	sum := d.Summary
+	for _, p := range []string{"deploy " + status + ":", status + ":"} {
+		if len(sum) >= len(p) && strings.EqualFold(sum[:len(p)], p) {
+			sum = strings.TrimSpace(sum[len(p):])
+			break
+		}
+	}
+	if sum == "" {
+		return "Deploy " + status + "."
+	}
+	return "Deploy " + status + ": " + escape(sum)
 }
 
 func capLines(lines []string, n int) []string {
@@ -415,14 +484,26 @@ func capLines(lines []string, n int) []string {
 	return append(append([]string(nil), lines[:n]...), fmt.Sprintf("… %d more lines", len(lines)-n))
 }
 
-// stepLine is the message's one-line progress: each step done so far.
+// stepLine is the message's one-line progress: each step done so far,
+// once, where it first happened (a step journaled twice, such as the
+// approval asked and then given, shows its latest state). An approval
+// still awaited shows as waiting.
 func stepLine(steps []workflow.Step) string {
 	var parts []string
-	for _, s := range steps {
+	at := map[string]int{}
+	for i, s := range steps {
 		p := stepMark(s) + " " + s.Name
-		if s.Name == workflow.StepQueued || s.Name == workflow.StepRetry {
-			p = s.Name + " (" + s.Detail + ")"
+		switch {
+		case s.Name == workflow.StepQueued || s.Name == workflow.StepRetry:
+			p = s.Name + " (" + people(escape(s.Detail)) + ")"
+		case s.Name == workflow.StepApproval && i == len(steps)-1 && awaiting(s.Detail):
+			p = ":hourglass_flowing_sand: " + s.Name
 		}
+		if j, ok := at[s.Name]; ok {
+			parts[j] = p
+			continue
+		}
+		at[s.Name] = len(parts)
 		parts = append(parts, p)
 	}
 	// Keep the newest steps when the line would be too long.
@@ -432,6 +513,12 @@ func stepLine(steps []workflow.Step) string {
 	return strings.Join(parts, " · ")
 }
 
+// awaiting reports whether an approval step's detail says the release
+// waits for votes.
+func awaiting(detail string) bool {
+	return strings.HasPrefix(detail, "asked ") || strings.HasPrefix(detail, "waiting ")
+}
+
 // journal is the release's steps with their times and details.
 func journal(steps []workflow.Step) string {
 	var s strings.Builder
@@ -439,7 +526,7 @@ func journal(steps []workflow.Step) string {
 	for _, st := range steps {
 		fmt.Fprintf(&s, "`%s` %s", st.At.UTC().Format(time.TimeOnly), st.Name)
 		if st.Detail != "" {
-			fmt.Fprintf(&s, " — %s", escape(truncate(st.Detail, 200)))
+			fmt.Fprintf(&s, " — %s", people(escape(truncate(st.Detail, 200))))
 		}
 		s.WriteString("\n")
 	}
@@ -452,6 +539,14 @@ func occupantList(os []workflow.Occupant) string {
 		parts = append(parts, fmt.Sprintf("*%s* (%s)", o.Ticket, mention(o.By)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// capitalize upper-cases s's first letter.
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 func plural(n int, word string) string {

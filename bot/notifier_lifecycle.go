@@ -35,11 +35,14 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 	}
 	var s strings.Builder
 	fmt.Fprintf(&s, ":rocket: %s asks to deploy `%s` (master) to *%s* for *%s*.\n", mention(a.By), shortSHA(a.SHA), a.Env, a.Ticket)
-	since := "the first prod deploy"
-	if p.Base != "" {
-		since = "`" + shortSHA(p.Base) + "`, the last prod deploy"
+	switch n := len(p.Commits) + p.More; {
+	case p.Base != "" && n == 0:
+		fmt.Fprintf(&s, "Nothing new in master since `%s`, the last prod deploy.\n", shortSHA(p.Base))
+	case p.Base != "":
+		fmt.Fprintf(&s, "Since `%s`, the last prod deploy: %s; tickets: %s.\n", shortSHA(p.Base), plural(len(p.Commits)+p.More, "commit"), orNone(keyList(p.Tickets), "none named"))
+	default:
+		fmt.Fprintf(&s, "No prod deploy is recorded yet, so all of master is new to prod: %s; tickets: %s.\n", plural(len(p.Commits)+p.More, "commit"), orNone(keyList(p.Tickets), "none named"))
 	}
-	fmt.Fprintf(&s, "Since %s: %s; tickets: %s.\n", since, plural(len(p.Commits)+p.More, "commit"), orNone(keyList(p.Tickets), "none named"))
 	switch {
 	case p.Plan != nil:
 		s.WriteString(planText(p.Plan))
@@ -53,7 +56,7 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 		}
 		fmt.Fprintf(&s, "• `%s` %s\n", shortSHA(c.SHA), escape(truncate(c.Subject, 80)))
 	}
-	fmt.Fprintf(&s, "Needs %d approval(s); expires %s.", a.Required, a.Expires.UTC().Format("Jan 2 15:04 MST"))
+	fmt.Fprintf(&s, "Needs %s; expires %s.", plural(a.Required, "approval"), a.Expires.UTC().Format("Jan 2 15:04 MST"))
 	text := s.String()
 	blocks := append(ApprovalBlocks(text, a.ID), contextBlock(fmt.Sprintf("request `%s` · release `%s` · approving binds to `%s` and this preview", a.ID, a.ReleaseID, shortSHA(a.SHA))))
 	defer n.lock(approvalKey(a.ID))()
@@ -82,21 +85,21 @@ func (n *Notifier) ApprovalChanged(ctx context.Context, a workflow.ApprovalReque
 		}
 		votes = append(votes, mark+" "+mention(v.User))
 	}
-	status := fmt.Sprintf("%d of %d approvals: %s", a.Approvals(), a.Required, orNone(strings.Join(votes, " "), "none yet"))
+	status := fmt.Sprintf("Approvals: %d of %d · %s", a.Approvals(), a.Required, orNone(strings.Join(votes, " "), "no votes yet"))
 	var blocks []slack.Block
 	text := m.Text
 	if a.State == workflow.ApprovalPending {
 		blocks = append(ApprovalBlocks(text, a.ID), contextBlock(status))
 	} else {
 		icon := map[workflow.ApprovalState]string{workflow.ApprovalApproved: ":white_check_mark:", workflow.ApprovalRejected: ":x:",
-			workflow.ApprovalVoided: ":no_entry_sign:", workflow.ApprovalExpired: ":hourglass:"}[a.State]
-		outcome := fmt.Sprintf("%s *%s*: %s", icon, a.State, escape(a.Reason))
+			workflow.ApprovalVoided: ":no_entry_sign:", workflow.ApprovalExpired: ":hourglass:", workflow.ApprovalLapsed: ":zzz:"}[a.State]
+		outcome := fmt.Sprintf("%s The request is %s.", orNone(icon, ":grey_question:"), sentenceless(approvalOutcome(a)))
 		blocks = []slack.Block{section(text), section(outcome), contextBlock(status)}
 		text += "\n" + outcome
 		if err := n.client.update(ctx, message{channel: m.Channel, ts: m.TS, text: text, blocks: blocks}); err != nil {
 			return err
 		}
-		_, err := n.client.post(ctx, message{channel: m.Channel, thread: m.ThreadTS(), text: fmt.Sprintf("%s: the request is %s: %s", mention(a.By), a.State, escape(a.Reason))})
+		_, err := n.client.post(ctx, message{channel: m.Channel, thread: m.ThreadTS(), text: fmt.Sprintf("%s: your request to deploy `%s` to *%s* is %s.", mention(a.By), shortSHA(a.SHA), a.Env, sentenceless(approvalOutcome(a)))})
 		return err
 	}
 	return n.client.update(ctx, message{channel: m.Channel, ts: m.TS, text: text, blocks: blocks})
@@ -130,15 +133,23 @@ func (n *Notifier) EnvChanged(ctx context.Context, c workflow.EnvChange) error {
 	case workflow.ActionReset:
 		fmt.Fprintf(&s, ":recycle: %s reset *%s*: `%s` is master again (`%s`).", by, c.Env.Name, c.Env.Branch, shortSHA(c.SHA))
 		if len(c.Left) > 0 {
-			fmt.Fprintf(&s, "\n%s: your tickets left %s (%s); release them again if you still need them there.", owners(c.Left), c.Env.Name, occupantList(c.Left))
+			if len(c.Left) == 1 {
+				fmt.Fprintf(&s, "\n%s: your ticket %s left %s; release it again if you still need it there.", owners(c.Left), tickets(c.Left), c.Env.Name)
+			} else {
+				fmt.Fprintf(&s, "\n%s: your tickets %s left %s; release them again if you still need them there.", owners(c.Left), tickets(c.Left), c.Env.Name)
+			}
 		}
 	case workflow.ActionRemoved:
 		fmt.Fprintf(&s, ":outbox_tray: %s took *%s* out of *%s*: `%s` is master plus %s.", by, c.Ticket, c.Env.Name, shortSHA(c.SHA), orNone(occupantList(c.Stayed), "nothing else"))
 		if len(c.Left) > 0 {
-			fmt.Fprintf(&s, "\n%s: %s left %s.", owners(c.Left), occupantList(c.Left), c.Env.Name)
+			fmt.Fprintf(&s, "\n%s: %s left %s.", owners(c.Left), tickets(c.Left), c.Env.Name)
 		}
 		if len(c.Stayed) > 0 {
-			fmt.Fprintf(&s, "\n%s: your tickets were merged again on master; the env was redeployed.", owners(c.Stayed))
+			what := "your tickets " + tickets(c.Stayed) + " were"
+			if len(c.Stayed) == 1 {
+				what = "your ticket " + tickets(c.Stayed) + " was"
+			}
+			fmt.Fprintf(&s, "\n%s: %s merged again on master; the env was redeployed.", owners(c.Stayed), what)
 		}
 	case workflow.ActionHeld:
 		return nil // the command's public reply says it
@@ -150,11 +161,38 @@ func (n *Notifier) EnvChanged(ctx context.Context, c workflow.EnvChange) error {
 		return nil
 	}
 	if c.Deploy.Status != "" {
-		fmt.Fprintf(&s, "\nDeploy %s: %s", c.Deploy.Status, escape(c.Deploy.Summary))
+		s.WriteString("\n" + deployLine(c.Deploy))
 	}
 	_, err := n.client.post(ctx, message{channel: ch, text: s.String(), blocks: []slack.Block{section(s.String())}})
 	return err
 }
+
+// approvalOutcome says how a decided request ended, naming who decided:
+// "approved by <@U1>, <@U2>", "rejected by <@U3>", "voided: master moved…".
+func approvalOutcome(a workflow.ApprovalRequest) string {
+	switch a.State {
+	case workflow.ApprovalApproved:
+		var ids []string
+		for _, v := range a.Votes {
+			if v.Approve {
+				ids = append(ids, v.User)
+			}
+		}
+		if len(ids) > 0 {
+			return "*approved* by " + mentions(ids)
+		}
+	case workflow.ApprovalRejected:
+		if v, ok := a.Rejection(); ok {
+			return "*rejected* by " + mention(v.User)
+		}
+	case workflow.ApprovalLapsed, workflow.ApprovalExpired:
+		return fmt.Sprintf("*%s*: %s; to deploy, ask again with `/release %s %s`", a.State, people(escape(sentenceless(orNone(a.Reason, "no reason given")))), a.Ticket, a.Env)
+	}
+	return fmt.Sprintf("*%s*: %s", a.State, people(escape(orNone(a.Reason, "no reason given"))))
+}
+
+// sentenceless drops a final full stop, for text put inside a sentence.
+func sentenceless(s string) string { return strings.TrimSuffix(s, ".") }
 
 func owners(os []workflow.Occupant) string {
 	var who []string
@@ -162,6 +200,16 @@ func owners(os []workflow.Occupant) string {
 		who = append(who, mention(o.By))
 	}
 	return strings.Join(dedupe(who), " ")
+}
+
+// tickets lists the occupants' tickets in bold, for a sentence that
+// mentions their owners already.
+func tickets(os []workflow.Occupant) string {
+	var out []string
+	for _, o := range os {
+		out = append(out, "*"+string(o.Ticket)+"*")
+	}
+	return strings.Join(out, ", ")
 }
 
 func keyList(keys []workflow.TicketKey) string {

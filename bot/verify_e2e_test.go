@@ -46,7 +46,7 @@ func TestReleaseMessageShowsVerification(t *testing.T) {
 	}
 	w := prodWorld(t, d)
 	w.send(t, w.slack.SlashCommand(ana, "OPS-1 stg"), 0)
-	m := w.waitMessage(t, "failed")
+	m := w.waitMessage(t, "*OPS-1* to *stg* failed")
 	for _, want := range []string{
 		"verification health failed: GET " + app.URL + "/health: want 200, answered 502 Bad Gateway after 2 tries",
 	} {

@@ -2,10 +2,16 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
+
+// ActionApprovalLapsed is the audit action of a request that lapsed: the
+// bot stopped while it waited and kept no shared state.
+const ActionApprovalLapsed = "approval.lapsed"
 
 // maxApprovalID bounds an approval ID coming back from a button.
 const maxApprovalID = 128
@@ -93,7 +99,7 @@ func (s *Service) closeApproval(ctx context.Context, a ApprovalRequest, state Ap
 	if closed {
 		action := map[ApprovalState]string{
 			ApprovalApproved: ActionApprovalApproved, ApprovalRejected: ActionApprovalRejected,
-			ApprovalVoided: ActionApprovalVoided, ApprovalExpired: ActionApprovalExpired,
+			ApprovalVoided: ActionApprovalVoided, ApprovalExpired: ActionApprovalExpired, ApprovalLapsed: ActionApprovalLapsed,
 		}[state]
 		actor := releasedByValue
 		if v, ok := out.Rejection(); ok && state == ApprovalRejected {
@@ -132,8 +138,8 @@ func (r *run) awaitApproval(ctx context.Context, sha string) error {
 	}
 	switch err := s.store.CreateApproval(ctx, a); {
 	case err == nil:
-		r.step(ctx, StepApproval, fmt.Sprintf("asked %d approval(s) of %s, request %s, expires %s", pol.Required, joinComma(pol.Approvers), a.ID, a.Expires.UTC().Format(time.DateTime)))
-		r.audit(ctx, Event{Action: ActionApprovalRequested, SHA: sha, Detail: fmt.Sprintf("request %s: %d commit(s), tickets %s", a.ID, len(p.Commits)+p.More, joinKeys(p.Tickets))})
+		r.step(ctx, StepApproval, fmt.Sprintf("asked %s for %s, request %s, expires %s", joinComma(pol.Approvers), count(pol.Required, "approval"), a.ID, a.Expires.UTC().Format(time.DateTime)))
+		r.audit(ctx, Event{Action: ActionApprovalRequested, SHA: sha, Detail: fmt.Sprintf("request %s: %s, tickets %s", a.ID, count(len(p.Commits)+p.More, "commit"), joinKeys(p.Tickets))})
 		s.tell(ctx, "approval requested", func(n LifecycleNotifier) error { return n.ApprovalRequested(ctx, a, p) })
 	case KindOf(err) == Invalid:
 		// Resumed: the request exists.
@@ -147,11 +153,30 @@ func (r *run) awaitApproval(ctx context.Context, sha string) error {
 
 	recheck := 10 * s.cfg.PollInterval
 	lastCheck := time.Now() // wall time: checks pace the remote, whatever the clock says
+	// Waiting for votes is no work to drain: a stopping worker ends it
+	// at once (handed off, or lapsed without shared state).
+	waitingForPerson(ctx, true)
+	defer waitingForPerson(ctx, false)
+	err = r.awaitVotes(ctx, &a, recheck, lastCheck)
+	if err != nil && errors.Is(context.Cause(ctx), ErrLapsed) {
+		return r.approvalLapsed(ctx, a)
+	}
+	return err
+}
+
+// awaitVotes polls request *a until it is decided (see awaitApproval).
+func (r *run) awaitVotes(ctx context.Context, ap *ApprovalRequest, recheck time.Duration, lastCheck time.Time) (err error) {
+	const op = "approval"
+	s := r.s
+	pol := r.env.Approvals
+	a := *ap
+	defer func() { *ap = a }()
 	for {
-		a, err = s.store.GetApproval(ctx, a.ID)
+		got, err := s.store.GetApproval(ctx, a.ID)
 		if err != nil {
 			return fmt.Errorf("read approval %s: %w", a.ID, err)
 		}
+		a = got
 		now := s.clock.Now()
 		switch {
 		case a.State == ApprovalApproved:
@@ -251,6 +276,19 @@ func (r *run) approvalEnded(ctx context.Context, a ApprovalRequest) error {
 		return Errorf(op, Busy, "the approval request of %s is void: %s; ask for the release again to approve what prod would get now", short(a.SHA), a.Reason)
 	}
 	return Errorf(op, Internal, "approval request %s is %s", a.ID, a.State)
+}
+
+// approvalLapsed closes request a as lapsed (the worker stopped and no
+// replica can resume the wait) and returns the release's error.
+func (r *run) approvalLapsed(ctx context.Context, a ApprovalRequest) error {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	reason := "the bot stopped while it waited for the votes, and without shared state no other replica can count them"
+	if _, _, err := r.s.closeApproval(bg, a, ApprovalLapsed, reason); err != nil {
+		r.log.Error("close a lapsed approval request", slog.String("request", a.ID), slog.Any("err", err))
+	}
+	r.step(bg, StepApproval, "lapsed: "+reason)
+	return Errorf("approval", Unavailable, "the approval request of %s lapsed: %s; ask for the release of %s to %s again", short(a.SHA), reason, a.Ticket, a.Env)
 }
 
 func approvers(a ApprovalRequest) []string {

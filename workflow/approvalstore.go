@@ -16,6 +16,7 @@ const (
 	ApprovalRejected ApprovalState = "rejected"
 	ApprovalVoided   ApprovalState = "voided"  // master or the preview changed
 	ApprovalExpired  ApprovalState = "expired" // not enough votes in time
+	ApprovalLapsed   ApprovalState = "lapsed"  // the bot stopped and nobody could resume the wait (no shared state)
 )
 
 // ApprovalRequest is a pending (or decided) request to deploy exactly SHA

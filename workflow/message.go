@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -108,6 +109,15 @@ func IsReleaseMerge(msg string) bool {
 
 // joinComma joins s with ", ".
 func joinComma(s []string) string { return strings.Join(s, ", ") }
+
+// count says how many of what there are, for people: "1 commit",
+// "3 commits".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
 
 // ShortSHA abbreviates a commit SHA for people, to its first 7 hex digits
 // as git does; shorter strings are returned as they are.

@@ -140,7 +140,7 @@ func (r *run) checkClean(ctx context.Context, master string, br Branch) error {
 				r.rec.Ticket, br.Name, short(c.SHA), c.Subject, r.s.cfg.ProductionBranch)
 		}
 	}
-	r.step(ctx, StepChecked, fmt.Sprintf("no release merges in the %d commit(s) not in %s", len(commits), r.s.cfg.ProductionBranch))
+	r.step(ctx, StepChecked, fmt.Sprintf("no release merges in the %s not in %s", count(len(commits), "commit"), r.s.cfg.ProductionBranch))
 	return nil
 }
 

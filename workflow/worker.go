@@ -107,6 +107,13 @@ type WorkerConfig struct {
 	// resumptions after a worker died or handed it off) before it fails.
 	// Default 5.
 	MaxAttempts int
+	// LocalState says the Store lives and dies with this process (no
+	// shared state): when the worker stops, a job waiting for a person (a
+	// prod approval) cannot be resumed by anyone, so it ends at once and
+	// its request lapses. With shared state such a job is handed off at
+	// once instead: its request stays and any replica resumes it. Either
+	// way, a job waiting for a person is not work to drain.
+	LocalState bool
 }
 
 // Worker runs the jobs queued by Submit. Any number of Workers, in any
@@ -122,14 +129,68 @@ type Worker struct {
 	cfg  WorkerConfig
 	envs []Env
 
-	mu      sync.Mutex
-	running map[string]bool // envs this worker runs a job of
-	wake    chan struct{}
+	mu       sync.Mutex
+	running  map[string]bool                    // envs this worker runs a job of
+	waiting  map[string]context.CancelCauseFunc // jobs waiting for a person, by release
+	stopping bool                               // Run's context ended
+	wake     chan struct{}
 }
 
 // ErrHandedOff is the cause of a job's context when its worker stops
 // before the job ends: the job is left for another replica.
 var ErrHandedOff = &Error{Op: "worker", Kind: Unavailable, Msg: "the worker stopped; another replica resumes the release"}
+
+// ErrLapsed is the cause of a job's context when its worker stops while
+// the job waits for a person and no other replica could resume it (the
+// worker's LocalState): what it waited for lapses.
+var ErrLapsed = &Error{Op: "worker", Kind: Unavailable, Msg: "the bot stopped, and it keeps no shared state that another replica could resume from"}
+
+// personWaitKey is the context key of a job's waitingForPerson hook.
+type personWaitKey struct{}
+
+// waitingForPerson tells the worker running ctx's job that the job now
+// waits for a person (on) or works again (off). A worker that stops ends
+// a waiting job's context at once (cause ErrHandedOff or ErrLapsed)
+// instead of draining it. A no-op outside a Worker's Run.
+func waitingForPerson(ctx context.Context, on bool) {
+	if f, ok := ctx.Value(personWaitKey{}).(func(bool)); ok {
+		f(on)
+	}
+}
+
+// park records (on) or forgets job id as waiting for a person; a job
+// that starts waiting once the worker stops is ended at once.
+func (w *Worker) park(id string, cancel context.CancelCauseFunc, on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case !on:
+		delete(w.waiting, id)
+	case w.stopping:
+		cancel(w.parkCause())
+	default:
+		w.waiting[id] = cancel
+	}
+}
+
+// stopWaiting marks the worker stopping and ends the jobs waiting for a
+// person.
+func (w *Worker) stopWaiting() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopping = true
+	for id, cancel := range w.waiting {
+		w.log.Info("stopping: a job waiting for a person ends now", slog.String("release", id), slog.Bool("local_state", w.cfg.LocalState))
+		cancel(w.parkCause())
+	}
+}
+
+func (w *Worker) parkCause() error {
+	if w.cfg.LocalState {
+		return ErrLapsed
+	}
+	return ErrHandedOff
+}
 
 // NewWorker returns a Worker running the Service's jobs.
 func (s *Service) NewWorker(cfg WorkerConfig) (*Worker, error) {
@@ -159,7 +220,7 @@ func (s *Service) NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	return &Worker{
 		s: s, log: s.log.With(slog.String("worker", cfg.ID)), cfg: cfg, envs: envs,
-		running: map[string]bool{}, wake: make(chan struct{}, 1),
+		running: map[string]bool{}, waiting: map[string]context.CancelCauseFunc{}, wake: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -185,14 +246,18 @@ func (w *Worker) Run(ctx context.Context) error {
 			took = true
 			w.mark(e.Name, true)
 			wg.Go(func() {
+				job, cancelJob := context.WithCancelCause(jobs)
 				defer func() {
+					cancelJob(nil)
+					w.park(entry.ID, nil, false)
 					w.mark(e.Name, false)
 					select {
 					case w.wake <- struct{}{}:
 					default:
 					}
 				}()
-				_ = w.runJob(jobs, e, l, entry) // its record tells the outcome
+				job = context.WithValue(job, personWaitKey{}, func(on bool) { w.park(entry.ID, cancelJob, on) })
+				_ = w.runJob(job, e, l, entry) // its record tells the outcome
 			})
 		}
 		if took {
@@ -207,6 +272,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		t.Stop()
 	}
 
+	// A job waiting for a person is not work in flight: it ends now.
+	w.stopWaiting()
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	select {

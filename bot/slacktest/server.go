@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,6 +78,15 @@ type Message struct {
 	Text                string
 	Blocks              string // the JSON of the blocks
 	Updates             int
+	Versions            []string // the text as posted, then after each update
+}
+
+// Ephemeral is a chat.postEphemeral message: shown to User only, in
+// Channel.
+type Ephemeral struct {
+	Channel, User, Thread string
+	Text                  string
+	Blocks                string // the JSON of the blocks
 }
 
 // Server is a local Slack.
@@ -97,6 +107,7 @@ type Server struct {
 	messages  map[string]*Message // channel/ts
 	order     []string
 	responses []map[string]any
+	ephemeral []Ephemeral
 	limits    map[string][]time.Duration // method → queued 429s
 	failures  map[string][]string        // method → queued error codes
 	opened    chan int
@@ -464,7 +475,23 @@ func (s *Server) Messages(channel string) []Message {
 	for _, k := range s.order {
 		m := s.messages[k]
 		if channel == "" || m.Channel == channel {
-			out = append(out, *m)
+			c := *m
+			c.Versions = slices.Clone(m.Versions)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Ephemerals returns the ephemeral messages shown to user (to anyone
+// when ""), oldest first.
+func (s *Server) Ephemerals(user string) []Ephemeral {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Ephemeral
+	for _, e := range s.ephemeral {
+		if user == "" || e.User == user {
+			out = append(out, e)
 		}
 	}
 	return out
@@ -549,6 +576,10 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			reply(w, map[string]any{"ok": false, "error": "channel_not_found"})
 			return
 		}
+		s.mu.Lock()
+		s.ephemeral = append(s.ephemeral, Ephemeral{Channel: call.Param("channel"), User: call.Param("user"), Thread: call.Param("thread_ts"),
+			Text: call.Param("text"), Blocks: call.Param("blocks")})
+		s.mu.Unlock()
 		reply(w, map[string]any{"ok": true, "message_ts": s.ts()})
 	case "chat.getPermalink":
 		s.permalink(w, call)
@@ -603,7 +634,7 @@ func (s *Server) postMessage(w http.ResponseWriter, c Call) {
 			return
 		}
 	}
-	m := &Message{Channel: ch, TS: s.ts(), Thread: c.Param("thread_ts"), Text: c.Param("text"), Blocks: c.Param("blocks")}
+	m := &Message{Channel: ch, TS: s.ts(), Thread: c.Param("thread_ts"), Text: c.Param("text"), Blocks: c.Param("blocks"), Versions: []string{c.Param("text")}}
 	s.mu.Lock()
 	s.messages[ch+"/"+m.TS] = m
 	s.order = append(s.order, ch+"/"+m.TS)
@@ -618,6 +649,7 @@ func (s *Server) updateMessage(w http.ResponseWriter, c Call) {
 	if ok {
 		m.Text, m.Blocks = c.Param("text"), c.Param("blocks")
 		m.Updates++
+		m.Versions = append(m.Versions, m.Text)
 	}
 	s.mu.Unlock()
 	if !ok {

@@ -319,7 +319,16 @@ func TestReplicaDiesMidRelease(t *testing.T) {
 	}
 
 	// Slack: one message for the release, A's, edited by B into the
-	// announcement; B's details in its thread.
+	// announcement; B's details in its thread. The last edit is written
+	// just after the record (edits are coalesced off the release's path).
+	waitUntil(t, 10*time.Second, "the announcement", func() bool {
+		for _, c := range w.slack.Calls("chat.update") {
+			if c.Param("ts") == msgTS && strings.Contains(c.Param("text"), "released *JIRA-1*") {
+				return true
+			}
+		}
+		return false
+	})
 	var top []slacktest.Message
 	var thread []slacktest.Message
 	for _, m := range w.slack.Messages(slacktest.Channel) {

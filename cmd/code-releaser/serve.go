@@ -95,8 +95,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	// The job worker: runs jobs submitted by any replica (workflow.Submit),
 	// resumes those of replicas that died, hands its own off on shutdown.
 	// One slot per env, so that a prod release waiting for its approval
-	// does not hold up the other envs.
-	worker, err := svc.NewWorker(workflow.WorkerConfig{Slots: len(svc.Envs())})
+	// does not hold up the other envs. Without redis.url the state ends
+	// with this process: on shutdown a release waiting for its approval
+	// ends at once and its request lapses (with Redis it is handed off).
+	worker, err := svc.NewWorker(workflow.WorkerConfig{Slots: len(svc.Envs()), LocalState: cfg.Redis.URL == ""})
 	if err != nil {
 		return err
 	}
@@ -130,8 +132,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	log.Info("serving", slog.String("listen", ln.Addr().String()), slog.Any("slack", client))
 
 	runErr := b.Run(ctx)
+	// The worker stops with ctx: jobs waiting for a person end at once,
+	// the others drain. Then the release messages' last edits are written.
+	stopWorker()
+	<-workerDone
 	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if err := notifier.Flush(shut); err != nil {
+		log.Warn("write the last edits of release messages", slog.Any("err", err))
+	}
 	if err := srv.Shutdown(shut); err != nil {
 		log.Warn("http shutdown", slog.Any("err", err))
 	}
