@@ -133,6 +133,7 @@ type EnvChange struct {
 	Stayed []Occupant   // occupants still in it
 	Hold   *Hold        // hold
 	Deploy DeployResult // the redeploy after a reset or remove
+	Reason string       // why a ticket was removed (expiry, a reason given); "" when asked plainly
 }
 
 // lifecycleNotifier returns the Notifier's LifecycleNotifier, nil if none.

@@ -44,6 +44,9 @@ type Deps struct {
 	ApproveProd ProdApprover
 	// NewID makes release IDs; nil makes time-ordered random ones.
 	NewID func() string
+	// Commenter writes automatic changes (an expiry) on the ticket; nil:
+	// none.
+	Commenter TicketCommenter
 }
 
 // Service runs the release use cases. It is safe for concurrent use; the
@@ -60,6 +63,8 @@ type Service struct {
 	clock    Clock
 	approve  ProdApprover
 	newID    func() string
+	// commenter writes automatic occupancy changes on tickets; may be nil.
+	commenter TicketCommenter
 
 	epochMu sync.Mutex
 	epoch   string // the store's epoch last seen (see Reconcile)
@@ -105,7 +110,7 @@ func NewService(log *slog.Logger, cfg Config, d Deps) (*Service, error) {
 	s := &Service{
 		log: log, cfg: cfg, envs: envs,
 		repo: d.Repo, tickets: d.Tickets, deployer: d.Deployer, store: d.Store, notify: d.Notifier,
-		clock: d.Clock, approve: d.ApproveProd, newID: d.NewID,
+		clock: d.Clock, approve: d.ApproveProd, newID: d.NewID, commenter: d.Commenter,
 	}
 	if s.tickets == nil {
 		s.tickets = UncheckedTickets{}
