@@ -39,6 +39,8 @@ func (b *Bot) actionTable() map[string]action {
 		ActionConfirm: {check: b.mayConfirm, run: b.confirm},
 		ActionCancel:  {run: b.dismiss},
 		ActionRefresh: {noClaim: true, run: b.refresh},
+		ActionKeep:    {run: b.keep},
+		ActionLeave:   {run: b.leave},
 	}
 }
 

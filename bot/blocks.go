@@ -162,7 +162,7 @@ func (b *Bot) envText(ctx context.Context, now time.Time, st workflow.EnvStatus)
 		}
 	}
 	for _, o := range st.Occupants {
-		fmt.Fprintf(&s, "• *%s* %s, %s ago", o.Ticket, mention(o.By), age(now, o.At))
+		fmt.Fprintf(&s, "• *%s* %s, %s ago%s", o.Ticket, mention(o.By), age(now, o.At), expiryNote(now, st, o))
 		if js := b.jiraStatus(ctx, o.Ticket); js != "" {
 			fmt.Fprintf(&s, " · Jira: %s", escape(js))
 		}

@@ -149,6 +149,9 @@ func (n *Notifier) EnvChanged(ctx context.Context, c workflow.EnvChange) error {
 	default:
 		return nil
 	}
+	if c.Reason != "" {
+		fmt.Fprintf(&s, "\nWhy: %s.", escape(c.Reason))
+	}
 	if c.Deploy.Status != "" {
 		fmt.Fprintf(&s, "\nDeploy %s: %s", c.Deploy.Status, escape(c.Deploy.Summary))
 	}

@@ -21,7 +21,7 @@ func (m *Memory) Tenures(ctx context.Context, env string) (map[workflow.TicketKe
 }
 
 // Extend implements workflow.Tenures.
-func (m *Memory) Extend(ctx context.Context, env string, ticket workflow.TicketKey, releaseID string, max int) (workflow.Tenure, bool, error) {
+func (m *Memory) Extend(ctx context.Context, env string, ticket workflow.TicketKey, releaseID string, from, max int) (workflow.Tenure, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return workflow.Tenure{}, false, unavailable("store.extend", err)
 	}
@@ -37,7 +37,7 @@ func (m *Memory) Extend(ctx context.Context, env string, ticket workflow.TicketK
 	if t.ReleaseID != releaseID {
 		t = workflow.Tenure{Ticket: ticket, ReleaseID: releaseID}
 	}
-	if t.Extensions >= max {
+	if t.Extensions != from || t.Extensions >= max {
 		return t, false, nil
 	}
 	t.Extensions++

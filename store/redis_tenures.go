@@ -34,12 +34,12 @@ func (s *Redis) Tenures(ctx context.Context, env string) (map[workflow.TicketKey
 }
 
 // Extend implements workflow.Tenures: one Lua script on the env's hash.
-func (s *Redis) Extend(ctx context.Context, env string, ticket workflow.TicketKey, releaseID string, max int) (workflow.Tenure, bool, error) {
+func (s *Redis) Extend(ctx context.Context, env string, ticket workflow.TicketKey, releaseID string, from, max int) (workflow.Tenure, bool, error) {
 	const op = "store.extend"
 	if strings.Contains(releaseID, "|") {
 		return workflow.Tenure{}, false, workflow.Errorf(op, workflow.Invalid, "%q is not a release ID", releaseID)
 	}
-	res, err := tenureExtend.Run(ctx, s.rdb, []string{s.tenuresKey(env)}, string(ticket), releaseID, max).Slice()
+	res, err := tenureExtend.Run(ctx, s.rdb, []string{s.tenuresKey(env)}, string(ticket), releaseID, from, max).Slice()
 	if err != nil {
 		return workflow.Tenure{}, false, fail(op, err)
 	}

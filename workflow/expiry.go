@@ -98,9 +98,20 @@ func (s *Service) Tenancies(ctx context.Context, e Env, occ []Occupant) (map[Tic
 	if err != nil {
 		return nil, fmt.Errorf("read %s's tenures: %w", e.Name, err)
 	}
+	// In master: as the local mirror last saw it (no fetch for a board).
+	master, ok, err := s.repo.Tip(ctx, s.cfg.ProductionBranch)
+	if err != nil || !ok {
+		master = ""
+	}
 	out := make(map[TicketKey]Tenancy, len(occ))
 	for _, o := range occ {
-		out[o.Ticket] = e.Occupancy.tenancy(o, ten)
+		tn := e.Occupancy.tenancy(o, ten)
+		if master != "" && o.TicketSHA != "" {
+			if in, err := s.repo.IsAncestor(ctx, o.TicketSHA, master); err == nil && in {
+				tn = Tenancy{InMaster: true}
+			}
+		}
+		out[o.Ticket] = tn
 	}
 	return out, nil
 }
@@ -118,7 +129,7 @@ func (s *Service) Tenancies(ctx context.Context, e Env, occ []Occupant) (map[Tic
 func (s *Service) SweepOccupancy(ctx context.Context) error {
 	var errs []error
 	for _, e := range s.envs {
-		if e.Production || !e.Occupancy.Enabled() {
+		if e.Production || !e.Occupancy.Enabled() && !e.Occupancy.RemoveWhenDone {
 			continue
 		}
 		if err := s.sweepEnv(ctx, e); err != nil {
@@ -169,12 +180,22 @@ func (s *Service) sweepEnv(ctx context.Context, e Env) error {
 	for _, o := range occ {
 		tn := e.Occupancy.tenancy(o, ten)
 		switch {
-		case tn.Expires.IsZero():
-		case !now.Before(tn.Expires):
+		case !tn.Expires.IsZero() && !now.Before(tn.Expires):
 			if inMaster(o) {
 				continue // graduated: it leaves with the next release
 			}
-			if err := s.expire(ctx, e, o, tn, occ); err != nil {
+			why := fmt.Sprintf("expired: in %s for %s (expire_after %s", e.Name, FormatAge(now.Sub(o.At)), FormatAge(e.Occupancy.ExpireAfter))
+			if tn.Extensions > 0 {
+				why += fmt.Sprintf(", kept %d time(s)", tn.Extensions)
+			}
+			if err := s.expire(ctx, e, o, tn, occ, why+")"); err != nil {
+				errs = append(errs, err)
+			}
+		case e.Occupancy.RemoveWhenDone && s.doneInTracker(ctx, o.Ticket):
+			if inMaster(o) {
+				continue
+			}
+			if err := s.expire(ctx, e, o, tn, occ, "its ticket is done (remove_when_done)"); err != nil {
 				errs = append(errs, err)
 			}
 		case !tn.RemindAt.IsZero() && !now.Before(tn.RemindAt):
@@ -212,8 +233,22 @@ func (s *Service) remind(ctx context.Context, e Env, o Occupant, tn Tenancy, now
 		Detail: fmt.Sprintf("reminded %s: %s has been in %s for %s and leaves at %s", o.By, o.Ticket, e.Name, FormatAge(r.Age), tn.Expires.UTC().Format(time.DateTime+" UTC"))})
 }
 
-// expire removes o from e at its expiry, unless e is held.
-func (s *Service) expire(ctx context.Context, e Env, o Occupant, tn Tenancy, occ []Occupant) error {
+// doneInTracker reports whether key's ticket is in the done status
+// category; a failed lookup says no.
+func (s *Service) doneInTracker(ctx context.Context, key TicketKey) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	t, err := s.tickets.Lookup(ctx, key)
+	if err != nil {
+		s.log.Warn("occupancy: look the ticket up", slog.String("ticket", string(key)), slog.Any("err", err))
+		return false
+	}
+	return t.StatusCategory == "done"
+}
+
+// expire removes o from e, saying why (its expiry, its ticket done),
+// unless e is held.
+func (s *Service) expire(ctx context.Context, e Env, o Occupant, tn Tenancy, occ []Occupant, why string) error {
 	log := s.log.With(slog.String("op", "expire"), slog.String("env", e.Name), slog.String("ticket", string(o.Ticket)))
 	if h, held, err := s.store.Hold(ctx, e.Name); err != nil {
 		return fmt.Errorf("read %s's hold: %w", e.Name, err)
@@ -232,12 +267,6 @@ func (s *Service) expire(ctx context.Context, e Env, o Occupant, tn Tenancy, occ
 	if try, err := s.store.Claim(ctx, tenancyKey("attempt", e, o, tn), expiryRetry); err != nil || !try {
 		return err
 	}
-	p := e.Occupancy.withDefaults()
-	why := fmt.Sprintf("expired: in %s for %s (expire_after %s", e.Name, FormatAge(s.clock.Now().Sub(o.At)), FormatAge(p.ExpireAfter))
-	if tn.Extensions > 0 {
-		why += fmt.Sprintf(", kept %d time(s)", tn.Extensions)
-	}
-	why += ")"
 	c, err := s.removeTicket(ctx, e, o.Ticket, User{ID: releasedByValue}, why)
 	if err == nil {
 		log.Info("ticket expired", slog.String("sha", c.SHA))
@@ -300,9 +329,10 @@ func (s *Service) commentTicket(ctx context.Context, key TicketKey, text string)
 // Keep is the reminder's Keep button: it moves ticket's expiry in env by
 // the policy's extend_by, at most max_extensions times per release. Only
 // the ticket's owner, or someone who may remove tickets from env, may keep
-// it. releaseID is the release the reminder was about: a ticket released
-// again since starts afresh, and the click is refused as stale.
-func (s *Service) Keep(ctx context.Context, env, ticket, releaseID string, by User) (Tenancy, error) {
+// it. releaseID and seen are the release and the number of Keeps the
+// reminder was about: a ticket released again since, or kept since (a
+// second click on the same reminder), is not kept again.
+func (s *Service) Keep(ctx context.Context, env, ticket, releaseID string, seen int, by User) (Tenancy, error) {
 	const op = "keep"
 	e, o, err := s.ownOccupant(ctx, op, env, ticket, releaseID, by)
 	if err != nil {
@@ -312,11 +342,14 @@ func (s *Service) Keep(ctx context.Context, env, ticket, releaseID string, by Us
 	if !p.Enabled() {
 		return Tenancy{}, Errorf(op, Invalid, "tickets do not expire in %s: there is nothing to keep", e.Name)
 	}
-	t, ok, err := s.store.Extend(ctx, e.Name, o.Ticket, o.ReleaseID, p.MaxExtensions)
+	t, ok, err := s.store.Extend(ctx, e.Name, o.Ticket, o.ReleaseID, seen, p.MaxExtensions)
 	if err != nil {
 		return Tenancy{}, fmt.Errorf("extend %s in %s: %w", o.Ticket, e.Name, err)
 	}
 	tn := p.tenancy(o, map[TicketKey]Tenure{o.Ticket: t})
+	if !ok && t.Extensions != seen {
+		return tn, Errorf(op, Invalid, "%s was kept since this message; it leaves %s at %s", o.Ticket, e.Name, tn.Expires.UTC().Format("Jan 2 15:04 MST"))
+	}
 	if !ok {
 		if first, err := s.store.Claim(ctx, tenancyKey("maxed", e, o, tn), 30*24*time.Hour); err == nil && first {
 			_ = s.tellOccupancy("extend refused", func(n OccupancyNotifier) error {

@@ -83,10 +83,11 @@ type Tenures interface {
 	// Tenures returns env's tenures by ticket.
 	Tenures(ctx context.Context, env string) (map[TicketKey]Tenure, error)
 	// Extend adds one extension to ticket's tenure in env for release
-	// releaseID (a tenure of another release starts again from none),
-	// unless it has max already: then ok is false and t is the tenure as
-	// it stands. Atomic: concurrent calls never pass max.
-	Extend(ctx context.Context, env string, ticket TicketKey, releaseID string, max int) (t Tenure, ok bool, err error)
+	// releaseID (a tenure of another release counts as none) when it has
+	// exactly from extensions and fewer than max; otherwise ok is false
+	// and t is the tenure as it stands. A compare-and-set: of concurrent
+	// calls with the same from, one wins, and none passes max.
+	Extend(ctx context.Context, env string, ticket TicketKey, releaseID string, from, max int) (t Tenure, ok bool, err error)
 	// DropTenures forgets the tenures of tickets that left env.
 	DropTenures(ctx context.Context, env string, tickets ...TicketKey) error
 }

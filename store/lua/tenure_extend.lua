@@ -1,5 +1,6 @@
 -- KEYS: the env's tenures hash (ticket → "release|extensions").
--- ARGV: ticket, release, max. Returns {extended (1/0), release, extensions}.
+-- ARGV: ticket, release, from, max. Extends when the count is from and
+-- below max. Returns {extended (1/0), release, extensions}.
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local rel, n = ARGV[2], 0
 if cur then
@@ -8,7 +9,7 @@ if cur then
     n = tonumber(string.sub(cur, sep + 1)) or 0
   end
 end
-if n >= tonumber(ARGV[3]) then
+if n ~= tonumber(ARGV[3]) or n >= tonumber(ARGV[4]) then
   return {0, rel, n}
 end
 n = n + 1
