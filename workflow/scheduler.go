@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"time"
 )
 
@@ -28,10 +30,14 @@ type OccupancyScheduler struct {
 }
 
 // NewOccupancyScheduler returns a scheduler named id (in its lease token
-// and logs) that sweeps every interval (default 1m).
+// and logs; default host-pid) that sweeps every interval (default 1m).
 func (s *Service) NewOccupancyScheduler(id string, every time.Duration) *OccupancyScheduler {
 	if every <= 0 {
 		every = time.Minute
+	}
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	return &OccupancyScheduler{s: s, log: s.log.With(slog.String("scheduler", id)), every: every, token: "occupancy/" + id + "/" + nonce()}
 }
@@ -79,6 +85,9 @@ func (sc *OccupancyScheduler) Tick(ctx context.Context) (bool, error) {
 // at start) and then every interval until ctx ends, then gives the lease
 // back so that another replica takes over at once.
 func (sc *OccupancyScheduler) Run(ctx context.Context) {
+	if !slices.ContainsFunc(sc.s.envs, func(e Env) bool { return e.Occupancy.Enabled() || e.Occupancy.RemoveWhenDone }) {
+		return // no env has a policy: nothing to sweep
+	}
 	t := time.NewTicker(sc.every)
 	defer t.Stop()
 	for {

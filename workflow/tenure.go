@@ -20,8 +20,9 @@ type OccupancyPolicy struct {
 	// ExtendBy is how much later a Keep moves the expiry; default
 	// RemindAfter, else a day.
 	ExtendBy time.Duration
-	// MaxExtensions bounds the Keeps of one release of a ticket; default
-	// 2. A release of the ticket starts its count again.
+	// MaxExtensions bounds the Keeps of one release of a ticket; 0 takes
+	// the default, 2; negative allows none. A release of the ticket
+	// starts its count again.
 	MaxExtensions int
 	// RemoveWhenDone removes a ticket whose Jira status is in the done
 	// category; without it such a ticket is only flagged.
@@ -54,8 +55,6 @@ func (p OccupancyPolicy) Validate(e Env) error {
 	switch {
 	case p.RemindAfter < 0 || p.ExpireAfter < 0 || p.ExtendBy < 0:
 		return Errorf(op, Invalid, "remind_after, expire_after and extend_by must not be negative")
-	case p.MaxExtensions < 0:
-		return Errorf(op, Invalid, "max_extensions must not be negative")
 	case p.RemindAfter > 0 && p.ExpireAfter == 0:
 		return Errorf(op, Invalid, "remind_after needs expire_after (the reminder is about the expiry)")
 	case p.ExpireAfter > 0 && p.RemindAfter >= p.ExpireAfter:
@@ -112,7 +111,7 @@ func (p OccupancyPolicy) tenancy(o Occupant, tenures map[TicketKey]Tenure) Tenan
 		ext = t.Extensions
 	}
 	exp := o.At.Add(p.ExpireAfter + time.Duration(ext)*p.ExtendBy)
-	tn := Tenancy{Expires: exp, Extensions: ext, Max: p.MaxExtensions}
+	tn := Tenancy{Expires: exp, Extensions: ext, Max: max(p.MaxExtensions, 0)}
 	if p.RemindAfter > 0 {
 		tn.RemindAt = exp.Add(-(p.ExpireAfter - p.RemindAfter))
 	}
