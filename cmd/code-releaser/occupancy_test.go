@@ -116,7 +116,9 @@ func tickAll(t *testing.T, rs ...*occReplica) int {
 var keepValue = regexp.MustCompile(`"action_id":"occupancy_keep"[^}]*?"value":"([^"]+)"|"value":"([^"]+)"[^}]*?"action_id":"occupancy_keep"`)
 
 // dms returns the messages in user's DM channel.
-func dms(w *replicaWorld, user string) []slacktest.Message { return w.slack.Messages(slacktest.DM(user)) }
+func dms(w *replicaWorld, user string) []slacktest.Message {
+	return w.slack.Messages(slacktest.DM(user))
+}
 
 func TestOccupancyAcrossReplicas(t *testing.T) {
 	ctx := timeoutCtx(t, 90*time.Second)
