@@ -128,11 +128,14 @@ func (b *Bot) boardBlocks(ctx context.Context, envs []workflow.EnvStatus, limit 
 	now := b.d.Clock.Now()
 	var out []slack.Block
 	for _, st := range envs {
-		if len(out)+3 > limit {
+		if len(out)+4 > limit {
 			out = append(out, contextBlock("…more envs than fit; use `/release status ENV`"))
 			break
 		}
 		out = append(out, section(b.envText(ctx, now, st)))
+		if hb := b.handoffBlock(st); hb != nil {
+			out = append(out, hb)
+		}
 		if st.LastDeploy != nil || st.Lease != nil {
 			out = append(out, contextBlock(envFooter(now, st)))
 		}

@@ -152,6 +152,9 @@ func (n *Notifier) EnvChanged(ctx context.Context, c workflow.EnvChange) error {
 	if c.Reason != "" {
 		fmt.Fprintf(&s, "\nWhy: %s.", escape(c.Reason))
 	}
+	if c.AskedBy != "" {
+		fmt.Fprintf(&s, "\n%s asked for it.", mention(c.AskedBy))
+	}
 	if c.Deploy.Status != "" {
 		fmt.Fprintf(&s, "\nDeploy %s: %s", c.Deploy.Status, escape(c.Deploy.Summary))
 	}

@@ -267,7 +267,7 @@ func (s *Service) expire(ctx context.Context, e Env, o Occupant, tn Tenancy, occ
 	if try, err := s.store.Claim(ctx, tenancyKey("attempt", e, o, tn), expiryRetry); err != nil || !try {
 		return err
 	}
-	c, err := s.removeTicket(ctx, e, o.Ticket, User{ID: releasedByValue}, why)
+	c, err := s.removeTicket(ctx, e, o.Ticket, User{ID: releasedByValue}, why, "")
 	if err == nil {
 		log.Info("ticket expired", slog.String("sha", c.SHA))
 		s.auditEnv(ctx, Event{Env: e.Name, Action: ActionExpired, Actor: releasedByValue, Ticket: o.Ticket, ReleaseID: o.ReleaseID, SHA: c.SHA,
@@ -376,37 +376,21 @@ func (s *Service) Leave(ctx context.Context, env, ticket, releaseID string, by U
 	if by.ID == o.By {
 		why = "its owner removed it from the reminder"
 	}
-	return s.removeTicket(ctx, e, o.Ticket, by, why)
+	return s.removeTicket(ctx, e, o.Ticket, by, why, "")
 }
 
 // ownOccupant finds ticket's entry in env for release releaseID and checks
 // by is its owner or may remove tickets from env.
 func (s *Service) ownOccupant(ctx context.Context, op, env, ticket, releaseID string, by User) (Env, Occupant, error) {
-	e, err := s.Env(env)
-	if err != nil {
-		return Env{}, Occupant{}, err
-	}
-	key, err := ParseTicketKey(ticket)
-	if err != nil {
-		return Env{}, Occupant{}, err
-	}
 	if by.ID == "" {
 		return Env{}, Occupant{}, Errorf(op, Invalid, "who is asking? a user is required")
 	}
-	occ, err := s.store.Occupants(ctx, e.Name)
+	e, o, err := s.findOccupant(ctx, op, env, ticket, releaseID)
 	if err != nil {
-		return Env{}, Occupant{}, fmt.Errorf("read %s's occupants: %w", e.Name, err)
-	}
-	i := slices.IndexFunc(occ, func(o Occupant) bool { return o.Ticket == key })
-	if i < 0 {
-		return Env{}, Occupant{}, Errorf(op, NotFound, "%s is not in %s any more; nothing was changed", key, e.Name)
-	}
-	o := occ[i]
-	if releaseID != "" && o.ReleaseID != releaseID {
-		return Env{}, Occupant{}, Errorf(op, Invalid, "%s was released to %s again since this message; its new release has its own expiry, nothing was changed", key, e.Name)
+		return Env{}, Occupant{}, err
 	}
 	if by.ID != o.By && !e.May(ActRemove, by) {
-		return Env{}, Occupant{}, Errorf(op, Forbidden, "%s is %s's ticket, and %s may not remove tickets from %s", key, o.By, by, e.Name)
+		return Env{}, Occupant{}, Errorf(op, Forbidden, "%s is %s's ticket, and %s may not remove tickets from %s", o.Ticket, o.By, by, e.Name)
 	}
 	return e, o, nil
 }

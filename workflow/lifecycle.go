@@ -124,16 +124,17 @@ type LifecycleNotifier interface {
 
 // EnvChange is a reset, remove, hold, unhold or cancel.
 type EnvChange struct {
-	Action string // ActionReset, ActionRemoved, ActionHeld, ActionUnheld, ActionCancelled
-	Env    Env
-	By     User
-	Ticket TicketKey    // remove, cancel
-	SHA    string       // the env branch after a reset or remove
-	Left   []Occupant   // occupants that left the env
-	Stayed []Occupant   // occupants still in it
-	Hold   *Hold        // hold
-	Deploy DeployResult // the redeploy after a reset or remove
-	Reason string       // why a ticket was removed (expiry, a reason given); "" when asked plainly
+	Action  string // ActionReset, ActionRemoved, ActionHeld, ActionUnheld, ActionCancelled
+	Env     Env
+	By      User
+	Ticket  TicketKey    // remove, cancel
+	SHA     string       // the env branch after a reset or remove
+	Left    []Occupant   // occupants that left the env
+	Stayed  []Occupant   // occupants still in it
+	Hold    *Hold        // hold
+	Deploy  DeployResult // the redeploy after a reset or remove
+	Reason  string       // why a ticket was removed (expiry, a reason given); "" when asked plainly
+	AskedBy string       // who asked the owner to remove it (a handoff); "" when nobody
 }
 
 // lifecycleNotifier returns the Notifier's LifecycleNotifier, nil if none.

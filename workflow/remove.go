@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 )
 
 // Remove takes ticket out of env: under the env's lease it rebuilds the
@@ -24,13 +25,13 @@ func (s *Service) Remove(ctx context.Context, ticket, env string, by User) (EnvC
 	if err != nil {
 		return EnvChange{}, err
 	}
-	return s.removeTicket(ctx, e, key, by, "")
+	return s.removeTicket(ctx, e, key, by, "", "")
 }
 
 // removeTicket is Remove once the user is allowed: why, when set, says
-// why the ticket leaves (its expiry, a reason given) in the audit trail
-// and the notice.
-func (s *Service) removeTicket(ctx context.Context, e Env, key TicketKey, by User, why string) (EnvChange, error) {
+// why the ticket leaves (its expiry, a reason given) and askedBy who asked
+// for it (a handoff), in the audit trail and the notice.
+func (s *Service) removeTicket(ctx context.Context, e Env, key TicketKey, by User, why, askedBy string) (EnvChange, error) {
 	const op = "remove"
 	if e.Production {
 		return EnvChange{}, Errorf(op, Invalid, "%s deploys %s; a ticket leaves it by a revert in %s", e.Name, s.cfg.ProductionBranch, s.cfg.ProductionBranch)
@@ -53,7 +54,7 @@ func (s *Service) removeTicket(ctx context.Context, e Env, key TicketKey, by Use
 	}
 	log := s.log.With(slog.String("op", op), slog.String("env", e.Name), slog.String("ticket", string(key)), slog.String("by", by.ID))
 	defer s.releaseLease(ctx, l, log)
-	c := EnvChange{Action: ActionRemoved, Env: e, By: by, Ticket: key, Reason: why}
+	c := EnvChange{Action: ActionRemoved, Env: e, By: by, Ticket: key, Reason: why, AskedBy: askedBy}
 	err = s.underLease(ctx, l, log, func(ctx context.Context) error {
 		// Read again under the lease: a release may have changed them.
 		occ, err := s.store.Occupants(ctx, e.Name)
@@ -106,7 +107,7 @@ func (s *Service) removeTicket(ctx context.Context, e Env, key TicketKey, by Use
 		}
 		c.SHA, c.Left, c.Stayed = head, left, stayed
 		s.auditEnv(ctx, Event{Env: e.Name, Action: ActionRemoved, Actor: by.ID, Ticket: key, ReleaseID: id, SHA: head,
-			Detail: fmt.Sprintf("%s removed %s%s; %s rebuilt from %s@%s with %s%s", by.ID, owned(left, key), because(why), e.Branch, s.cfg.ProductionBranch, short(master), joinKeys(occupantKeys(stayed)), by.via())})
+			Detail: fmt.Sprintf("%s removed %s%s; %s rebuilt from %s@%s with %s%s", by.ID, owned(left, key), because(why, askedBy), e.Branch, s.cfg.ProductionBranch, short(master), joinKeys(occupantKeys(stayed)), by.via())})
 		if c.Deploy, err = s.redeploy(ctx, l, e, head, by.ID, id, nil, ""); err != nil {
 			return err
 		}
@@ -132,7 +133,10 @@ func orBranch(o Occupant) string {
 }
 
 // because is the audit trail's note of why something was done.
-func because(why string) string {
+func because(why, askedBy string) string {
+	if askedBy != "" {
+		why = strings.TrimPrefix(why+"; asked for by "+askedBy, "; ")
+	}
 	if why == "" {
 		return ""
 	}

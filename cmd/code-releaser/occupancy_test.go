@@ -115,6 +115,8 @@ func tickAll(t *testing.T, rs ...*occReplica) int {
 
 var keepValue = regexp.MustCompile(`"action_id":"occupancy_keep"[^}]*?"value":"([^"]+)"|"value":"([^"]+)"[^}]*?"action_id":"occupancy_keep"`)
 
+var leaveValue = regexp.MustCompile(`"action_id":"occupancy_leave"[^}]*?"value":"([^"]+)"|"value":"([^"]+)"[^}]*?"action_id":"occupancy_leave"`)
+
 // dms returns the messages in user's DM channel.
 func dms(w *replicaWorld, user string) []slacktest.Message {
 	return w.slack.Messages(slacktest.DM(user))
@@ -277,5 +279,29 @@ func TestOccupancyAcrossReplicas(t *testing.T) {
 			t.Errorf("history: %d × %s; want %d", count[k], k, want)
 		}
 	}
+	// ana takes JIRA-1 out from her second reminder, through the new
+	// process's connection.
+	lv := leaveValue.FindStringSubmatch(dms(w, "U0ANA")[1].Blocks)
+	if lv == nil {
+		t.Fatalf("no Remove button in ana's second reminder")
+	}
+	if _, err := w.slack.Send(w.slack.Click("U0ANA", bot.ActionLeave, lv[1]+lv[2]), c.conn); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "JIRA-1 to leave dev", func() bool {
+		occ, _ := w.store.Occupants(ctx, "dev")
+		return len(occ) == 0
+	})
+	if got, master := gitOut(t, w.remote, "rev-parse", "release/dev"), gitOut(t, w.remote, "rev-parse", "master"); got != master {
+		t.Errorf("release/dev at %s after its last ticket left; want master's %s", got, master)
+	}
+	waitUntil(t, 10*time.Second, "the announcement of JIRA-1's removal", func() bool {
+		for _, msg := range w.slack.Messages(slacktest.Channel) {
+			if strings.Contains(msg.Text, "<@U0ANA> took *JIRA-1* out of *dev*") && strings.Contains(msg.Text, "Why: its owner removed it from the reminder.") {
+				return true
+			}
+		}
+		return false
+	})
 	t.Logf("%d sweeps until JIRA-2 left, after %s died; the fake clock at +%v", swept, dead.name, clock.Now().Sub(t0))
 }
