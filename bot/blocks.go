@@ -166,8 +166,8 @@ func (b *Bot) envText(ctx context.Context, now time.Time, st workflow.EnvStatus)
 	}
 	for _, o := range st.Occupants {
 		fmt.Fprintf(&s, "• *%s* %s, %s ago%s", o.Ticket, mention(o.By), age(now, o.At), expiryNote(now, st, o))
-		if js := b.jiraStatus(ctx, o.Ticket); js != "" {
-			fmt.Fprintf(&s, " · Jira: %s", escape(js))
+		if js, done := b.jiraStatus(ctx, o.Ticket); js != "" {
+			fmt.Fprintf(&s, " · Jira: %s%s", escape(js), doneFlag(st, done))
 		}
 		s.WriteString("\n")
 	}
@@ -193,18 +193,19 @@ func envFooter(now time.Time, st workflow.EnvStatus) string {
 	return strings.Join(parts, " · ")
 }
 
-// jiraStatus is the ticket's Jira status, "" without a Tickets port.
-func (b *Bot) jiraStatus(ctx context.Context, key workflow.TicketKey) string {
+// jiraStatus is the ticket's Jira status, "" without a Tickets port, and
+// whether it is in the done category.
+func (b *Bot) jiraStatus(ctx context.Context, key workflow.TicketKey) (string, bool) {
 	if b.d.Tickets == nil {
-		return ""
+		return "", false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	t, err := b.d.Tickets.Lookup(ctx, key)
 	if err != nil {
-		return "?"
+		return "?", false
 	}
-	return orNone(t.Status, t.StatusCategory)
+	return orNone(t.Status, t.StatusCategory), t.StatusCategory == "done"
 }
 
 // boardText is the board's plain-text fallback (notifications, screen

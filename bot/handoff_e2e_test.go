@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/code-releaser/code-releaser/bot"
 	"github.com/code-releaser/code-releaser/bot/slacktest"
@@ -147,5 +148,37 @@ func TestHandoffThroughSlack(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("history lacks %q:\n%s", want, all)
 		}
+	}
+}
+
+// TestBoardShowsExpiryAndDone: the Home board and /release status give
+// each ticket's expiry, and flag a ticket whose Jira ticket is done.
+func TestBoardShowsExpiryAndDone(t *testing.T) {
+	w := newWorld(t, options{lifecycle: true, occupancy: true, envs: []workflow.Env{
+		{Name: "dev", Occupancy: workflow.OccupancyPolicy{RemindAfter: 72 * time.Hour, ExpireAfter: 7 * 24 * time.Hour}},
+		{Name: "prod", Production: true}}})
+	w.send(t, w.slack.SlashCommand(ana, "OPS-1 dev"), 0)
+	w.waitMessage(t, "released *OPS-1*")
+	w.tickets.Add(workflow.Ticket{Key: "OPS-1", Summary: "Change 1", Status: "Closed", StatusCategory: "done"})
+	w.send(t, w.slack.HomeOpened(ana), 0)
+	waitFor(t, "views.publish", func() bool { return len(w.slack.Calls("views.publish")) > 0 })
+	view := w.slack.Calls("views.publish")[0].Param("view")
+	expires := time.Now().Add(7 * 24 * time.Hour).UTC()
+	for _, want := range []string{"· expires in 6d23h (" + expires.Format("Jan 2"), "Jira: Closed :checkered_flag: done in Jira: remove it?"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("the Home board lacks %q: %s", want, view)
+		}
+	}
+	if got := w.reply(t, w.slack.SlashCommand(ben, "status dev")); !strings.Contains(got, "dev: OPS-1") {
+		t.Errorf("status reply text: %q", got)
+	}
+	var blocks string
+	for _, r := range w.slack.Responses() {
+		if b, err := json.Marshal(r["blocks"]); err == nil && strings.Contains(string(b), "expires in 6d23h") {
+			blocks = string(b)
+		}
+	}
+	if blocks == "" {
+		t.Errorf("no /release status reply shows the expiry: %v", w.slack.Responses())
 	}
 }

@@ -157,3 +157,15 @@ func expiryNote(now time.Time, st workflow.EnvStatus, o workflow.Occupant) strin
 	}
 	return note
 }
+
+// doneFlag flags a ticket whose Jira ticket is done: it may leave the env
+// (and will, with remove_when_done).
+func doneFlag(st workflow.EnvStatus, done bool) string {
+	if !done {
+		return ""
+	}
+	if st.Env.Occupancy.RemoveWhenDone {
+		return " :checkered_flag: done in Jira: leaving"
+	}
+	return " :checkered_flag: done in Jira: remove it?"
+}

@@ -264,3 +264,34 @@ func TestExpiryThatNoLongerMergesLeavesTheBranch(t *testing.T) {
 		t.Errorf("comments: %q", n.comments)
 	}
 }
+
+// With remove_when_done a ticket whose Jira status reaches the done
+// category leaves at the next sweep, before its expiry; without it, it
+// stays.
+func TestRemoveWhenDone(t *testing.T) {
+	for _, removeWhenDone := range []bool{false, true} {
+		w, n, clock := occupancyWorld(t)
+		ctx := t.Context()
+		w.svc, _ = workflow.NewService(nil, workflow.Config{Envs: []workflow.Env{
+			{Name: "dev", Occupancy: workflow.OccupancyPolicy{RemoveWhenDone: removeWhenDone}}, {Name: "prod", Production: true}}}, w.deps)
+		w.repo.Commit("OPS-1", "OPS-1", map[string]string{"f1.yml": "1\n"})
+		w.repo.Commit("OPS-2", "OPS-2", map[string]string{"f2.yml": "2\n"})
+		w.mustRelease(t, "OPS-1", "dev", ana)
+		w.mustRelease(t, "OPS-2", "dev", ben)
+		w.tickets.Add(workflow.Ticket{Key: "OPS-2", Summary: "Change 2", Status: "Closed", StatusCategory: "done"})
+		clock.Advance(time.Minute)
+		if err := w.svc.SweepOccupancy(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want := []workflow.TicketKey{"OPS-1", "OPS-2"}
+		if removeWhenDone {
+			want = want[:1]
+		}
+		if diff := cmp.Diff(w.occupants(t, "dev"), want); diff != "" {
+			t.Errorf("remove_when_done %v: occupants (-got +want):\n%s", removeWhenDone, diff)
+		}
+		if removeWhenDone && (len(n.comments) != 1 || !strings.Contains(n.comments[0], "its ticket is done (remove_when_done)")) {
+			t.Errorf("comments: %q", n.comments)
+		}
+	}
+}
