@@ -160,52 +160,59 @@ func (s *Service) sweepEnv(ctx context.Context, e Env) error {
 		}
 	}
 	now := s.clock.Now()
-	master := ""
-	inMaster := func(o Occupant) bool {
-		if master == "" {
-			if err := s.repo.Fetch(ctx); err != nil {
-				s.log.Warn("occupancy: fetch", slog.Any("err", err))
-			}
-			if m, ok, err := s.repo.Tip(ctx, s.cfg.ProductionBranch); err == nil && ok {
-				master = m
-			}
-		}
-		if master == "" || o.TicketSHA == "" {
-			return false
-		}
-		in, err := s.repo.IsAncestor(ctx, o.TicketSHA, master)
-		return err == nil && in
-	}
+	// Whether a ticket is in master is asked of git (a fetch per env and
+	// pass) only once something is about to happen to it.
+	g := &graduation{s: s}
 	var errs []error
 	for _, o := range occ {
 		tn := e.Occupancy.tenancy(o, ten)
 		switch {
 		case !tn.Expires.IsZero() && !now.Before(tn.Expires):
-			if inMaster(o) {
-				continue // graduated: it leaves with the next release
-			}
 			why := fmt.Sprintf("expired: in %s for %s (expire_after %s", e.Name, FormatAge(now.Sub(o.At)), FormatAge(e.Occupancy.ExpireAfter))
 			if tn.Extensions > 0 {
 				why += fmt.Sprintf(", kept %d time(s)", tn.Extensions)
 			}
-			if err := s.expire(ctx, e, o, tn, occ, why+")"); err != nil {
+			if err := s.expire(ctx, e, o, tn, occ, why+")", g); err != nil {
 				errs = append(errs, err)
 			}
 		case e.Occupancy.RemoveWhenDone && s.doneInTracker(ctx, o.Ticket):
-			if inMaster(o) {
-				continue
-			}
-			if err := s.expire(ctx, e, o, tn, occ, "its ticket is done (remove_when_done)"); err != nil {
+			if err := s.expire(ctx, e, o, tn, occ, "its ticket is done (remove_when_done)", g); err != nil {
 				errs = append(errs, err)
 			}
 		case !tn.RemindAt.IsZero() && !now.Before(tn.RemindAt):
-			if inMaster(o) {
-				continue
-			}
-			s.remind(ctx, e, o, tn, now)
+			s.remind(ctx, e, o, tn, now, g)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// graduation answers whether occupants are in the production branch,
+// fetching once.
+type graduation struct {
+	s       *Service
+	fetched bool
+	master  string
+}
+
+// in reports whether o's released commits are all in the production
+// branch; when git cannot say, it says no (the ticket is treated as in
+// the env).
+func (g *graduation) in(ctx context.Context, o Occupant) bool {
+	s := g.s
+	if !g.fetched {
+		g.fetched = true
+		if err := s.repo.Fetch(ctx); err != nil {
+			s.log.Warn("occupancy: fetch", slog.Any("err", err))
+		}
+		if m, ok, err := s.repo.Tip(ctx, s.cfg.ProductionBranch); err == nil && ok {
+			g.master = m
+		}
+	}
+	if g.master == "" || o.TicketSHA == "" {
+		return false
+	}
+	in, err := s.repo.IsAncestor(ctx, o.TicketSHA, g.master)
+	return err == nil && in
 }
 
 // tenancyKey names one expiry date of one release of a ticket in an env,
@@ -215,7 +222,7 @@ func tenancyKey(what string, e Env, o Occupant, tn Tenancy) string {
 }
 
 // remind sends o's owner one reminder per expiry date.
-func (s *Service) remind(ctx context.Context, e Env, o Occupant, tn Tenancy, now time.Time) {
+func (s *Service) remind(ctx context.Context, e Env, o Occupant, tn Tenancy, now time.Time, g *graduation) {
 	ttl := tn.Expires.Sub(now) + 30*24*time.Hour
 	first, err := s.store.Claim(ctx, tenancyKey("remind", e, o, tn), ttl)
 	if err != nil || !first {
@@ -223,6 +230,9 @@ func (s *Service) remind(ctx context.Context, e Env, o Occupant, tn Tenancy, now
 			s.log.Warn("occupancy: claim a reminder", slog.Any("err", err))
 		}
 		return
+	}
+	if g.in(ctx, o) {
+		return // graduated: no reminder for this expiry date
 	}
 	p := e.Occupancy.withDefaults()
 	r := Reminder{Env: e, Occupant: o, Tenancy: tn, Age: now.Sub(o.At), ExtendBy: p.ExtendBy}
@@ -248,7 +258,7 @@ func (s *Service) doneInTracker(ctx context.Context, key TicketKey) bool {
 
 // expire removes o from e, saying why (its expiry, its ticket done),
 // unless e is held.
-func (s *Service) expire(ctx context.Context, e Env, o Occupant, tn Tenancy, occ []Occupant, why string) error {
+func (s *Service) expire(ctx context.Context, e Env, o Occupant, tn Tenancy, occ []Occupant, why string, g *graduation) error {
 	log := s.log.With(slog.String("op", "expire"), slog.String("env", e.Name), slog.String("ticket", string(o.Ticket)))
 	if h, held, err := s.store.Hold(ctx, e.Name); err != nil {
 		return fmt.Errorf("read %s's hold: %w", e.Name, err)
@@ -266,6 +276,9 @@ func (s *Service) expire(ctx context.Context, e Env, o Occupant, tn Tenancy, occ
 	// One attempt an hour at most, whichever replica runs the scheduler.
 	if try, err := s.store.Claim(ctx, tenancyKey("attempt", e, o, tn), expiryRetry); err != nil || !try {
 		return err
+	}
+	if g.in(ctx, o) {
+		return nil // graduated: it leaves with the next release
 	}
 	c, err := s.removeTicket(ctx, e, o.Ticket, User{ID: releasedByValue}, why, "")
 	if err == nil {

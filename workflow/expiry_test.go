@@ -295,3 +295,35 @@ func TestRemoveWhenDone(t *testing.T) {
 		}
 	}
 }
+
+// A Keep belongs to the release that brought the ticket in: a remove that
+// merges the ticket again, and a later release that reads the occupants
+// from git, keep it.
+func TestKeepOutlivesARebuild(t *testing.T) {
+	w, _, clock := occupancyWorld(t)
+	ctx := t.Context()
+	for i, k := range []string{"OPS-1", "OPS-2", "OPS-3"} {
+		w.repo.Commit(k, k, map[string]string{"f" + k + ".yml": k + "\n"})
+		w.mustRelease(t, k, "dev", []workflow.User{ana, ben, cy}[i])
+	}
+	occ, err := w.store.Occupants(ctx, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(3*24*time.Hour + time.Minute)
+	if _, err := w.svc.Keep(ctx, "dev", "OPS-1", occ[0].ReleaseID, 0, ana); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Remove(ctx, "OPS-2", "dev", cy); err != nil {
+		t.Fatal(err)
+	}
+	w.repo.Commit("OPS-4", "OPS-4", map[string]string{"fOPS-4.yml": "4\n"})
+	w.mustRelease(t, "OPS-4", "dev", ben)
+	st, err := w.svc.Status(ctx, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tn := st[0].Tenancies["OPS-1"]; tn.Extensions != 1 || !tn.Expires.Equal(occ[0].At.Add(10*24*time.Hour)) {
+		t.Errorf("OPS-1 after a rebuild and a release: %+v; want kept once, until 10d after its release", tn)
+	}
+}
