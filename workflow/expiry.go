@@ -62,18 +62,8 @@ type OccupancyNotice struct {
 
 // occupancyNotifier returns the Notifier's OccupancyNotifier, nil if none.
 func (s *Service) occupancyNotifier() OccupancyNotifier {
-	n := s.notify
-	for range 4 {
-		if on, ok := n.(OccupancyNotifier); ok {
-			return on
-		}
-		u, ok := n.(interface{ Unwrap() Notifier })
-		if !ok {
-			return nil
-		}
-		n = u.Unwrap()
-	}
-	return nil
+	on, _ := notifierAs[OccupancyNotifier](s.notify)
+	return on
 }
 
 func (s *Service) tellOccupancy(what string, f func(OccupancyNotifier) error) error {

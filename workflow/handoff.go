@@ -57,18 +57,13 @@ func (s *Service) AnswerRelease(ctx context.Context, env, ticket, releaseID, ask
 // decides who): the reason and the user are in the audit trail and the
 // channel's announcement. The reason is made safe like a hold's.
 func (s *Service) ForceRemove(ctx context.Context, ticket, env string, by User, reason string) (EnvChange, error) {
-	const op = "remove"
-	e, err := s.lifecycleEnv(op, env, ActRemove, by)
-	if err != nil {
-		return EnvChange{}, err
-	}
-	key, err := ParseTicketKey(ticket)
+	e, key, err := s.removeRequest(ticket, env, by)
 	if err != nil {
 		return EnvChange{}, err
 	}
 	reason = cleanText(reason, maxRemoveReason)
 	if reason == "" {
-		return EnvChange{}, Errorf(op, Invalid, "a forced removal needs a reason")
+		return EnvChange{}, Errorf("remove", Invalid, "a forced removal needs a reason")
 	}
 	return s.removeTicket(ctx, e, key, by, reason, "")
 }

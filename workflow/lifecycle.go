@@ -139,18 +139,24 @@ type EnvChange struct {
 
 // lifecycleNotifier returns the Notifier's LifecycleNotifier, nil if none.
 func (s *Service) lifecycleNotifier() LifecycleNotifier {
-	n := s.notify
+	ln, _ := notifierAs[LifecycleNotifier](s.notify)
+	return ln
+}
+
+// notifierAs returns n, or the Notifier it wraps (RecordTickets), as a T.
+func notifierAs[T any](n Notifier) (T, bool) {
 	for range 4 {
-		if ln, ok := n.(LifecycleNotifier); ok {
-			return ln
+		if t, ok := n.(T); ok {
+			return t, true
 		}
 		u, ok := n.(interface{ Unwrap() Notifier })
 		if !ok {
-			return nil
+			break
 		}
 		n = u.Unwrap()
 	}
-	return nil
+	var zero T
+	return zero, false
 }
 
 // Unwrap returns the Notifier RecordTickets wraps.

@@ -16,16 +16,25 @@ import (
 // pushes the branch as a compare-and-swap, records the occupants,
 // redeploys and tells the people concerned.
 func (s *Service) Remove(ctx context.Context, ticket, env string, by User) (EnvChange, error) {
-	const op = "remove"
-	e, err := s.lifecycleEnv(op, env, ActRemove, by)
-	if err != nil {
-		return EnvChange{}, err
-	}
-	key, err := ParseTicketKey(ticket)
+	e, key, err := s.removeRequest(ticket, env, by)
 	if err != nil {
 		return EnvChange{}, err
 	}
 	return s.removeTicket(ctx, e, key, by, "", "")
+}
+
+// removeRequest checks a remove without I/O: the env, the user's right
+// to remove tickets from it, the ticket key.
+func (s *Service) removeRequest(ticket, env string, by User) (Env, TicketKey, error) {
+	e, err := s.lifecycleEnv("remove", env, ActRemove, by)
+	if err != nil {
+		return Env{}, "", err
+	}
+	key, err := ParseTicketKey(ticket)
+	if err != nil {
+		return Env{}, "", err
+	}
+	return e, key, nil
 }
 
 // removeTicket is Remove once the user is allowed: why, when set, says

@@ -7,22 +7,14 @@ package main
 // killed and another started in the middle.
 
 import (
-	"context"
-	"log/slog"
-	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/code-releaser/code-releaser/bot"
 	"github.com/code-releaser/code-releaser/bot/slacktest"
-	"github.com/code-releaser/code-releaser/integrations/gitrepo"
-	"github.com/code-releaser/code-releaser/store"
 	"github.com/code-releaser/code-releaser/workflow"
 	"github.com/code-releaser/code-releaser/workflow/workflowtest"
 )
@@ -36,52 +28,10 @@ type occReplica struct {
 
 func (w *replicaWorld) startOccupancy(t *testing.T, name string, conn int, clock workflow.Clock) *occReplica {
 	t.Helper()
-	r := &replica{name: name, conn: conn}
-	r.ctx, r.cancel = context.WithCancel(context.Background())
-	t.Cleanup(func() { r.cancel(); r.wg.Wait() })
-	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", name)
-	rdb := redis.NewClient(&redis.Options{Addr: w.redis.Addr, MaxRetries: -1})
-	rdb.AddHook(killHook{&r.dead})
-	t.Cleanup(func() { rdb.Close() })
-	st, err := store.NewRedis(rdb, store.RedisOptions{Prefix: w.prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := bot.NewClient(log, bot.ClientConfig{BotToken: "xoxb-replicas", AppToken: "xapp-replicas", APIURL: w.slack.URL,
-		HTTPClient: &http.Client{Transport: killTransport{&r.dead}, Timeout: 10 * time.Second}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, err := gitrepo.Open(r.ctx, log, gitrepo.Config{URL: "file://" + filepath.ToSlash(w.remote), CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { repo.Close() })
-	notifier := bot.NewNotifier(log, client, bot.NotifierConfig{AnnounceChannel: slacktest.Channel}, st)
-	r.deploy = &replicaDeployer{name: name, log: w.deploy, entered: make(chan struct{})}
-	r.svc, err = workflow.NewService(log, workflow.Config{
-		Envs: []workflow.Env{
-			{Name: "dev", Occupancy: workflow.OccupancyPolicy{RemindAfter: 3 * 24 * time.Hour, ExpireAfter: 7 * 24 * time.Hour, MaxExtensions: 1}},
-			{Name: "prod", Production: true},
-		},
-		LeaseTTL: time.Second, PollInterval: 20 * time.Millisecond,
-	}, workflow.Deps{Repo: repo, Deployer: r.deploy, Store: st, Notifier: notifier, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.worker, err = r.svc.NewWorker(workflow.WorkerConfig{ID: name, Slots: 2, DrainTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bot.New(log, client, bot.Config{DrainTimeout: 5 * time.Second},
-		bot.Deps{Service: r.svc, Claims: st, Notifier: notifier, Lifecycle: r.svc, Occupancy: r.svc, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.wg.Go(func() { b.Run(r.ctx) })
-	if err := w.slack.WaitConnections(timeoutCtx(t, 10*time.Second), conn); err != nil {
-		t.Fatal(err)
-	}
+	r := w.startWith(t, name, conn, replicaOptions{clock: clock, envs: []workflow.Env{
+		{Name: "dev", Occupancy: workflow.OccupancyPolicy{RemindAfter: 3 * 24 * time.Hour, ExpireAfter: 7 * 24 * time.Hour, MaxExtensions: 1}},
+		{Name: "prod", Production: true},
+	}})
 	r.runWorker()
 	return &occReplica{replica: r, sched: r.svc.NewOccupancyScheduler(name, 100*time.Millisecond)}
 }
