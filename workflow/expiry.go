@@ -270,7 +270,7 @@ func (s *Service) expire(ctx context.Context, e Env, o Occupant, tn Tenancy, occ
 	if g.in(ctx, o) {
 		return nil // graduated: it leaves with the next release
 	}
-	c, err := s.removeTicket(ctx, e, o.Ticket, User{ID: releasedByValue}, why, "")
+	c, err := s.removeTicket(ctx, e, o.Ticket, User{ID: releasedByValue}, removal{why: why, release: o.ReleaseID})
 	if err == nil {
 		log.Info("ticket expired", slog.String("sha", c.SHA))
 		s.auditEnv(ctx, Event{Env: e.Name, Action: ActionExpired, Actor: releasedByValue, Ticket: o.Ticket, ReleaseID: o.ReleaseID, SHA: c.SHA,
@@ -379,7 +379,7 @@ func (s *Service) Leave(ctx context.Context, env, ticket, releaseID string, by U
 	if by.ID == o.By {
 		why = "its owner removed it from the reminder"
 	}
-	return s.removeTicket(ctx, e, o.Ticket, by, why, "")
+	return s.removeTicket(ctx, e, o.Ticket, by, removal{why: why, release: o.ReleaseID})
 }
 
 // ownOccupant finds ticket's entry in env for release releaseID and checks

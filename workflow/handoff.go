@@ -46,7 +46,7 @@ func (s *Service) AnswerRelease(ctx context.Context, env, ticket, releaseID, ask
 		return EnvChange{}, err
 	}
 	if remove {
-		return s.removeTicket(ctx, e, o.Ticket, by, "", asker)
+		return s.removeTicket(ctx, e, o.Ticket, by, removal{askedBy: asker, release: o.ReleaseID})
 	}
 	s.auditEnv(ctx, Event{Env: e.Name, Action: ActionHandoffKept, Actor: by.ID, Ticket: o.Ticket, ReleaseID: o.ReleaseID,
 		Detail: fmt.Sprintf("%s keeps %s in %s (asked by %s)%s", by.ID, o.Ticket, e.Name, asker, by.via())})
@@ -65,7 +65,7 @@ func (s *Service) ForceRemove(ctx context.Context, ticket, env string, by User, 
 	if reason == "" {
 		return EnvChange{}, Errorf("remove", Invalid, "a forced removal needs a reason")
 	}
-	return s.removeTicket(ctx, e, key, by, reason, "")
+	return s.removeTicket(ctx, e, key, by, removal{why: reason})
 }
 
 // findOccupant finds ticket's entry in env for release releaseID ("": any).

@@ -20,7 +20,15 @@ func (s *Service) Remove(ctx context.Context, ticket, env string, by User) (EnvC
 	if err != nil {
 		return EnvChange{}, err
 	}
-	return s.removeTicket(ctx, e, key, by, "", "")
+	return s.removeTicket(ctx, e, key, by, removal{})
+}
+
+// removal says why a ticket is removed: why (its expiry, a reason given)
+// and askedBy (who asked, in a handoff) go to the audit trail and the
+// notice; release, when set, is the release of the ticket the removal is
+// about: a ticket released again since is left alone (NotFound).
+type removal struct {
+	why, askedBy, release string
 }
 
 // removeRequest checks a remove without I/O: the env, the user's right
@@ -37,10 +45,9 @@ func (s *Service) removeRequest(ticket, env string, by User) (Env, TicketKey, er
 	return e, key, nil
 }
 
-// removeTicket is Remove once the user is allowed: why, when set, says
-// why the ticket leaves (its expiry, a reason given) and askedBy who asked
-// for it (a handoff), in the audit trail and the notice.
-func (s *Service) removeTicket(ctx context.Context, e Env, key TicketKey, by User, why, askedBy string) (EnvChange, error) {
+// removeTicket is Remove once the user is allowed, for the reasons in rm.
+func (s *Service) removeTicket(ctx context.Context, e Env, key TicketKey, by User, rm removal) (EnvChange, error) {
+	why, askedBy := rm.why, rm.askedBy
 	const op = "remove"
 	if e.Production {
 		return EnvChange{}, Errorf(op, Invalid, "%s deploys %s; a ticket leaves it by a revert in %s", e.Name, s.cfg.ProductionBranch, s.cfg.ProductionBranch)
@@ -69,6 +76,11 @@ func (s *Service) removeTicket(ctx context.Context, e Env, key TicketKey, by Use
 		occ, err := s.store.Occupants(ctx, e.Name)
 		if err != nil {
 			return fmt.Errorf("read %s's occupants: %w", e.Name, err)
+		}
+		if i := slices.IndexFunc(occ, func(o Occupant) bool { return o.Ticket == key }); i < 0 {
+			return Errorf(op, NotFound, "%s left %s meanwhile; nothing was changed", key, e.Name)
+		} else if rm.release != "" && occ[i].ReleaseID != rm.release {
+			return Errorf(op, NotFound, "%s was released to %s again meanwhile; nothing was changed", key, e.Name)
 		}
 		master, old, err := s.envTips(ctx, e)
 		if err != nil {
