@@ -327,3 +327,58 @@ func TestKeepOutlivesARebuild(t *testing.T) {
 		t.Errorf("OPS-1 after a rebuild and a release: %+v; want kept once, until 10d after its release", tn)
 	}
 }
+
+// fetchHook runs hook once, at the first Fetch after it is armed.
+type fetchHook struct {
+	*workflowtest.Repo
+	mu   sync.Mutex
+	hook func()
+}
+
+func (r *fetchHook) Fetch(ctx context.Context) error {
+	r.mu.Lock()
+	h := r.hook
+	r.hook = nil
+	r.mu.Unlock()
+	if h != nil {
+		h()
+	}
+	return r.Repo.Fetch(ctx)
+}
+
+// A ticket released again between the sweep's look and its removal is
+// not taken out by its old release's expiry.
+func TestExpiryLeavesATicketReleasedAgain(t *testing.T) {
+	n := &occNotes{lifeNotes: &lifeNotes{Notifier: &workflowtest.Notifier{}}}
+	clock := workflowtest.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	var repo *fetchHook
+	w := newWorld(t, func(c *workflow.Config, d *workflow.Deps) {
+		c.Envs[0].Occupancy = devOccupancy
+		repo = &fetchHook{Repo: d.Repo.(*workflowtest.Repo)}
+		d.Repo, d.Notifier, d.Clock, d.Commenter = repo, n, clock, n
+	})
+	ctx := t.Context()
+	w.repo.Commit("OPS-1", "OPS-1", map[string]string{"f1.yml": "1\n"})
+	first := w.mustRelease(t, "OPS-1", "dev", ana)
+	clock.Advance(7*24*time.Hour + time.Minute)
+	var again workflow.Release
+	repo.mu.Lock()
+	repo.hook = func() {
+		w.repo.Commit("OPS-1", "OPS-1 again", map[string]string{"f1.yml": "2\n"})
+		again = w.mustRelease(t, "OPS-1", "dev", ana)
+	}
+	repo.mu.Unlock()
+	if err := w.svc.SweepOccupancy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	occ, err := w.store.Occupants(ctx, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(occ) != 1 || occ[0].ReleaseID != again.ID || again.ID == first.ID {
+		t.Errorf("dev's occupants: %+v; want OPS-1 of its new release %s", occ, again.ID)
+	}
+	if len(n.comments) != 0 {
+		t.Errorf("comments: %q; want none", n.comments)
+	}
+}
