@@ -382,3 +382,35 @@ func TestExpiryLeavesATicketReleasedAgain(t *testing.T) {
 		t.Errorf("comments: %q; want none", n.comments)
 	}
 }
+
+// A scheduler started after a deadline passed (the replicas were down)
+// handles it at once, and gives its lease back when it stops, so that
+// another replica's scheduler takes over without waiting for it to expire.
+func TestSchedulerHandlesMissedDeadlinesAtStart(t *testing.T) {
+	w, n, clock := occupancyWorld(t)
+	w.repo.Commit("OPS-1", "OPS-1", map[string]string{"f1.yml": "1\n"})
+	w.mustRelease(t, "OPS-1", "dev", ana)
+	clock.Advance(30 * 24 * time.Hour) // down for a month
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	sched := w.svc.NewOccupancyScheduler("a", time.Hour)
+	go func() { defer close(done); sched.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.occupants(t, "dev")) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the missed expiry was not handled at start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if l, held, err := w.store.CurrentLease(t.Context(), "~occupancy"); err != nil || held {
+		t.Errorf("the scheduler's lease after it stopped: %+v, %v, %v; want free", l, held, err)
+	}
+	if got := n.reminded(); len(got) != 0 {
+		t.Errorf("reminders for a ticket already past its expiry: %v; want none", got)
+	}
+	if ok, err := w.svc.NewOccupancyScheduler("b", time.Hour).Tick(t.Context()); err != nil || !ok {
+		t.Errorf("another scheduler's tick: %v, %v; want it to sweep at once", ok, err)
+	}
+}
