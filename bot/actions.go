@@ -39,6 +39,12 @@ func (b *Bot) actionTable() map[string]action {
 		ActionConfirm: {check: b.mayConfirm, run: b.confirm},
 		ActionCancel:  {run: b.dismiss},
 		ActionRefresh: {noClaim: true, run: b.refresh},
+		ActionKeep:    {run: b.keep},
+		ActionLeave:   {run: b.leave},
+		// Handoff: anyone may ask; the owner (or an env admin) answers.
+		ActionAskRelease:    {run: b.askRelease},
+		ActionHandoffRemove: {run: b.answerRelease(true)},
+		ActionHandoffKeep:   {run: b.answerRelease(false)},
 	}
 }
 

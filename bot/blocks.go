@@ -211,11 +211,14 @@ func (b *Bot) boardBlocks(ctx context.Context, envs []workflow.EnvStatus, limit 
 	now := b.d.Clock.Now()
 	var out []slack.Block
 	for _, st := range envs {
-		if len(out)+3 > limit {
+		if len(out)+4 > limit {
 			out = append(out, contextBlock("…more envs than fit; use `/release status ENV`"))
 			break
 		}
 		out = append(out, section(b.envText(ctx, now, st)))
+		if hb := b.handoffBlock(st); hb != nil {
+			out = append(out, hb)
+		}
 		if st.LastDeploy != nil || st.Lease != nil {
 			out = append(out, contextBlock(envFooter(now, st)))
 		}
@@ -245,9 +248,9 @@ func (b *Bot) envText(ctx context.Context, now time.Time, st workflow.EnvStatus)
 		}
 	}
 	for _, o := range st.Occupants {
-		fmt.Fprintf(&s, "• *%s* %s, %s", o.Ticket, mention(o.By), ago(now, o.At))
-		if js := b.jiraStatus(ctx, o.Ticket); js != "" {
-			fmt.Fprintf(&s, " · Jira: %s", escape(js))
+		fmt.Fprintf(&s, "• *%s* %s, %s%s", o.Ticket, mention(o.By), ago(now, o.At), expiryNote(now, st, o))
+		if js, done := b.jiraStatus(ctx, o.Ticket); js != "" {
+			fmt.Fprintf(&s, " · Jira: %s%s", escape(js), doneFlag(st, done))
 		}
 		s.WriteString("\n")
 	}
@@ -273,18 +276,19 @@ func envFooter(now time.Time, st workflow.EnvStatus) string {
 	return strings.Join(parts, " · ")
 }
 
-// jiraStatus is the ticket's Jira status, "" without a Tickets port.
-func (b *Bot) jiraStatus(ctx context.Context, key workflow.TicketKey) string {
+// jiraStatus is the ticket's Jira status, "" without a Tickets port, and
+// whether it is in the done category.
+func (b *Bot) jiraStatus(ctx context.Context, key workflow.TicketKey) (string, bool) {
 	if b.d.Tickets == nil {
-		return ""
+		return "", false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	t, err := b.d.Tickets.Lookup(ctx, key)
 	if err != nil {
-		return "?"
+		return "?", false
 	}
-	return orNone(t.Status, t.StatusCategory)
+	return orNone(t.Status, t.StatusCategory), t.StatusCategory == "done"
 }
 
 // boardText is the board's plain-text fallback (notifications, screen

@@ -75,6 +75,7 @@ type Deps struct {
 	Tickets   workflow.Tickets // optional: Jira status on the board
 	Lifecycle Lifecycle        // optional until the env lifecycle lands
 	Approvals Approvals        // optional until prod approvals land
+	Occupancy Occupancy        // optional: the reminders' Keep and Remove buttons
 	Clock     workflow.Clock   // nil: the system clock
 }
 

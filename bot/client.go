@@ -280,7 +280,21 @@ func (l slogLogger) Output(_ int, s string) error {
 // allow lists and approvers). views.publish, chat.getPermalink and
 // auth.test need none; the app-level token needs connections:write for
 // apps.connections.open.
-func Scopes() []string { return []string{"chat:write", "commands", "usergroups:read"} }
+func Scopes() []string { return []string{"chat:write", "commands", "usergroups:read", "im:write"} }
 
 // Events are the bot events the bot subscribes to.
 func Events() []string { return []string{"app_home_opened"} }
+
+// openDM opens (or finds) the direct-message channel with user and
+// returns its ID.
+func (c *Client) openDM(ctx context.Context, user string) (string, error) {
+	var id string
+	err := c.call(ctx, "conversations.open", func(ctx context.Context) error {
+		ch, _, _, err := c.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}})
+		if err == nil && ch != nil {
+			id = ch.ID
+		}
+		return err
+	})
+	return id, err
+}

@@ -3,14 +3,17 @@ package bot
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/code-releaser/code-releaser/workflow"
 )
 
-// removeCommand is /release remove TICKET ENV.
+// removeCommand is /release remove TICKET ENV [reason].
 func (b *Bot) removeCommand() Command {
 	return Command{
 		Name:    "remove",
-		Args:    []Arg{ArgTicket, ArgEnv},
-		Summary: "rebuild the env branch from master and the other tickets in it",
+		Args:    []Arg{ArgTicket, ArgEnv, ArgReason},
+		Summary: "rebuild the env branch from master and the other tickets in it (a reason is recorded and announced)",
 		Run:     b.remove,
 	}
 }
@@ -19,7 +22,13 @@ func (b *Bot) remove(ctx context.Context, req *Request) (Reply, error) {
 	if b.d.Lifecycle == nil {
 		return Reply{}, notYet("remove")
 	}
-	c, err := b.d.Lifecycle.Remove(withOrigin(ctx, req), req.Args.Ticket, req.Args.Env, req.User)
+	var c workflow.EnvChange
+	var err error
+	if h := b.handoff(); h != nil && strings.TrimSpace(req.Args.Reason) != "" {
+		c, err = h.ForceRemove(withOrigin(ctx, req), req.Args.Ticket, req.Args.Env, req.User, req.Args.Reason)
+	} else {
+		c, err = b.d.Lifecycle.Remove(withOrigin(ctx, req), req.Args.Ticket, req.Args.Env, req.User)
+	}
 	if err != nil {
 		return Reply{}, err
 	}

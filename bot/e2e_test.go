@@ -56,6 +56,8 @@ type options struct {
 	// worker configures the job worker (ID, Slots and a 100 ms
 	// DrainTimeout by default).
 	worker workflow.WorkerConfig
+	// occupancy wires the reminders' and the handoff's buttons.
+	occupancy bool
 }
 
 func newWorld(t *testing.T, o options) *world {
@@ -137,13 +139,17 @@ func newWorld(t *testing.T, o options) *world {
 			o.approvals = w.svc
 		}
 	}
+	var occupancy bot.Occupancy
+	if o.occupancy {
+		occupancy = w.svc
+	}
 	for i := range o.replicas {
 		cfg := o.bot
 		if cfg.DrainTimeout == 0 {
 			cfg.DrainTimeout = 5 * time.Second
 		}
 		b, err := bot.New(log.With("replica", i), client, cfg, bot.Deps{
-			Service: w.svc, Claims: w.store, Notifier: notifier, Tickets: tickets, Approvals: o.approvals, Lifecycle: lifecycle,
+			Service: w.svc, Claims: w.store, Notifier: notifier, Tickets: tickets, Approvals: o.approvals, Lifecycle: lifecycle, Occupancy: occupancy,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -160,6 +160,12 @@ func (n *Notifier) EnvChanged(ctx context.Context, c workflow.EnvChange) error {
 	default:
 		return nil
 	}
+	if c.Reason != "" {
+		fmt.Fprintf(&s, "\nWhy: %s.", escape(c.Reason))
+	}
+	if c.AskedBy != "" {
+		fmt.Fprintf(&s, "\n%s asked for it.", mention(c.AskedBy))
+	}
 	if c.Deploy.Status != "" {
 		s.WriteString("\n" + deployLine(c.Deploy))
 	}

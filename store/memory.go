@@ -28,6 +28,7 @@ type Memory struct {
 	approvals map[string]*workflow.ApprovalRequest
 	messages  map[string]messageRef
 	epoch     string
+	tenures   map[string]map[workflow.TicketKey]workflow.Tenure // env → ticket → tenure
 }
 
 type queued struct {

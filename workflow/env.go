@@ -38,6 +38,9 @@ type Env struct {
 	// before anything is deployed; see ApprovalPolicy. Only production
 	// envs may have them (ValidateApprovals).
 	Approvals ApprovalPolicy
+	// Occupancy is how long tickets stay in a non-prod env: reminders,
+	// expiry, extensions (see OccupancyPolicy). Zero: for ever.
+	Occupancy OccupancyPolicy
 }
 
 // ValidateApprovals refuses approvals on an env that is not production: a
@@ -207,6 +210,10 @@ func validateEnvs(envs []Env, production, prefix string) ([]Env, error) {
 		if err := e.ValidateApprovals(); err != nil {
 			return nil, fmt.Errorf("environments[%d].approvals: %w", i, err)
 		}
+		if err := e.Occupancy.Validate(e); err != nil {
+			return nil, fmt.Errorf("environments[%d].occupancy: %w", i, err)
+		}
+		e.Occupancy = e.Occupancy.withDefaults()
 		for act := range e.AllowedFor {
 			if !slices.Contains(envActions, act) {
 				return nil, Errorf(op, Invalid, "environments[%d].allowed_for: %q is not one of %s", i, act, joinComma(envActions))

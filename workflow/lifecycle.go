@@ -124,31 +124,39 @@ type LifecycleNotifier interface {
 
 // EnvChange is a reset, remove, hold, unhold or cancel.
 type EnvChange struct {
-	Action string // ActionReset, ActionRemoved, ActionHeld, ActionUnheld, ActionCancelled
-	Env    Env
-	By     User
-	Ticket TicketKey    // remove, cancel
-	SHA    string       // the env branch after a reset or remove
-	Left   []Occupant   // occupants that left the env
-	Stayed []Occupant   // occupants still in it
-	Hold   *Hold        // hold
-	Deploy DeployResult // the redeploy after a reset or remove
+	Action  string // ActionReset, ActionRemoved, ActionHeld, ActionUnheld, ActionCancelled
+	Env     Env
+	By      User
+	Ticket  TicketKey    // remove, cancel
+	SHA     string       // the env branch after a reset or remove
+	Left    []Occupant   // occupants that left the env
+	Stayed  []Occupant   // occupants still in it
+	Hold    *Hold        // hold
+	Deploy  DeployResult // the redeploy after a reset or remove
+	Reason  string       // why a ticket was removed (expiry, a reason given); "" when asked plainly
+	AskedBy string       // who asked the owner to remove it (a handoff); "" when nobody
 }
 
 // lifecycleNotifier returns the Notifier's LifecycleNotifier, nil if none.
 func (s *Service) lifecycleNotifier() LifecycleNotifier {
-	n := s.notify
+	ln, _ := notifierAs[LifecycleNotifier](s.notify)
+	return ln
+}
+
+// notifierAs returns n, or the Notifier it wraps (RecordTickets), as a T.
+func notifierAs[T any](n Notifier) (T, bool) {
 	for range 4 {
-		if ln, ok := n.(LifecycleNotifier); ok {
-			return ln
+		if t, ok := n.(T); ok {
+			return t, true
 		}
 		u, ok := n.(interface{ Unwrap() Notifier })
 		if !ok {
-			return nil
+			break
 		}
 		n = u.Unwrap()
 	}
-	return nil
+	var zero T
+	return zero, false
 }
 
 // Unwrap returns the Notifier RecordTickets wraps.

@@ -56,7 +56,7 @@ func (s *Service) gitOccupants(ctx context.Context, master, tip string) (occupan
 
 // reconcileOccupants returns the occupants git records at tip, each
 // completed from the store's entry of the same ticket and released tip
-// (branch name, time), and the store's occupants that graduated: those
+// (branch name, time, release ID), and the store's occupants that graduated: those
 // git shows in master now. Store entries git does not show are dropped:
 // they are not on the branch.
 func (s *Service) reconcileOccupants(ctx context.Context, master, tip string, stored []Occupant) (occupants, graduated []Occupant, err error) {
@@ -76,6 +76,11 @@ func (s *Service) reconcileOccupants(ctx context.Context, master, tip string, st
 			o.Branch = st.Branch
 			if st.TicketSHA == o.TicketSHA && !st.At.IsZero() {
 				o.At = st.At
+			}
+			if st.TicketSHA == o.TicketSHA && st.ReleaseID != "" {
+				// The release that brought this tip in, not the remove
+				// that merged it again: its Keeps are counted under it.
+				o.ReleaseID = st.ReleaseID
 			}
 			occupants[i] = o
 		}

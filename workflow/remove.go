@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 )
 
 // Remove takes ticket out of env: under the env's lease it rebuilds the
@@ -15,15 +16,39 @@ import (
 // pushes the branch as a compare-and-swap, records the occupants,
 // redeploys and tells the people concerned.
 func (s *Service) Remove(ctx context.Context, ticket, env string, by User) (EnvChange, error) {
-	const op = "remove"
-	e, err := s.lifecycleEnv(op, env, ActRemove, by)
+	e, key, err := s.removeRequest(ticket, env, by)
 	if err != nil {
 		return EnvChange{}, err
+	}
+	return s.removeTicket(ctx, e, key, by, removal{})
+}
+
+// removal says why a ticket is removed: why (its expiry, a reason given)
+// and askedBy (who asked, in a handoff) go to the audit trail and the
+// notice; release, when set, is the release of the ticket the removal is
+// about: a ticket released again since is left alone (NotFound).
+type removal struct {
+	why, askedBy, release string
+}
+
+// removeRequest checks a remove without I/O: the env, the user's right
+// to remove tickets from it, the ticket key.
+func (s *Service) removeRequest(ticket, env string, by User) (Env, TicketKey, error) {
+	e, err := s.lifecycleEnv("remove", env, ActRemove, by)
+	if err != nil {
+		return Env{}, "", err
 	}
 	key, err := ParseTicketKey(ticket)
 	if err != nil {
-		return EnvChange{}, err
+		return Env{}, "", err
 	}
+	return e, key, nil
+}
+
+// removeTicket is Remove once the user is allowed, for the reasons in rm.
+func (s *Service) removeTicket(ctx context.Context, e Env, key TicketKey, by User, rm removal) (EnvChange, error) {
+	why, askedBy := rm.why, rm.askedBy
+	const op = "remove"
 	if e.Production {
 		return EnvChange{}, Errorf(op, Invalid, "%s deploys %s; a ticket leaves it by a revert in %s", e.Name, s.cfg.ProductionBranch, s.cfg.ProductionBranch)
 	}
@@ -45,12 +70,17 @@ func (s *Service) Remove(ctx context.Context, ticket, env string, by User) (EnvC
 	}
 	log := s.log.With(slog.String("op", op), slog.String("env", e.Name), slog.String("ticket", string(key)), slog.String("by", by.ID))
 	defer s.releaseLease(ctx, l, log)
-	c := EnvChange{Action: ActionRemoved, Env: e, By: by, Ticket: key}
+	c := EnvChange{Action: ActionRemoved, Env: e, By: by, Ticket: key, Reason: why, AskedBy: askedBy}
 	err = s.underLease(ctx, l, log, func(ctx context.Context) error {
 		// Read again under the lease: a release may have changed them.
 		occ, err := s.store.Occupants(ctx, e.Name)
 		if err != nil {
 			return fmt.Errorf("read %s's occupants: %w", e.Name, err)
+		}
+		if i := slices.IndexFunc(occ, func(o Occupant) bool { return o.Ticket == key }); i < 0 {
+			return Errorf(op, NotFound, "%s left %s meanwhile; nothing was changed", key, e.Name)
+		} else if rm.release != "" && occ[i].ReleaseID != rm.release {
+			return Errorf(op, NotFound, "%s was released to %s again meanwhile; nothing was changed", key, e.Name)
 		}
 		master, old, err := s.envTips(ctx, e)
 		if err != nil {
@@ -98,7 +128,7 @@ func (s *Service) Remove(ctx context.Context, ticket, env string, by User) (EnvC
 		}
 		c.SHA, c.Left, c.Stayed = head, left, stayed
 		s.auditEnv(ctx, Event{Env: e.Name, Action: ActionRemoved, Actor: by.ID, Ticket: key, ReleaseID: id, SHA: head,
-			Detail: fmt.Sprintf("%s removed %s; %s rebuilt from %s@%s with %s%s", by.ID, owned(left, key), e.Branch, s.cfg.ProductionBranch, short(master), joinKeys(occupantKeys(stayed)), by.via())})
+			Detail: fmt.Sprintf("%s removed %s%s; %s rebuilt from %s@%s with %s%s", by.ID, owned(left, key), because(why, askedBy), e.Branch, s.cfg.ProductionBranch, short(master), joinKeys(occupantKeys(stayed)), by.via())})
 		if c.Deploy, err = s.redeploy(ctx, l, e, head, by.ID, id, nil, ""); err != nil {
 			return err
 		}
@@ -121,4 +151,15 @@ func orBranch(o Occupant) string {
 		return o.Branch
 	}
 	return string(o.Ticket)
+}
+
+// because is the audit trail's note of why something was done.
+func because(why, askedBy string) string {
+	if askedBy != "" {
+		why = strings.TrimPrefix(why+"; asked for by "+askedBy, "; ")
+	}
+	if why == "" {
+		return ""
+	}
+	return " (" + why + ")"
 }

@@ -41,6 +41,9 @@ type Deps struct {
 	Clock    Clock // nil: SystemClock
 	// NewID makes release IDs; nil makes time-ordered random ones.
 	NewID func() string
+	// Commenter writes automatic changes (an expiry) on the ticket; nil:
+	// none.
+	Commenter TicketCommenter
 }
 
 // Service runs the release use cases. It is safe for concurrent use; the
@@ -56,6 +59,8 @@ type Service struct {
 	notify   Notifier
 	clock    Clock
 	newID    func() string
+	// commenter writes automatic occupancy changes on tickets; may be nil.
+	commenter TicketCommenter
 
 	epochMu sync.Mutex
 	epoch   string // the store's epoch last seen (see Reconcile)
@@ -101,7 +106,7 @@ func NewService(log *slog.Logger, cfg Config, d Deps) (*Service, error) {
 	s := &Service{
 		log: log, cfg: cfg, envs: envs,
 		repo: d.Repo, tickets: d.Tickets, deployer: d.Deployer, store: d.Store, notify: d.Notifier,
-		clock: d.Clock, newID: d.NewID,
+		clock: d.Clock, newID: d.NewID, commenter: d.Commenter,
 	}
 	if s.tickets == nil {
 		s.tickets = UncheckedTickets{}

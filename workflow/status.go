@@ -13,6 +13,9 @@ type EnvStatus struct {
 	Queue      []QueueEntry // head first
 	Lease      *Lease       // the release working on the env, nil when idle
 	LastDeploy *Deployment  // nil when never deployed
+	// Tenancies are the occupants' expiries, by ticket; nil when the env
+	// has no occupancy policy.
+	Tenancies map[TicketKey]Tenancy
 }
 
 // Status returns the board of the named envs, or of every env in
@@ -45,6 +48,9 @@ func (s *Service) envStatus(ctx context.Context, e Env) (EnvStatus, error) {
 	var err error
 	if st.Occupants, err = s.store.Occupants(ctx, e.Name); err != nil {
 		return st, fmt.Errorf("read %s's occupants: %w", e.Name, err)
+	}
+	if st.Tenancies, err = s.Tenancies(ctx, e, st.Occupants); err != nil {
+		return st, err
 	}
 	if h, ok, err := s.store.Hold(ctx, e.Name); err != nil {
 		return st, fmt.Errorf("read %s's hold: %w", e.Name, err)

@@ -21,6 +21,7 @@ type Store interface {
 	Approvals
 	MessageRefs
 	Epochs
+	Tenures
 }
 
 // Epochs: noticing a store that lost its data (a Redis restarted empty,

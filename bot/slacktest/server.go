@@ -114,6 +114,7 @@ type Server struct {
 	groups    map[string][]string // user group ID → members
 	seq       atomic.Int64
 	tokens    struct{ bot, app string }
+	dms       map[string]bool // DM channels opened
 }
 
 type conn struct {
@@ -583,6 +584,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		reply(w, map[string]any{"ok": true, "message_ts": s.ts()})
 	case "chat.getPermalink":
 		s.permalink(w, call)
+	case "conversations.open":
+		s.openConversation(w, call)
 	case "usergroups.users.list":
 		s.groupMembers(w, call)
 	case "views.publish":

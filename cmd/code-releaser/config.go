@@ -87,6 +87,7 @@ type envConfig struct {
 	AllowedFor  map[string][]string `yaml:"allowed_for"` // reset, remove, hold, release → IDs; overrides allowed
 	AWS         awsConfig           `yaml:"aws"`
 	Approvals   approvalsConfig     `yaml:"approvals"`
+	Occupancy   occupancyConfig     `yaml:"occupancy"`
 }
 
 type awsConfig struct {
@@ -297,6 +298,11 @@ func (c *config) validate() error {
 		for _, err := range probs {
 			add(fmt.Sprintf("environments[%d].approvals", i), "%s", err)
 		}
+		if _, probs := e.Occupancy.policy(workflow.Env{Name: e.Name, Production: e.Production}); len(probs) > 0 {
+			for _, p := range probs {
+				add(fmt.Sprintf("environments[%d].occupancy", i), "%s", p)
+			}
+		}
 		for act := range e.AllowedFor {
 			switch act {
 			case "release", "reset", "remove", "hold":
@@ -330,6 +336,7 @@ func (c config) workflowConfig() workflow.Config {
 	for i, e := range c.Environments {
 		envs[i] = workflow.Env{Name: e.Name, Production: e.Production, RequiresEnv: e.RequiresEnv, Allowed: e.Allowed,
 			AllowedFor: e.AllowedFor, Approvals: e.Approvals.policy()}
+		envs[i].Occupancy, _ = e.Occupancy.policy(envs[i])
 	}
 	return workflow.Config{
 		Envs:             envs,

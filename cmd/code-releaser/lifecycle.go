@@ -56,18 +56,28 @@ func runReset(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// runRemove is `remove TICKET ENV --as USER --config FILE`.
+// runRemove is `remove TICKET ENV [--reason TEXT] --as USER --config FILE`.
 func runRemove(ctx context.Context, e *env, args []string) error {
-	a, pos, opts, err := lifecycleArgs(ctx, e, "remove", args, 2)
+	a, pos, opts, err := lifecycleArgs(ctx, e, "remove", args, 2, "reason")
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	c, err := a.svc.Remove(ctx, pos[0], pos[1], workflow.User{ID: opts["as"], Via: workflow.ViaTerminal})
+	by := workflow.User{ID: opts["as"], Via: workflow.ViaTerminal}
+	var c workflow.EnvChange
+	if opts["reason"] != "" {
+		c, err = a.svc.ForceRemove(ctx, pos[0], pos[1], by, opts["reason"])
+	} else {
+		c, err = a.svc.Remove(ctx, pos[0], pos[1], by)
+	}
 	if err != nil {
 		return failWith(e, "remove", err)
 	}
-	fmt.Fprintf(e.stdout, "removed %s from %s: %s at %s with %s; deploy %s\n", c.Ticket, c.Env.Name, c.Env.Branch, shortSHA(c.SHA), tickets(c.Stayed), c.Deploy.Status)
+	why := ""
+	if c.Reason != "" {
+		why = " (" + c.Reason + ")"
+	}
+	fmt.Fprintf(e.stdout, "removed %s from %s%s: %s at %s with %s; deploy %s\n", c.Ticket, c.Env.Name, why, c.Env.Branch, shortSHA(c.SHA), tickets(c.Stayed), c.Deploy.Status)
 	return nil
 }
 

@@ -267,8 +267,12 @@ func (a *app) printStatus(ctx context.Context, w io.Writer, names ...string) err
 			return err
 		}
 		fmt.Fprintf(w, "%-8s %s @ %s, %d ticket(s) not in %s\n", env.Name, env.Branch, shortSHA(tip), len(occ), prodBranch)
+		ten, err := a.svc.Tenancies(ctx, env, occ)
+		if err != nil {
+			return err
+		}
 		for _, o := range occ {
-			fmt.Fprintf(w, "           %-10s released by @%s (release %s, merge %s)\n", o.Ticket, o.By, o.ReleaseID, shortSHA(o.MergeSHA))
+			fmt.Fprintf(w, "           %-10s released by @%s (release %s, merge %s)%s\n", o.Ticket, o.By, o.ReleaseID, shortSHA(o.MergeSHA), cliExpiry(ten[o.Ticket]))
 		}
 	}
 	return nil

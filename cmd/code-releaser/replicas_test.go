@@ -140,6 +140,22 @@ type replicaWorld struct {
 
 func (w *replicaWorld) start(t *testing.T, name string, conn int, block bool) *replica {
 	t.Helper()
+	return w.startWith(t, name, conn, replicaOptions{block: block})
+}
+
+// replicaOptions vary a replica: a blocking deployer, the envs (default
+// dev and prod), a clock.
+type replicaOptions struct {
+	block bool
+	envs  []workflow.Env
+	clock workflow.Clock
+}
+
+func (w *replicaWorld) startWith(t *testing.T, name string, conn int, o replicaOptions) *replica {
+	t.Helper()
+	if o.envs == nil {
+		o.envs = []workflow.Env{{Name: "dev"}, {Name: "prod", Production: true}}
+	}
 	r := &replica{name: name, conn: conn}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	t.Cleanup(func() { r.cancel(); r.wg.Wait() })
@@ -165,11 +181,11 @@ func (w *replicaWorld) start(t *testing.T, name string, conn int, block bool) *r
 	// As serve wires it, with a short lease so that a dead replica's
 	// lease expires within the test.
 	notifier := bot.NewNotifier(log, client, bot.NotifierConfig{AnnounceChannel: slacktest.Channel}, st)
-	r.deploy = &replicaDeployer{name: name, log: w.deploy, block: block, entered: make(chan struct{})}
+	r.deploy = &replicaDeployer{name: name, log: w.deploy, block: o.block, entered: make(chan struct{})}
 	r.svc, err = workflow.NewService(log, workflow.Config{
-		Envs:     []workflow.Env{{Name: "dev"}, {Name: "prod", Production: true}},
+		Envs:     o.envs,
 		LeaseTTL: time.Second, PollInterval: 20 * time.Millisecond,
-	}, workflow.Deps{Repo: repo, Deployer: r.deploy, Store: st, Notifier: notifier})
+	}, workflow.Deps{Repo: repo, Deployer: r.deploy, Store: st, Notifier: notifier, Clock: o.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +193,7 @@ func (w *replicaWorld) start(t *testing.T, name string, conn int, block bool) *r
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := bot.New(log, client, bot.Config{DrainTimeout: 5 * time.Second}, bot.Deps{Service: r.svc, Claims: st, Notifier: notifier, Lifecycle: r.svc, Approvals: r.svc})
+	b, err := bot.New(log, client, bot.Config{DrainTimeout: 5 * time.Second}, bot.Deps{Service: r.svc, Claims: st, Notifier: notifier, Lifecycle: r.svc, Approvals: r.svc, Occupancy: r.svc, Clock: o.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := workflow.NewService(log, cfg.workflowConfig(), workflow.Deps{Repo: repo, Tickets: tickets, Deployer: deployer, Store: st, Notifier: notified})
+	wdeps := workflow.Deps{Repo: repo, Tickets: tickets, Deployer: deployer, Store: st, Notifier: notified}
+	if jc != nil {
+		wdeps.Commenter = jc // expiries are written on the ticket
+	}
+	svc, err := workflow.NewService(log, cfg.workflowConfig(), wdeps)
 	if err != nil {
 		return err
 	}
@@ -109,7 +113,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		worker.Run(workerCtx)
 	}()
 	defer func() { stopWorker(); <-workerDone }()
-	deps := bot.Deps{Service: svc, Claims: st, Notifier: notifier, Lifecycle: svc, Approvals: svc}
+	// The occupancy scheduler: reminders and expiries, swept by one
+	// replica at a time (a shared lease); a no-op without policies.
+	sched := svc.NewOccupancyScheduler("", time.Minute)
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		sched.Run(workerCtx)
+	}()
+	defer func() { stopWorker(); <-schedDone }()
+	deps := bot.Deps{Service: svc, Claims: st, Notifier: notifier, Lifecycle: svc, Approvals: svc, Occupancy: svc}
 	if jc != nil {
 		deps.Tickets = tickets // Jira statuses on the Home board
 	}

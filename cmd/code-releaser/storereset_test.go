@@ -42,19 +42,19 @@ func TestStoreFlushedMidDeploy(t *testing.T) {
 		t.Errorf("the record after the flush: %s, pushed %s, error %q; want failed, pushed %s, error containing %q",
 			final.State, final.PushedSHA, final.Error, tip, wantErr)
 	}
-	// The message's last edit is written just after the record (edits are
-	// coalesced off the release's path): wait for it.
+	// The record is final before its message is edited: wait for the edit.
 	var top []slacktest.Message
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		top = top[:0]
+	edited := func() bool {
+		top = nil
 		for _, m := range w.slack.Messages(slacktest.Channel) {
 			if m.Thread == "" && strings.Contains(m.Blocks, relID) {
 				top = append(top, m)
 			}
 		}
-		if len(top) == 1 && strings.Contains(top[0].Text, "outcome is unknown") {
-			break
-		}
+		return len(top) == 1 && strings.Contains(top[0].Text, "outcome is unknown")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !edited() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if len(top) != 1 || top[0].TS != msgTS || !strings.Contains(top[0].Text, "outcome is unknown") || !strings.Contains(top[0].Text, tip[:7]) {
 		t.Errorf("the release's messages after the flush: %+v; want the one at %s, edited to say the outcome is unknown and JIRA-1 is at %s", top, msgTS, tip[:7])

@@ -37,6 +37,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) workflow.Store) {
 		{"ApprovalVotesConcurrent", testApprovalVotesConcurrent},
 		{"MessageRefs", testMessageRefs},
 		{"Epoch", testEpoch},
+		{"Tenures", testTenures},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
