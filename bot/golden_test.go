@@ -306,6 +306,35 @@ func TestGolden(t *testing.T) {
 				Left: []workflow.Occupant{{Ticket: "OPS-2", By: gAna}}, Stayed: []workflow.Occupant{{Ticket: "OPS-4", By: gCy}},
 				Deploy: workflow.DeployResult{Status: workflow.DeploySucceeded, Summary: "2 stacks updated"}})
 		}},
+		{"env_changed_expired", NotifierConfig{}, func(n *Notifier) error {
+			return n.EnvChanged(ctx, workflow.EnvChange{Action: workflow.ActionRemoved, Env: dev, By: workflow.User{ID: "code-releaser"}, Ticket: "OPS-2", SHA: gBase,
+				Left: []workflow.Occupant{{Ticket: "OPS-2", By: gAna}}, Stayed: []workflow.Occupant{{Ticket: "OPS-4", By: gCy}},
+				Reason: "expired: in dev for 7d (expire_after 7d)", Deploy: workflow.DeployResult{Status: workflow.DeploySucceeded, Summary: "2 stacks updated"}})
+		}},
+		{"env_changed_handoff", NotifierConfig{}, func(n *Notifier) error {
+			return n.EnvChanged(ctx, workflow.EnvChange{Action: workflow.ActionRemoved, Env: dev, By: workflow.User{ID: gAna}, Ticket: "OPS-2", SHA: gBase,
+				Left: []workflow.Occupant{{Ticket: "OPS-2", By: gAna}}, AskedBy: gBen, Deploy: workflow.DeployResult{Status: workflow.DeploySucceeded, Summary: "2 stacks updated"}})
+		}},
+		{"reminder", NotifierConfig{}, func(n *Notifier) error {
+			return n.Remind(ctx, workflow.Reminder{Env: dev, Occupant: workflow.Occupant{Ticket: "OPS-2", By: gAna, At: t0.Add(-72 * time.Hour), ReleaseID: "sl-r2"},
+				Tenancy: workflow.Tenancy{Expires: t0.Add(96 * time.Hour), Extensions: 1, Max: 2}, Age: 72 * time.Hour, ExtendBy: 72 * time.Hour})
+		}},
+		{"reminder_no_keeps_left", NotifierConfig{}, func(n *Notifier) error {
+			return n.Remind(ctx, workflow.Reminder{Env: dev, Occupant: workflow.Occupant{Ticket: "OPS-2", By: gAna, At: t0.Add(-10 * 24 * time.Hour), ReleaseID: "sl-r2"},
+				Tenancy: workflow.Tenancy{Expires: t0.Add(24 * time.Hour), Extensions: 2, Max: 2}, Age: 10 * 24 * time.Hour, ExtendBy: 72 * time.Hour})
+		}},
+		{"occupancy_expiry_failed", NotifierConfig{}, func(n *Notifier) error {
+			return n.OccupancyNotice(ctx, workflow.OccupancyNotice{Kind: workflow.NoticeExpiryFailed, Env: dev, Occupant: workflow.Occupant{Ticket: "OPS-2", By: gAna},
+				Others: []workflow.Occupant{{Ticket: "OPS-4", By: gCy}}, Error: "OPS-4 no longer merges with master: stacks/network.yml"})
+		}},
+		{"occupancy_expiry_held", NotifierConfig{}, func(n *Notifier) error {
+			return n.OccupancyNotice(ctx, workflow.OccupancyNotice{Kind: workflow.NoticeExpiryHeld, Env: dev, Occupant: workflow.Occupant{Ticket: "OPS-2", By: gAna},
+				Hold: &workflow.Hold{Env: "dev", By: gBen, Reason: "testing payments"}})
+		}},
+		{"occupancy_extend_refused", NotifierConfig{}, func(n *Notifier) error {
+			return n.OccupancyNotice(ctx, workflow.OccupancyNotice{Kind: workflow.NoticeExtendRefused, Env: dev, Occupant: workflow.Occupant{Ticket: "OPS-2", By: gAna},
+				Tenancy: workflow.Tenancy{Expires: t0.Add(24 * time.Hour), Extensions: 2, Max: 2}, By: workflow.User{ID: gBen}})
+		}},
 		{"approval_requested_first_prod_deploy", NotifierConfig{ApprovalsChannel: "C0APPROVE"}, func(n *Notifier) error {
 			return n.ApprovalRequested(ctx, goldenApproval(workflow.ApprovalPending), workflow.Preview{Env: "prod", SHA: gSHA,
 				Commits: []workflow.Commit{{SHA: gSHA, Subject: "Merge OPS-7: widen the VPC"}, {SHA: gBase, Subject: "OPS-2: narrow <the> VPC"}, {SHA: gBase, Subject: "initial"}},

@@ -59,12 +59,17 @@ func (n *Notifier) Remind(ctx context.Context, r workflow.Reminder) error {
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf(":hourglass: *%s* has been in *%s* for %s. It leaves %s at %s (it is rebuilt from master and the other tickets) unless you keep it.",
-		o.Ticket, r.Env.Name, workflow.FormatAge(r.Age), r.Env.Name, when(r.Tenancy.Expires))
+	left := r.Tenancy.Max - r.Tenancy.Extensions
+	unless := " unless you keep it"
+	if left <= 0 {
+		unless = ""
+	}
+	text := fmt.Sprintf(":hourglass: *%s* has been in *%s* for %s. It leaves %s at %s (it is rebuilt from master and the other tickets)%s.",
+		o.Ticket, r.Env.Name, workflow.FormatAge(r.Age), r.Env.Name, when(r.Tenancy.Expires), unless)
 	v := tenancyValue(r.Env.Name, o, r.Tenancy)
 	blocks := []slack.Block{section(text)}
 	var buttons []slack.BlockElement
-	if left := r.Tenancy.Max - r.Tenancy.Extensions; left > 0 {
+	if left > 0 {
 		buttons = append(buttons, button(ActionKeep, v, "Keep "+workflow.FormatAge(r.ExtendBy)+" more", slack.StylePrimary))
 		blocks = append(blocks, contextBlock(fmt.Sprintf("Keep moves the expiry by %s; %s left.", workflow.FormatAge(r.ExtendBy), plural(left, "Keep"))))
 	} else {
@@ -90,9 +95,13 @@ func (n *Notifier) OccupancyNotice(ctx context.Context, c workflow.OccupancyNoti
 	case workflow.NoticeExpiryFailed:
 		fmt.Fprintf(&s, ":warning: %s: *%s* expired in *%s*, but it could not be taken out: %s\n`%s` was left as it was.", mention(o.By), o.Ticket, c.Env.Name, escape(c.Error), c.Env.Branch)
 		if len(c.Others) > 0 {
-			fmt.Fprintf(&s, "\n%s: your tickets share %s with it (%s).", owners(c.Others), c.Env.Name, occupantList(c.Others))
+			share := "your tickets share"
+			if len(c.Others) == 1 {
+				share = "your ticket shares"
+			}
+			fmt.Fprintf(&s, "\n%s: %s %s with it (%s).", owners(c.Others), share, c.Env.Name, occupantList(c.Others))
 		}
-		s.WriteString(" Try again within the hour, or `/release remove` or `/release reset` by hand.")
+		s.WriteString("\nCode-Releaser tries again in an hour; `/release remove` or `/release reset` do it now by hand.")
 	case workflow.NoticeExpiryHeld:
 		fmt.Fprintf(&s, ":double_vertical_bar: %s: *%s* expired in *%s*, which is held by %s; it stays until the hold ends.", mention(o.By), o.Ticket, c.Env.Name, mention(c.Hold.By))
 	case workflow.NoticeExtendRefused:
