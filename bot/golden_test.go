@@ -435,6 +435,9 @@ func (g goldenService) Reset(_ context.Context, env string, by workflow.User) (w
 func (g goldenService) Remove(_ context.Context, ticket, env string, by workflow.User) (workflow.EnvChange, error) {
 	return workflow.EnvChange{Action: workflow.ActionRemoved, SHA: gBase, Stayed: []workflow.Occupant{{Ticket: "OPS-4", By: gCy}}}, nil
 }
+func (g goldenService) ForceRemove(ctx context.Context, ticket, env string, by workflow.User, _ string) (workflow.EnvChange, error) {
+	return g.Remove(ctx, ticket, env, by)
+}
 func (g goldenService) Authorize(string, string, workflow.User) error { return nil }
 
 func (g goldenService) Approve(context.Context, string, workflow.User) (workflow.ApprovalRequest, error) {

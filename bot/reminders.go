@@ -18,11 +18,14 @@ const (
 	ActionLeave = "occupancy_leave"
 )
 
-// Occupancy is what the reminder's buttons do; *workflow.Service
-// implements it. Nil: the buttons say the lifecycle is not enabled.
+// Occupancy is what the reminder's buttons (Keep, Remove) and the
+// handoff's (Ask to release, and the owner's answer) do;
+// *workflow.Service implements it.
 type Occupancy interface {
 	Keep(ctx context.Context, env, ticket, releaseID string, seen int, by workflow.User) (workflow.Tenancy, error)
 	Leave(ctx context.Context, env, ticket, releaseID string, by workflow.User) (workflow.EnvChange, error)
+	AskRelease(ctx context.Context, env, ticket, releaseID string, by workflow.User) (workflow.Occupant, error)
+	AnswerRelease(ctx context.Context, env, ticket, releaseID, asker string, remove bool, by workflow.User) (workflow.EnvChange, error)
 }
 
 var _ workflow.OccupancyNotifier = (*Notifier)(nil)
@@ -116,9 +119,6 @@ func (n *Notifier) OccupancyNotice(ctx context.Context, c workflow.OccupancyNoti
 
 // keep is the reminder's Keep button.
 func (b *Bot) keep(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Occupancy == nil {
-		return Reply{}, notYet("keep")
-	}
 	env, ticket, rel, seen, err := parseTenancyValue(req.Action.Value)
 	if err != nil {
 		return Reply{}, err
@@ -132,9 +132,6 @@ func (b *Bot) keep(ctx context.Context, req *Request) (Reply, error) {
 
 // leave is the reminder's Remove button.
 func (b *Bot) leave(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Occupancy == nil {
-		return Reply{}, notYet("remove")
-	}
 	env, ticket, rel, _, err := parseTenancyValue(req.Action.Value)
 	if err != nil {
 		return Reply{}, err
