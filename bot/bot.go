@@ -22,6 +22,10 @@ type Service interface {
 	Status(ctx context.Context, envs ...string) ([]workflow.EnvStatus, error)
 	History(ctx context.Context, env string, n int) ([]workflow.Event, error)
 	Envs() []workflow.Env
+	// Diff and Drift read what is deployed in an env (/release diff,
+	// /release drift).
+	Diff(ctx context.Context, env string) (workflow.EnvDiff, error)
+	Drift(ctx context.Context, env string) ([]workflow.StackDrift, error)
 }
 
 // Lifecycle runs the env lifecycle commands (hold, unhold, cancel, reset,

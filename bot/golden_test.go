@@ -421,6 +421,12 @@ func (g goldenService) History(context.Context, string, int) ([]workflow.Event, 
 	}, nil
 }
 func (g goldenService) Envs() []workflow.Env { return g.envs }
+func (g goldenService) Diff(context.Context, string) (workflow.EnvDiff, error) {
+	return workflow.EnvDiff{}, workflow.Errorf("diff", workflow.Unavailable, "not in the golden replies")
+}
+func (g goldenService) Drift(context.Context, string) ([]workflow.StackDrift, error) {
+	return nil, workflow.Errorf("drift", workflow.Unavailable, "not in the golden replies")
+}
 
 func (g goldenService) Hold(_ context.Context, req workflow.HoldRequest) (workflow.Hold, error) {
 	return workflow.Hold{Env: req.Env, By: req.By.ID, Reason: req.Reason, Until: req.Until}, nil
