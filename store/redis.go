@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -76,21 +77,89 @@ func NewRedis(rdb redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 // DialRedis connects to the server at rawURL (redis://[user@]host:port/db,
 // rediss:// for TLS, unix://path), with password when not empty, checks
 // that it answers, and returns a store that owns the connection (Close
-// closes it). Sentinel and Cluster clients are built by the caller and
-// passed to NewRedis.
+// closes it).
 func DialRedis(ctx context.Context, rawURL, password string, opts RedisOptions) (*Redis, error) {
+	return Dial(ctx, RedisTarget{URL: rawURL, Password: password}, opts)
+}
+
+// RedisTarget says where the store's Redis is: exactly one of URL (one
+// server), Sentinel (MasterName and SentinelAddrs) or ClusterAddrs.
+type RedisTarget struct {
+	URL           string
+	MasterName    string
+	SentinelAddrs []string
+	ClusterAddrs  []string
+	// TLS, when set, is used for every connection (data nodes and
+	// sentinels); a rediss:// URL uses TLS without it.
+	TLS *tls.Config
+	// Password of the data nodes (REDIS_PASSWORD); SentinelPassword of
+	// the sentinels (SENTINEL_PASSWORD), when they have one.
+	Password, SentinelPassword string
+}
+
+// client builds the go-redis client for t.
+func (t RedisTarget) client() (redis.UniversalClient, string, error) {
 	const op = "store.redis"
-	o, err := redis.ParseURL(rawURL)
+	set := 0
+	for _, b := range []bool{t.URL != "", t.MasterName != "" || len(t.SentinelAddrs) > 0, len(t.ClusterAddrs) > 0} {
+		if b {
+			set++
+		}
+	}
+	if set != 1 {
+		return nil, "", workflow.Errorf(op, workflow.Invalid, "say where Redis is with exactly one of a URL, a sentinel master and its sentinels, or cluster nodes")
+	}
+	switch {
+	case len(t.ClusterAddrs) > 0:
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: t.ClusterAddrs, Password: t.Password, TLSConfig: t.TLS}),
+			fmt.Sprintf("the Redis cluster at %s", strings.Join(t.ClusterAddrs, ", ")), nil
+	case t.URL == "":
+		if t.MasterName == "" || len(t.SentinelAddrs) == 0 {
+			return nil, "", workflow.Errorf(op, workflow.Invalid, "Sentinel needs the master's name and at least one sentinel address")
+		}
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+				MasterName: t.MasterName, SentinelAddrs: t.SentinelAddrs,
+				Password: t.Password, SentinelPassword: t.SentinelPassword, TLSConfig: t.TLS,
+			}),
+			fmt.Sprintf("the Redis primary %q of the sentinels at %s", t.MasterName, strings.Join(t.SentinelAddrs, ", ")), nil
+	}
+	o, err := redis.ParseURL(t.URL)
 	if err != nil {
-		return nil, workflow.Wrap(op, workflow.Invalid, "redis.url is not a Redis URL", err)
+		return nil, "", workflow.Wrap(op, workflow.Invalid, "redis.url is not a Redis URL", err)
 	}
-	if password != "" {
-		o.Password = password
+	if t.Password != "" {
+		o.Password = t.Password
 	}
-	rdb := redis.NewClient(o)
-	if err := rdb.Ping(ctx).Err(); err != nil {
+	if t.TLS != nil {
+		o.TLSConfig = t.TLS
+	}
+	return redis.NewClient(o), "Redis at " + o.Addr, nil
+}
+
+// Dial connects to the Redis at t, checks that it answers (every primary
+// of a cluster), and returns a store that owns the connection (Close
+// closes it).
+func Dial(ctx context.Context, t RedisTarget, opts RedisOptions) (*Redis, error) {
+	const op = "store.redis"
+	rdb, where, err := t.client()
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.Ping(ctx).Err() })
+	} else {
+		err = rdb.Ping(ctx).Err()
+	}
+	if err != nil {
 		rdb.Close()
-		return nil, workflow.Wrap(op, workflow.Unavailable, "Redis at "+o.Addr+" does not answer", err)
+		if isAuthError(err) {
+			which := "REDIS_PASSWORD"
+			if t.MasterName != "" && strings.Contains(err.Error(), "sentinels") {
+				which = "SENTINEL_PASSWORD: the sentinels'"
+			}
+			return nil, workflow.Wrap(op, workflow.Invalid, where+" refused the password ("+which+")", err)
+		}
+		return nil, workflow.Wrap(op, workflow.Unavailable, where+" does not answer", err)
 	}
 	s, err := NewRedis(rdb, opts)
 	if err != nil {
@@ -99,6 +168,18 @@ func DialRedis(ctx context.Context, rawURL, password string, opts RedisOptions) 
 	}
 	s.own = true
 	return s, nil
+}
+
+// isAuthError reports whether err is Redis refusing the client's
+// credentials (or asking for some).
+func isAuthError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"WRONGPASS", "NOAUTH", "invalid password", "AUTH <password> called without any password configured"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes the connection when the store opened it.
