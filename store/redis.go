@@ -45,6 +45,13 @@ type RedisOptions struct {
 	// MaxSteps bounds a release's journal (the oldest steps go first).
 	// Default 1000.
 	MaxSteps int
+	// SyncReplicas, when positive, makes the writes whose loss in a
+	// failover would let two workers run one job (taking a lease, a
+	// release's final state) wait until that many replicas have them
+	// (see onPrimary). Dial sets 1 for Sentinel and Cluster.
+	SyncReplicas int
+	// SyncTimeout bounds that wait; default 1s.
+	SyncTimeout time.Duration
 }
 
 func (o RedisOptions) withDefaults() RedisOptions {
@@ -59,6 +66,9 @@ func (o RedisOptions) withDefaults() RedisOptions {
 	}
 	if o.MaxSteps <= 0 {
 		o.MaxSteps = 1000
+	}
+	if o.SyncTimeout <= 0 {
+		o.SyncTimeout = time.Second
 	}
 	return o
 }
@@ -160,6 +170,9 @@ func Dial(ctx context.Context, t RedisTarget, opts RedisOptions) (*Redis, error)
 			return nil, workflow.Wrap(op, workflow.Invalid, where+" refused the password ("+which+")", err)
 		}
 		return nil, workflow.Wrap(op, workflow.Unavailable, where+" does not answer", err)
+	}
+	if opts.SyncReplicas == 0 && t.URL == "" {
+		opts.SyncReplicas = 1 // Sentinel and Cluster have replicas to fail over to
 	}
 	s, err := NewRedis(rdb, opts)
 	if err != nil {
@@ -267,12 +280,17 @@ func (s *Redis) AcquireLease(ctx context.Context, env string, want workflow.Leas
 	if want.Token == "" || ttl <= 0 {
 		return workflow.Lease{}, false, workflow.Errorf(op, workflow.Invalid, "a lease needs an owner token and a positive TTL")
 	}
-	res, err := leaseAcquire.Run(ctx, s.rdb, []string{s.envKey(env, "lease"), s.envKey(env, "fence")},
-		want.Token, want.ReleaseID, string(want.Ticket), want.By, max(ms(ttl), 1)).Slice()
+	keys := []string{s.envKey(env, "lease"), s.envKey(env, "fence")}
+	var res []any
+	err := s.onPrimary(ctx, keys[0], func(c redis.Scripter) (bool, error) {
+		var err error
+		res, err = leaseAcquire.Run(ctx, c, keys, want.Token, want.ReleaseID, string(want.Ticket), want.By, max(ms(ttl), 1)).Slice()
+		return err == nil && len(res) == 3 && res[2] == int64(1), err
+	})
 	if err != nil {
 		return workflow.Lease{}, false, fail(op, err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return workflow.Lease{}, false, workflow.Errorf(op, workflow.Internal, "unexpected lease reply %v", res)
 	}
 	l, err := parseLease(env, res[1])
@@ -675,7 +693,12 @@ func (s *Redis) UpdateRelease(ctx context.Context, id string, u workflow.Release
 	set(fPushed, u.PushedSHA)
 	set(fDeployed, u.DeployedSHA)
 	set(fErr, u.Error)
-	res, err := releaseUpdate.Run(ctx, s.rdb, []string{s.relKey(id)}, args...).Result()
+	var res any
+	err := s.onPrimary(ctx, s.relKey(id), func(c redis.Scripter) (bool, error) {
+		var err error
+		res, err = releaseUpdate.Run(ctx, c, []string{s.relKey(id)}, args...).Result()
+		return err == nil && u.State.Final() && res == int64(1), err
+	})
 	if err != nil {
 		return fail("store.release", err)
 	}

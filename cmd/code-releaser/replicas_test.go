@@ -6,6 +6,7 @@ package main
 // Slack message.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -99,12 +100,22 @@ type replicaDeployer struct {
 	name    string
 	log     *deployLog
 	block   bool
+	gate    chan struct{} // when set: deploys wait for it (or their end)
 	entered chan struct{}
 	once    sync.Once
 }
 
 func (d *replicaDeployer) Deploy(ctx context.Context, env workflow.Env, sha string, _ workflow.Progress) (workflow.DeployResult, error) {
-	if d.block {
+	if d.gate != nil {
+		d.log.add(fmt.Sprintf("%s %s %s started", d.name, env.Name, sha))
+		d.once.Do(func() { close(d.entered) })
+		select {
+		case <-ctx.Done():
+			d.log.add(fmt.Sprintf("%s %s %s interrupted", d.name, env.Name, sha))
+			return workflow.DeployResult{}, ctx.Err()
+		case <-d.gate:
+		}
+	} else if d.block {
 		d.once.Do(func() { close(d.entered) })
 		<-ctx.Done()
 		d.log.add(fmt.Sprintf("%s %s %s interrupted", d.name, env.Name, sha))
@@ -130,8 +141,10 @@ type replica struct {
 }
 
 type replicaWorld struct {
-	slack  *slacktest.Server
-	redis  *redistest.Server
+	slack    *slacktest.Server
+	redis    *redistest.Server
+	sentinel *redistest.Sentinel // instead of redis, when set
+	leaseTTL time.Duration       // default 1s
 	prefix string
 	remote string
 	deploy *deployLog
@@ -145,10 +158,10 @@ func (w *replicaWorld) start(t *testing.T, name string, conn int, block bool) *r
 	t.Cleanup(func() { r.cancel(); r.wg.Wait() })
 	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", name)
 
-	rdb := redis.NewClient(&redis.Options{Addr: w.redis.Addr, MaxRetries: -1})
+	rdb := w.client()
 	rdb.AddHook(killHook{&r.dead})
 	t.Cleanup(func() { rdb.Close() })
-	st, err := store.NewRedis(rdb, store.RedisOptions{Prefix: w.prefix})
+	st, err := store.NewRedis(rdb, store.RedisOptions{Prefix: w.prefix, SyncReplicas: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +181,7 @@ func (w *replicaWorld) start(t *testing.T, name string, conn int, block bool) *r
 	r.deploy = &replicaDeployer{name: name, log: w.deploy, block: block, entered: make(chan struct{})}
 	r.svc, err = workflow.NewService(log, workflow.Config{
 		Envs:     []workflow.Env{{Name: "dev"}, {Name: "prod", Production: true}},
-		LeaseTTL: time.Second, PollInterval: 20 * time.Millisecond,
+		LeaseTTL: cmp.Or(w.leaseTTL, time.Second), PollInterval: 20 * time.Millisecond,
 	}, workflow.Deps{Repo: repo, Deployer: r.deploy, Store: st, Notifier: notifier})
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +199,15 @@ func (w *replicaWorld) start(t *testing.T, name string, conn int, block bool) *r
 		t.Fatal(err)
 	}
 	return r
+}
+
+// client is a new client of the world's Redis, through the sentinels
+// when there are.
+func (w *replicaWorld) client() *redis.Client {
+	if w.sentinel != nil {
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: w.sentinel.Master, SentinelAddrs: w.sentinel.SentinelAddrs(), MaxRetries: -1})
+	}
+	return redis.NewClient(&redis.Options{Addr: w.redis.Addr, MaxRetries: -1})
 }
 
 // runWorker starts the replica's job worker.
@@ -377,19 +399,29 @@ func TestReplicaDiesMidRelease(t *testing.T) {
 // demo's remote.
 func newReplicaWorld(ctx context.Context, t *testing.T) *replicaWorld {
 	t.Helper()
+	return newReplicaWorldOn(ctx, t, redistest.Dedicated(t, redistest.Options{}), nil)
+}
+
+// newReplicaWorldOn is newReplicaWorld on the Redis srv, or the Sentinel
+// set-up sen when srv is nil.
+func newReplicaWorldOn(ctx context.Context, t *testing.T, srv *redistest.Server, sen *redistest.Sentinel) *replicaWorld {
+	t.Helper()
 	remote, _, err := buildDemoRemote(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &replicaWorld{
-		slack:  slacktest.NewServer(slacktest.WithPingInterval(200*time.Millisecond), slacktest.WithTokens("xoxb-replicas", "xapp-replicas")),
-		redis:  redistest.Dedicated(t, redistest.Options{}),
-		prefix: redistest.Prefix(t),
-		remote: remote,
-		deploy: &deployLog{},
+		slack:    slacktest.NewServer(slacktest.WithPingInterval(200*time.Millisecond), slacktest.WithTokens("xoxb-replicas", "xapp-replicas")),
+		redis:    srv,
+		sentinel: sen,
+		prefix:   redistest.Prefix(t),
+		remote:   remote,
+		deploy:   &deployLog{},
 	}
 	t.Cleanup(w.slack.Close)
-	w.store, err = store.NewRedis(w.redis.Client(t), store.RedisOptions{Prefix: w.prefix})
+	rdb := w.client()
+	t.Cleanup(func() { rdb.Close() })
+	w.store, err = store.NewRedis(rdb, store.RedisOptions{Prefix: w.prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
