@@ -51,7 +51,9 @@ func StartSentinel(dir string, o SentinelOptions) (*Sentinel, error) {
 	if err != nil {
 		return nil, err
 	}
-	primary, err := Start(d, Options{Password: o.Password})
+	// DEBUG SLEEP on a data node lets a test hold its replication back.
+	debug := []string{"--enable-debug-command", "local"}
+	primary, err := Start(d, Options{Password: o.Password, Args: debug})
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +61,7 @@ func StartSentinel(dir string, o SentinelOptions) (*Sentinel, error) {
 	host, port, _ := net.SplitHostPort(primary.Addr)
 	if d, err = sub("replica"); err == nil {
 		var replica *Server
-		replica, err = Start(d, Options{Password: o.Password, Args: []string{"--replicaof", host, port}})
+		replica, err = Start(d, Options{Password: o.Password, Args: append(debug, "--replicaof", host, port)})
 		if err == nil {
 			st.Data = append(st.Data, replica)
 		}
