@@ -251,7 +251,7 @@ func ms(d time.Duration) int64 { return d.Milliseconds() }
 // Unavailable, anything else (a script error) Internal.
 func fail(op string, err error) error {
 	if isUnavailable(err) {
-		return workflow.Wrap(op, workflow.Unavailable, "the store (Redis) did not answer", err)
+		return workflow.Wrap(op, workflow.Unavailable, "the state store (Redis) is unavailable", err)
 	}
 	return workflow.Wrap(op, workflow.Internal, "the store (Redis) refused an operation", err)
 }

@@ -145,10 +145,12 @@ type replicaWorld struct {
 	redis    *redistest.Server
 	sentinel *redistest.Sentinel // instead of redis, when set
 	leaseTTL time.Duration       // default 1s
-	prefix string
-	remote string
-	deploy *deployLog
-	store  *store.Redis // the test's own view of the shared state
+	// storeRetry is the bot's StoreRetry for the replicas started next.
+	storeRetry time.Duration
+	prefix     string
+	remote     string
+	deploy     *deployLog
+	store      *store.Redis // the test's own view of the shared state
 }
 
 func (w *replicaWorld) start(t *testing.T, name string, conn int, block bool) *replica {
@@ -190,7 +192,7 @@ func (w *replicaWorld) start(t *testing.T, name string, conn int, block bool) *r
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := bot.New(log, client, bot.Config{DrainTimeout: 5 * time.Second}, bot.Deps{Service: r.svc, Claims: st, Notifier: notifier, Lifecycle: r.svc, Approvals: r.svc})
+	b, err := bot.New(log, client, bot.Config{DrainTimeout: 5 * time.Second, StoreRetry: w.storeRetry}, bot.Deps{Service: r.svc, Claims: st, Notifier: notifier, Lifecycle: r.svc, Approvals: r.svc})
 	if err != nil {
 		t.Fatal(err)
 	}
