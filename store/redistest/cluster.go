@@ -132,9 +132,10 @@ func (c *Cluster) Addrs() []string {
 	return out
 }
 
-// Client returns a cluster client of c closed when tb ends.
+// Client returns a cluster client of c closed when tb ends. It re-reads
+// the slot map every second (see store.ClusterReload).
 func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Password: c.password})
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Password: c.password, ClusterStateReloadInterval: time.Second})
 	tb.Cleanup(func() { rdb.Close() })
 	return rdb
 }
