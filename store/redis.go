@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,6 +30,9 @@ type Redis struct {
 	rdb  redis.UniversalClient
 	opts RedisOptions
 	own  bool // Close closes rdb
+
+	epochMu   sync.Mutex
+	epochSeen map[string]bool // EpochEnvs whose marker this store saw
 }
 
 // RedisOptions tune a Redis store; zero values take the defaults.
@@ -52,6 +56,9 @@ type RedisOptions struct {
 	SyncReplicas int
 	// SyncTimeout bounds that wait; default 1s.
 	SyncTimeout time.Duration
+	// EpochEnvs are the envs whose hash slots Epoch watches for a loss of
+	// data (see Epoch): a cluster shard can lose its data alone.
+	EpochEnvs []string
 }
 
 func (o RedisOptions) withDefaults() RedisOptions {
@@ -81,7 +88,7 @@ func NewRedis(rdb redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 	if strings.ContainsAny(opts.Prefix, "{}") {
 		return nil, workflow.Errorf("store.redis", workflow.Invalid, "the key prefix %q must not contain { or }", opts.Prefix)
 	}
-	return &Redis{rdb: rdb, opts: opts}, nil
+	return &Redis{rdb: rdb, opts: opts, epochSeen: map[string]bool{}}, nil
 }
 
 // DialRedis connects to the server at rawURL (redis://[user@]host:port/db,

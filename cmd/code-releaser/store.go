@@ -20,7 +20,11 @@ func openStore(ctx context.Context, cfg config) (st workflow.Store, close func()
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := store.Dial(ctx, target, store.RedisOptions{Prefix: cfg.Redis.Prefix})
+	var envs []string
+	for _, e := range cfg.Environments {
+		envs = append(envs, e.Name)
+	}
+	r, err := store.Dial(ctx, target, store.RedisOptions{Prefix: cfg.Redis.Prefix, EpochEnvs: envs})
 	if err != nil {
 		return nil, nil, err
 	}
