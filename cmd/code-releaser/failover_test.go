@@ -28,7 +28,7 @@ func TestReleaseThroughSentinelFailover(t *testing.T) {
 		leaseTTL time.Duration
 		resumed  bool
 	}{
-		{"lease outlives the failover", 8 * time.Second, false},
+		{"lease outlives the failover", 12 * time.Second, false},
 		{"lease expires during the failover", time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
