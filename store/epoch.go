@@ -53,6 +53,14 @@ func (s *Redis) Epoch(ctx context.Context) (string, bool, error) {
 	if len(s.opts.EpochEnvs) == 0 {
 		return cur, created, nil
 	}
+	// What this store had seen before it looked: a marker another
+	// caller finds present after this call created it must not count.
+	s.epochMu.Lock()
+	seen := make(map[string]bool, len(s.epochSeen))
+	for env := range s.epochSeen {
+		seen[env] = true
+	}
+	s.epochMu.Unlock()
 	marks := make([]*redis.BoolCmd, len(s.opts.EpochEnvs))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, env := range s.opts.EpochEnvs {
@@ -66,7 +74,7 @@ func (s *Redis) Epoch(ctx context.Context) (string, bool, error) {
 	lost := false
 	s.epochMu.Lock()
 	for i, env := range s.opts.EpochEnvs {
-		if marks[i].Val() && s.epochSeen[env] {
+		if marks[i].Val() && seen[env] {
 			lost = true
 		}
 		s.epochSeen[env] = true
