@@ -52,7 +52,7 @@ type RedisOptions struct {
 	// SyncReplicas, when positive, makes the writes whose loss in a
 	// failover would let two workers run one job (taking a lease, a
 	// release's final state) wait until that many replicas have them
-	// (see onPrimary). Dial sets 1 for Sentinel and Cluster.
+	// (see onPrimary). Dial sets 1.
 	SyncReplicas int
 	// SyncTimeout bounds that wait; default 1s.
 	SyncTimeout time.Duration
@@ -187,8 +187,11 @@ func Dial(ctx context.Context, t RedisTarget, opts RedisOptions) (*Redis, error)
 		}
 		return nil, workflow.Wrap(op, workflow.Unavailable, where+" does not answer", err)
 	}
-	if opts.SyncReplicas == 0 && t.URL == "" {
-		opts.SyncReplicas = 1 // Sentinel and Cluster have replicas to fail over to
+	if opts.SyncReplicas == 0 {
+		// A primary with replicas can fail over to one (Sentinel, a
+		// cluster, a managed primary endpoint); one without is not waited
+		// for.
+		opts.SyncReplicas = 1
 	}
 	s, err := NewRedis(rdb, opts)
 	if err != nil {

@@ -109,7 +109,7 @@ func testEpochShardLoss(t *testing.T, c *redistest.Cluster) {
 // three sentinels, with passwords on both.
 func TestRedisSentinel(t *testing.T) {
 	start := time.Now()
-	st := redistest.DedicatedSentinel(t, redistest.SentinelOptions{Password: "data-pw", SentinelPassword: "sentinel-pw"})
+	st := redistest.DedicatedSentinel(t, redistest.SentinelOptions{Password: "data-pw", SentinelPassword: "sentinel-pw", NoFailover: true})
 	t.Logf("primary + replica + 3 sentinels up in %v", time.Since(start).Round(time.Millisecond))
 	rdb := st.Client(t)
 	workflowtest.TestStore(t, func(t *testing.T) workflow.Store {

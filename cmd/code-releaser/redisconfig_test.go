@@ -88,7 +88,7 @@ func TestRedisSectionErrorsNameTheField(t *testing.T) {
 // that names the variables, without their values.
 func TestOpenStoreSentinelAndCluster(t *testing.T) {
 	ctx := t.Context()
-	sen := redistest.DedicatedSentinel(t, redistest.SentinelOptions{Password: "data-pw-1", SentinelPassword: "sentinel-pw-1"})
+	sen := redistest.DedicatedSentinel(t, redistest.SentinelOptions{Password: "data-pw-1", SentinelPassword: "sentinel-pw-1", NoFailover: true})
 	cl := redistest.DedicatedCluster(t, redistest.ClusterOptions{Password: "data-pw-1"})
 	for _, tc := range []struct {
 		name, section string
