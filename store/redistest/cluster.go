@@ -57,6 +57,7 @@ func StartCluster(dir string, o ClusterOptions) (*Cluster, error) {
 		s, err := Start(d, Options{Password: o.Password, busPort: true, Args: []string{
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", strconv.FormatInt(o.NodeTimeout.Milliseconds(), 10),
+			"--repl-diskless-sync-delay", "0", // replicas sync at once
 		}})
 		if err != nil {
 			c.Stop()

@@ -55,8 +55,10 @@ func StartSentinel(dir string, o SentinelOptions) (*Sentinel, error) {
 	if err != nil {
 		return nil, err
 	}
-	// DEBUG SLEEP on a data node lets a test hold its replication back.
-	debug := []string{"--enable-debug-command", "local"}
+	// DEBUG SLEEP on a data node lets a test hold its replication back;
+	// a replica syncs at once (not after the default 5 s of waiting for
+	// others).
+	debug := []string{"--enable-debug-command", "local", "--repl-diskless-sync-delay", "0"}
 	primary, err := Start(d, Options{Password: o.Password, Args: debug})
 	if err != nil {
 		return nil, err
