@@ -42,13 +42,21 @@ func TestStoreFlushedMidDeploy(t *testing.T) {
 		t.Errorf("the record after the flush: %s, pushed %s, error %q; want failed, pushed %s, error containing %q",
 			final.State, final.PushedSHA, final.Error, tip, wantErr)
 	}
+	// The message is edited after the record is written: wait for it.
 	var top []slacktest.Message
-	for _, m := range w.slack.Messages(slacktest.Channel) {
-		if m.Thread == "" && strings.Contains(m.Blocks, relID) {
-			top = append(top, m)
+	edited := func() bool {
+		top = nil
+		for _, m := range w.slack.Messages(slacktest.Channel) {
+			if m.Thread == "" && strings.Contains(m.Blocks, relID) {
+				top = append(top, m)
+			}
 		}
+		return len(top) == 1 && top[0].TS == msgTS && strings.Contains(top[0].Text, "outcome is unknown") && strings.Contains(top[0].Text, tip[:7])
 	}
-	if len(top) != 1 || top[0].TS != msgTS || !strings.Contains(top[0].Text, "outcome is unknown") || !strings.Contains(top[0].Text, tip[:7]) {
+	for deadline := time.Now().Add(5 * time.Second); !edited() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !edited() {
 		t.Errorf("the release's messages after the flush: %+v; want the one at %s, edited to say the outcome is unknown and JIRA-1 is at %s", top, msgTS, tip[:7])
 	}
 	if occ, err := w.store.Occupants(ctx, "dev"); err != nil || len(occ) != 1 || occ[0].Ticket != "JIRA-1" || occ[0].By != "U0ANA" || occ[0].MergeSHA != tip {
