@@ -32,6 +32,7 @@ func TestReleaseThroughSentinelFailover(t *testing.T) {
 		{"lease expires during the failover", time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // mostly waiting for the sentinels
 			ctx := timeoutCtx(t, 90*time.Second)
 			started := time.Now()
 			sen := redistest.DedicatedSentinel(t, redistest.SentinelOptions{DownAfter: 500 * time.Millisecond})

@@ -27,6 +27,7 @@ func responses(w *replicaWorld) []string {
 // (once) and released; when it stays away longer, the user is told it
 // was not done, and nothing was recorded or queued.
 func TestCommandsWhileRedisIsDown(t *testing.T) {
+	t.Parallel() // mostly waiting for Redis to come back
 	ctx := timeoutCtx(t, 90*time.Second)
 	srv := redistest.Dedicated(t, redistest.Options{Persist: true})
 	w := newReplicaWorldOn(ctx, t, srv, nil)

@@ -87,6 +87,7 @@ func TestRedisSectionErrorsNameTheField(t *testing.T) {
 // with the passwords from the environment; a wrong password is an error
 // that names the variables, without their values.
 func TestOpenStoreSentinelAndCluster(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	sen := redistest.DedicatedSentinel(t, redistest.SentinelOptions{Password: "data-pw-1", SentinelPassword: "sentinel-pw-1", NoFailover: true})
 	cl := redistest.DedicatedCluster(t, redistest.ClusterOptions{Password: "data-pw-1"})
@@ -194,6 +195,7 @@ func tlsFiles(t *testing.T, dir, name string) (ca, cert, key string) {
 // the name in its certificate from server_name; without either the
 // connection is refused.
 func TestOpenStoreTLS(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
 	ca, cert, key := tlsFiles(t, dir, "redis.internal")
