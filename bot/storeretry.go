@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/code-releaser/code-releaser/workflow"
@@ -28,8 +29,8 @@ func (b *Bot) retryUnavailable(ctx context.Context, req *Request, op func() erro
 		}
 		if !req.toldRetrying {
 			req.toldRetrying = true
-			b.send(ctx, req, textReply(fmt.Sprintf(":hourglass: %s Retrying for up to %v; nothing has been done yet.",
-				sentence(workflow.UserMessage(err)), b.cfg.StoreRetry.Round(time.Second))))
+			b.send(ctx, req, textReply(fmt.Sprintf(":hourglass: %s Retrying for up to %s; nothing has been done yet.",
+				sentence(workflow.UserMessage(err)), shortDuration(b.cfg.StoreRetry))))
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -40,4 +41,14 @@ func (b *Bot) retryUnavailable(ctx context.Context, req *Request, op func() erro
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// shortDuration prints d to the second, without a trailing "0s" after
+// minutes (1m, 1m30s, 45s).
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	return s
 }
