@@ -161,17 +161,7 @@ func TestReleaseThroughSentinelFailover(t *testing.T) {
 			}
 
 			// Released once; the env is free.
-			evs, err := w.store.Events(ctx, "dev", 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := 0
-			for _, e := range evs {
-				if e.Action == workflow.ActionReleased && e.ReleaseID == relID {
-					n++
-				}
-			}
-			if n != 1 {
+			if n := releasedEvents(ctx, t, w.store, "dev", relID); n != 1 {
 				t.Errorf("%d %s events for the release; want 1", n, workflow.ActionReleased)
 			}
 			waitUntil(t, 5*time.Second, "dev's queue and lease to clear", func() bool {

@@ -374,17 +374,7 @@ func TestReplicaDiesMidRelease(t *testing.T) {
 	}
 
 	// Released once; the env is free.
-	evs, err := w.store.Events(ctx, "dev", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range evs {
-		if e.Action == workflow.ActionReleased && e.ReleaseID == relID {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := releasedEvents(ctx, t, w.store, "dev", relID); n != 1 {
 		t.Errorf("%d %s events for the release; want 1", n, workflow.ActionReleased)
 	}
 	if occ, _ := w.store.Occupants(ctx, "dev"); len(occ) != 1 || occ[0].Ticket != "JIRA-1" || occ[0].MergeSHA != tip {
@@ -471,6 +461,32 @@ func (w *replicaWorld) deploying(ctx context.Context, t *testing.T, r *replica, 
 		return false
 	})
 	return msgTS
+}
+
+// releasedEvents counts the "released" events of release id in env's
+// trail, waiting a moment for the first: it is written after the record
+// is final.
+func releasedEvents(ctx context.Context, t *testing.T, st workflow.Store, env, id string) int {
+	t.Helper()
+	count := func() int {
+		evs, err := st.Events(ctx, env, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs {
+			if e.Action == workflow.ActionReleased && e.ReleaseID == id {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if count() > 0 {
+			break
+		}
+	}
+	return count()
 }
 
 // waitRecord waits for release id's record to be final.
