@@ -70,6 +70,10 @@ type Config struct {
 	// GroupMissRefresh is how old a cached group may be before a user not
 	// found in it makes the bot list it again. Default 30 s.
 	GroupMissRefresh time.Duration
+	// StoreRetry is how long a command keeps trying while the state store
+	// (or another service it needs) is unavailable, having told its user
+	// so. Default 1 min; negative: no retry.
+	StoreRetry time.Duration
 }
 
 // Deps are the bot's ports. All but Tickets and Clock are required; a
@@ -122,6 +126,9 @@ func New(log *slog.Logger, c *Client, cfg Config, d Deps) (*Bot, error) {
 	}
 	if cfg.GroupTTL <= 0 {
 		cfg.GroupTTL = 5 * time.Minute
+	}
+	if cfg.StoreRetry == 0 {
+		cfg.StoreRetry = time.Minute
 	}
 	if cfg.GroupMissRefresh <= 0 {
 		cfg.GroupMissRefresh = 30 * time.Second
@@ -316,7 +323,11 @@ func (b *Bot) serve(ctx context.Context, ack acker, evt socketmode.Event, receiv
 		b.send(ctx, req, Reply{Text: ":no_entry: " + msg})
 		return
 	}
-	claimed, err := b.d.Claims.Claim(ctx, "slack:envelope:"+env.EnvelopeID, b.cfg.ClaimTTL)
+	var claimed bool
+	err = b.retryUnavailable(ctx, req, func() (err error) {
+		claimed, err = b.d.Claims.Claim(ctx, "slack:envelope:"+env.EnvelopeID, b.cfg.ClaimTTL)
+		return err
+	})
 	if err != nil {
 		outcome, handlerErr = "error", err
 		b.send(ctx, req, b.errorReply(log, err))

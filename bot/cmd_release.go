@@ -32,8 +32,22 @@ func (b *Bot) release(ctx context.Context, req *Request) (Reply, error) {
 	if err := b.d.Notifier.Expect(ctx, id, Origin{Channel: req.Channel, User: req.User.ID}); err != nil {
 		b.log.Warn("record the release's channel", slog.String("release", id), slog.Any("err", err))
 	}
-	rec, pos, err := b.d.Service.Submit(ctx, workflow.ReleaseRequest{
-		Ticket: req.Args.Ticket, Env: req.Args.Env, User: req.User, ID: id,
+	// While the state store is down nothing is recorded: the same
+	// request (same ID) is submitted again until it is, or StoreRetry
+	// passes. Once recorded, its outcome is the channel's to tell.
+	var (
+		rec workflow.Release
+		pos int
+		err error
+	)
+	_ = b.retryUnavailable(ctx, req, func() error {
+		rec, pos, err = b.d.Service.Submit(ctx, workflow.ReleaseRequest{
+			Ticket: req.Args.Ticket, Env: req.Args.Env, User: req.User, ID: id,
+		})
+		if rec.ID != "" {
+			return nil
+		}
+		return err
 	})
 	switch {
 	case rec.ID == "":

@@ -34,6 +34,8 @@ type Request struct {
 	Action      Action // for KindAction
 	Event       Event  // for KindEvent
 	Received    time.Time
+
+	toldRetrying bool // the user was told the bot retries (retryUnavailable)
 }
 
 // Action is one click.

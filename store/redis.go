@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,6 +30,9 @@ type Redis struct {
 	rdb  redis.UniversalClient
 	opts RedisOptions
 	own  bool // Close closes rdb
+
+	epochMu   sync.Mutex
+	epochSeen map[string]bool // EpochEnvs whose marker this store saw
 }
 
 // RedisOptions tune a Redis store; zero values take the defaults.
@@ -44,6 +49,16 @@ type RedisOptions struct {
 	// MaxSteps bounds a release's journal (the oldest steps go first).
 	// Default 1000.
 	MaxSteps int
+	// SyncReplicas, when positive, makes the writes whose loss in a
+	// failover would let two workers run one job (taking a lease, a
+	// release's final state) wait until that many replicas have them
+	// (see onPrimary). Dial sets 1.
+	SyncReplicas int
+	// SyncTimeout bounds that wait; default 1s.
+	SyncTimeout time.Duration
+	// EpochEnvs are the envs whose hash slots Epoch watches for a loss of
+	// data (see Epoch): a cluster shard can lose its data alone.
+	EpochEnvs []string
 }
 
 func (o RedisOptions) withDefaults() RedisOptions {
@@ -59,6 +74,9 @@ func (o RedisOptions) withDefaults() RedisOptions {
 	if o.MaxSteps <= 0 {
 		o.MaxSteps = 1000
 	}
+	if o.SyncTimeout <= 0 {
+		o.SyncTimeout = time.Second
+	}
 	return o
 }
 
@@ -70,27 +88,110 @@ func NewRedis(rdb redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 	if strings.ContainsAny(opts.Prefix, "{}") {
 		return nil, workflow.Errorf("store.redis", workflow.Invalid, "the key prefix %q must not contain { or }", opts.Prefix)
 	}
-	return &Redis{rdb: rdb, opts: opts}, nil
+	return &Redis{rdb: rdb, opts: opts, epochSeen: map[string]bool{}}, nil
 }
 
 // DialRedis connects to the server at rawURL (redis://[user@]host:port/db,
 // rediss:// for TLS, unix://path), with password when not empty, checks
 // that it answers, and returns a store that owns the connection (Close
-// closes it). Sentinel and Cluster clients are built by the caller and
-// passed to NewRedis.
+// closes it).
 func DialRedis(ctx context.Context, rawURL, password string, opts RedisOptions) (*Redis, error) {
+	return Dial(ctx, RedisTarget{URL: rawURL, Password: password}, opts)
+}
+
+// ClusterReload is how often a cluster client re-reads the slot map while
+// it is used. go-redis re-reads it at once on MOVED, ASK and READONLY, but
+// a primary that died answers nothing: without this the client keeps
+// dialling it until its default 60s pass, long after its replica took
+// over (measured: every submit failed for 10s after a failover of about
+// 2s).
+const ClusterReload = time.Second
+
+// RedisTarget says where the store's Redis is: exactly one of URL (one
+// server), Sentinel (MasterName and SentinelAddrs) or ClusterAddrs.
+type RedisTarget struct {
+	URL           string
+	MasterName    string
+	SentinelAddrs []string
+	ClusterAddrs  []string
+	// TLS, when set, is used for every connection (data nodes and
+	// sentinels); a rediss:// URL uses TLS without it.
+	TLS *tls.Config
+	// Password of the data nodes (REDIS_PASSWORD); SentinelPassword of
+	// the sentinels (SENTINEL_PASSWORD), when they have one.
+	Password, SentinelPassword string
+}
+
+// client builds the go-redis client for t.
+func (t RedisTarget) client() (redis.UniversalClient, string, error) {
 	const op = "store.redis"
-	o, err := redis.ParseURL(rawURL)
+	set := 0
+	for _, b := range []bool{t.URL != "", t.MasterName != "" || len(t.SentinelAddrs) > 0, len(t.ClusterAddrs) > 0} {
+		if b {
+			set++
+		}
+	}
+	if set != 1 {
+		return nil, "", workflow.Errorf(op, workflow.Invalid, "say where Redis is with exactly one of a URL, a sentinel master and its sentinels, or cluster nodes")
+	}
+	switch {
+	case len(t.ClusterAddrs) > 0:
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: t.ClusterAddrs, Password: t.Password, TLSConfig: t.TLS,
+				ClusterStateReloadInterval: ClusterReload}),
+			fmt.Sprintf("the Redis cluster at %s", strings.Join(t.ClusterAddrs, ", ")), nil
+	case t.URL == "":
+		if t.MasterName == "" || len(t.SentinelAddrs) == 0 {
+			return nil, "", workflow.Errorf(op, workflow.Invalid, "Sentinel needs the master's name and at least one sentinel address")
+		}
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+				MasterName: t.MasterName, SentinelAddrs: t.SentinelAddrs,
+				Password: t.Password, SentinelPassword: t.SentinelPassword, TLSConfig: t.TLS,
+			}),
+			fmt.Sprintf("the Redis primary %q of the sentinels at %s", t.MasterName, strings.Join(t.SentinelAddrs, ", ")), nil
+	}
+	o, err := redis.ParseURL(t.URL)
 	if err != nil {
-		return nil, workflow.Wrap(op, workflow.Invalid, "redis.url is not a Redis URL", err)
+		return nil, "", workflow.Wrap(op, workflow.Invalid, "redis.url is not a Redis URL", err)
 	}
-	if password != "" {
-		o.Password = password
+	if t.Password != "" {
+		o.Password = t.Password
 	}
-	rdb := redis.NewClient(o)
-	if err := rdb.Ping(ctx).Err(); err != nil {
+	if t.TLS != nil {
+		o.TLSConfig = t.TLS
+	}
+	return redis.NewClient(o), "Redis at " + o.Addr, nil
+}
+
+// Dial connects to the Redis at t, checks that it answers (every primary
+// of a cluster), and returns a store that owns the connection (Close
+// closes it).
+func Dial(ctx context.Context, t RedisTarget, opts RedisOptions) (*Redis, error) {
+	const op = "store.redis"
+	rdb, where, err := t.client()
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.Ping(ctx).Err() })
+	} else {
+		err = rdb.Ping(ctx).Err()
+	}
+	if err != nil {
 		rdb.Close()
-		return nil, workflow.Wrap(op, workflow.Unavailable, "Redis at "+o.Addr+" does not answer", err)
+		if isAuthError(err) {
+			which := "REDIS_PASSWORD"
+			if t.MasterName != "" && strings.Contains(err.Error(), "sentinels") {
+				which = "SENTINEL_PASSWORD: the sentinels'"
+			}
+			return nil, workflow.Wrap(op, workflow.Invalid, where+" refused the password ("+which+")", err)
+		}
+		return nil, workflow.Wrap(op, workflow.Unavailable, where+" does not answer", err)
+	}
+	if opts.SyncReplicas == 0 {
+		// A primary with replicas can fail over to one (Sentinel, a
+		// cluster, a managed primary endpoint); one without is not waited
+		// for.
+		opts.SyncReplicas = 1
 	}
 	s, err := NewRedis(rdb, opts)
 	if err != nil {
@@ -99,6 +200,18 @@ func DialRedis(ctx context.Context, rawURL, password string, opts RedisOptions) 
 	}
 	s.own = true
 	return s, nil
+}
+
+// isAuthError reports whether err is Redis refusing the client's
+// credentials (or asking for some).
+func isAuthError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"WRONGPASS", "NOAUTH", "invalid password", "AUTH <password> called without any password configured"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes the connection when the store opened it.
@@ -157,7 +270,7 @@ func ms(d time.Duration) int64 { return d.Milliseconds() }
 // Unavailable, anything else (a script error) Internal.
 func fail(op string, err error) error {
 	if isUnavailable(err) {
-		return workflow.Wrap(op, workflow.Unavailable, "the store (Redis) did not answer", err)
+		return workflow.Wrap(op, workflow.Unavailable, "the state store (Redis) is unavailable", err)
 	}
 	return workflow.Wrap(op, workflow.Internal, "the store (Redis) refused an operation", err)
 }
@@ -186,12 +299,17 @@ func (s *Redis) AcquireLease(ctx context.Context, env string, want workflow.Leas
 	if want.Token == "" || ttl <= 0 {
 		return workflow.Lease{}, false, workflow.Errorf(op, workflow.Invalid, "a lease needs an owner token and a positive TTL")
 	}
-	res, err := leaseAcquire.Run(ctx, s.rdb, []string{s.envKey(env, "lease"), s.envKey(env, "fence")},
-		want.Token, want.ReleaseID, string(want.Ticket), want.By, max(ms(ttl), 1)).Slice()
+	keys := []string{s.envKey(env, "lease"), s.envKey(env, "fence")}
+	var res []any
+	err := s.onPrimary(ctx, keys[0], func(c redis.Scripter) (bool, error) {
+		var err error
+		res, err = leaseAcquire.Run(ctx, c, keys, want.Token, want.ReleaseID, string(want.Ticket), want.By, max(ms(ttl), 1)).Slice()
+		return err == nil && len(res) == 3 && res[2] == int64(1), err
+	})
 	if err != nil {
 		return workflow.Lease{}, false, fail(op, err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return workflow.Lease{}, false, workflow.Errorf(op, workflow.Internal, "unexpected lease reply %v", res)
 	}
 	l, err := parseLease(env, res[1])
@@ -594,7 +712,12 @@ func (s *Redis) UpdateRelease(ctx context.Context, id string, u workflow.Release
 	set(fPushed, u.PushedSHA)
 	set(fDeployed, u.DeployedSHA)
 	set(fErr, u.Error)
-	res, err := releaseUpdate.Run(ctx, s.rdb, []string{s.relKey(id)}, args...).Result()
+	var res any
+	err := s.onPrimary(ctx, s.relKey(id), func(c redis.Scripter) (bool, error) {
+		var err error
+		res, err = releaseUpdate.Run(ctx, c, []string{s.relKey(id)}, args...).Result()
+		return err == nil && u.State.Final() && res == int64(1), err
+	})
 	if err != nil {
 		return fail("store.release", err)
 	}

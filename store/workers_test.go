@@ -37,7 +37,8 @@ const helperEnv = "CODE_RELEASER_TEST_WORKER"
 // workerSpec configures one helper worker process.
 type workerSpec struct {
 	ID       string
-	Redis    string // host:port
+	Redis    string // host:port, or "cluster:" and the nodes' host:port, comma-separated
+	Sync     int    // RedisOptions.SyncReplicas
 	Prefix   string
 	Remote   string // URL
 	Cache    string // mirror cache dir
@@ -55,7 +56,7 @@ func (s workerSpec) environ() []string {
 		"CR_ID="+s.ID, "CR_REDIS="+s.Redis, "CR_PREFIX="+s.Prefix, "CR_REMOTE="+s.Remote,
 		"CR_CACHE="+s.Cache, "CR_ENVS="+strings.Join(s.Envs, ","), "CR_SERVE="+strings.Join(s.Serve, ","),
 		"CR_LEASE_TTL="+s.LeaseTTL.String(), "CR_DIE_AT="+s.DieAt, "CR_DEPLOYS="+s.Deploys,
-		"CR_SLOTS="+strconv.Itoa(s.Slots),
+		"CR_SLOTS="+strconv.Itoa(s.Slots), "CR_SYNC="+strconv.Itoa(s.Sync),
 	)
 }
 
@@ -138,9 +139,15 @@ func runHelperWorker() error {
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("CR_REDIS")})
+	var rdb redis.UniversalClient
+	if nodes, ok := strings.CutPrefix(os.Getenv("CR_REDIS"), "cluster:"); ok {
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(nodes, ","), ClusterStateReloadInterval: store.ClusterReload})
+	} else {
+		rdb = redis.NewClient(&redis.Options{Addr: os.Getenv("CR_REDIS")})
+	}
 	defer rdb.Close()
-	st, err := store.NewRedis(rdb, store.RedisOptions{Prefix: os.Getenv("CR_PREFIX")})
+	sync, _ := strconv.Atoi(os.Getenv("CR_SYNC"))
+	st, err := store.NewRedis(rdb, store.RedisOptions{Prefix: os.Getenv("CR_PREFIX"), SyncReplicas: sync})
 	if err != nil {
 		return err
 	}
@@ -350,6 +357,123 @@ func waitIdle(t *testing.T, st workflow.Store, env string, within time.Duration)
 	}
 }
 
+// request is one ticket's release request and its submissions.
+type request struct {
+	ticket, env string
+	ids         []string // every attempt's release ID
+}
+
+// submitAll submits n releases, OPS-i to envs[i%len(envs)], calling
+// middle before the n/2th; a submission that fails is submitted again
+// under a new ID.
+func submitAll(t *testing.T, svc *workflow.Service, n int, envs []string, middle func()) []*request {
+	t.Helper()
+	reqs := make([]*request, n)
+	for i := range n {
+		if i == n/2 && middle != nil {
+			middle()
+		}
+		rq := &request{ticket: fmt.Sprint("OPS-", i+1), env: envs[i%len(envs)]}
+		reqs[i] = rq
+		for attempt := 0; ; attempt++ {
+			id := fmt.Sprintf("job-%02d-%d", i+1, attempt)
+			rq.ids = append(rq.ids, id)
+			r, _, err := svc.Submit(t.Context(), workflow.ReleaseRequest{ID: id, Ticket: rq.ticket, Env: rq.env, User: workflow.User{ID: "U1"}})
+			if err == nil && r.State == workflow.StateQueued {
+				break
+			}
+			t.Logf("submit %s (attempt %d): %s, %v", rq.ticket, attempt, r.State, err)
+			if attempt == 100 {
+				t.Fatalf("cannot submit %s", rq.ticket)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return reqs
+}
+
+// runCounts are what checkRun saw.
+type runCounts struct {
+	submissions, released, failed, resumed int
+	exactlyOnce, mergedOnce                int // tickets
+	envsInOrder, overlaps                  int
+}
+
+// checkRun waits for every submission to be final and checks, counting:
+// each ticket released once and merged into its env branch once, each
+// env's jobs run in submission order, no two jobs holding an env at once,
+// every failure with a reason.
+func checkRun(t *testing.T, st workflow.Store, remote *gittest.Remote, reqs []*request, envs []string, within time.Duration) runCounts {
+	t.Helper()
+	var c runCounts
+	byEnv := map[string][]leaseSpan{}
+	order := map[string][]int64{}
+	for _, rq := range reqs {
+		released := 0
+		for _, id := range rq.ids {
+			r, err := st.GetRelease(t.Context(), id)
+			if workflow.KindOf(err) == workflow.NotFound {
+				continue // the submit failed before recording anything, and said so
+			}
+			c.submissions++
+			r = waitFinal(t, st, id, within)
+			switch {
+			case r.State == workflow.StateReleased:
+				released++
+				c.released++
+				sp := spans(t, r)
+				if len(sp) > 1 {
+					c.resumed++
+				}
+				byEnv[rq.env] = append(byEnv[rq.env], sp...)
+				order[rq.env] = append(order[rq.env], sp[0].fence)
+			case r.Error == "":
+				t.Errorf("%s (%s): %s without a reason", id, rq.ticket, r.State)
+			default:
+				c.failed++
+			}
+		}
+		if released != 1 {
+			t.Errorf("%s: %d releases, want 1 (attempts %v)", rq.ticket, released, rq.ids)
+		} else {
+			c.exactlyOnce++
+		}
+	}
+	for _, env := range envs {
+		merges := releaseMerges(t, remote, env)
+		for _, rq := range reqs {
+			want := 0
+			if rq.env == env {
+				want = 1
+			}
+			if merges[rq.ticket] != want {
+				t.Errorf("release/%s merges %s %d times, want %d", env, rq.ticket, merges[rq.ticket], want)
+			} else if want == 1 {
+				c.mergedOnce++
+			}
+		}
+		if !slices.IsSorted(order[env]) {
+			t.Errorf("%s ran its jobs with first fences %v, want the submission order", env, order[env])
+		} else {
+			c.envsInOrder++
+		}
+		sp := byEnv[env]
+		slices.SortFunc(sp, func(a, b leaseSpan) int { return int(a.fence - b.fence) })
+		for i := 1; i < len(sp); i++ {
+			if sp[i].fence == sp[i-1].fence {
+				c.overlaps++
+				t.Errorf("%s: jobs %s and %s both hold fence %d", env, sp[i-1].id, sp[i].id, sp[i].fence)
+			}
+			if sp[i].start.Before(sp[i-1].end) {
+				c.overlaps++
+				t.Errorf("%s: job %s (fence %d) started at %v before job %s (fence %d) ended at %v (%s)",
+					env, sp[i].id, sp[i].fence, sp[i].start, sp[i-1].id, sp[i-1].fence, sp[i-1].end, sp[i-1].last)
+			}
+		}
+	}
+	return c
+}
+
 // TestWorkerProcesses: two worker processes on one Redis and one bare
 // remote run 50 releases across 3 envs while Redis restarts under them.
 // Every ticket lands in its env branch exactly once, no two jobs hold an
@@ -378,94 +502,20 @@ func TestWorkerProcesses(t *testing.T) {
 	// and resumed.
 	const outage = 2500 * time.Millisecond
 	start := time.Now()
-	type request struct {
-		ticket, env string
-		ids         []string // every attempt's release ID
-	}
-	reqs := make([]*request, n)
 	var restarted sync.WaitGroup
-	for i := range n {
-		if i == n/2 {
-			restarted.Go(func() {
-				if err := srv.Restart(outage); err != nil {
-					t.Errorf("restart Redis: %v", err)
-				}
-			})
-		}
-		rq := &request{ticket: fmt.Sprint("OPS-", i+1), env: envs[i%len(envs)]}
-		reqs[i] = rq
-		for attempt := 0; ; attempt++ {
-			id := fmt.Sprintf("job-%02d-%d", i+1, attempt)
-			rq.ids = append(rq.ids, id)
-			r, _, err := svc.Submit(t.Context(), workflow.ReleaseRequest{ID: id, Ticket: rq.ticket, Env: rq.env, User: workflow.User{ID: "U1"}})
-			if err == nil && r.State == workflow.StateQueued {
-				break
+	reqs := submitAll(t, svc, n, envs, func() {
+		restarted.Go(func() {
+			if err := srv.Restart(outage); err != nil {
+				t.Errorf("restart Redis: %v", err)
 			}
-			t.Logf("submit %s (attempt %d): %s, %v", rq.ticket, attempt, r.State, err)
-			if attempt == 20 {
-				t.Fatalf("cannot submit %s", rq.ticket)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+		})
+	})
 	restarted.Wait()
 	submitted := time.Since(start)
-
-	byEnv := map[string][]leaseSpan{}
-	order := map[string][]int64{}
-	resumed := 0
-	for _, rq := range reqs {
-		released := 0
-		for _, id := range rq.ids {
-			r, err := st.GetRelease(t.Context(), id)
-			if workflow.KindOf(err) == workflow.NotFound {
-				continue // the submit failed before recording anything, and said so
-			}
-			r = waitFinal(t, st, id, 40*time.Second)
-			switch {
-			case r.State == workflow.StateReleased:
-				released++
-				sp := spans(t, r)
-				if len(sp) > 1 {
-					resumed++
-				}
-				byEnv[rq.env] = append(byEnv[rq.env], sp...)
-				order[rq.env] = append(order[rq.env], sp[0].fence)
-			case r.Error == "":
-				t.Errorf("%s (%s): %s without a reason", id, rq.ticket, r.State)
-			}
-		}
-		if released != 1 {
-			t.Errorf("%s: %d releases, want 1 (attempts %v)", rq.ticket, released, rq.ids)
-		}
-	}
+	c := checkRun(t, st, remote, reqs, envs, 40*time.Second)
 	took := time.Since(start)
-
+	resumed := c.resumed
 	for _, env := range envs {
-		merges := releaseMerges(t, remote, env)
-		for _, rq := range reqs {
-			want := 0
-			if rq.env == env {
-				want = 1
-			}
-			if merges[rq.ticket] != want {
-				t.Errorf("release/%s merges %s %d times, want %d", env, rq.ticket, merges[rq.ticket], want)
-			}
-		}
-		if !slices.IsSorted(order[env]) {
-			t.Errorf("%s ran its jobs with first fences %v, want the submission order", env, order[env])
-		}
-		sp := byEnv[env]
-		slices.SortFunc(sp, func(a, b leaseSpan) int { return int(a.fence - b.fence) })
-		for i := 1; i < len(sp); i++ {
-			if sp[i].fence == sp[i-1].fence {
-				t.Errorf("%s: jobs %s and %s both hold fence %d", env, sp[i-1].id, sp[i].id, sp[i].fence)
-			}
-			if sp[i].start.Before(sp[i-1].end) {
-				t.Errorf("%s: job %s (fence %d) started at %v before job %s (fence %d) ended at %v (%s)",
-					env, sp[i].id, sp[i].fence, sp[i].start, sp[i-1].id, sp[i-1].fence, sp[i-1].end, sp[i-1].last)
-			}
-		}
 		waitIdle(t, st, env, 5*time.Second)
 	}
 	t.Logf("%d releases over %d envs by 2 worker processes, Redis down %v mid-run: submitted in %v, all final after %v; %d resumed after losing their lease",

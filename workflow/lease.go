@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// keepLease renews l every third of its TTL until stop is called. The
+// keepLease renews l every third of its TTL until stop is called (and
+// every 24th while the store does not answer). The
 // returned context is cancelled with cause ErrLeaseLost when the lease is
 // lost, or is not renewed in time: two thirds of the TTL after the last
 // renewal began, a third ahead of its expiry in the store, however long
@@ -41,12 +42,17 @@ func (s *Service) keepLease(ctx context.Context, l Lease, log *slog.Logger) (wor
 			switch {
 			case err == nil:
 				deadline.Reset(time.Until(began.Add(s.cfg.LeaseTTL - every)))
+				t.Reset(every)
 			case errors.Is(err, ErrLeaseLost):
 				log.Error("lease lost", slog.Int64("fence", l.Fence))
 				cancel(ErrLeaseLost)
 				return
 			default:
+				// The store is away (a failover, a restart): try again
+				// soon, so that a store back before the deadline keeps
+				// the lease.
 				log.Warn("renew lease", slog.Any("err", err))
+				t.Reset(max(every/8, 10*time.Millisecond))
 			}
 		}
 	})

@@ -123,6 +123,9 @@ type run struct {
 
 	deployed DeployResult
 	epoch    string // the store's epoch when r began (see outliveReset)
+	// unrecorded: the store did not take a final state of the release
+	// (update or final).
+	unrecorded bool
 }
 
 // under runs work while r holds lease l: it renews l meanwhile and cancels
@@ -170,14 +173,28 @@ func (s *Service) releaseLease(ctx context.Context, l Lease, log *slog.Logger) {
 // before it changes something outside the Store (a push, a deploy): a
 // worker that stalled past its lease's expiry stops here.
 func (r *run) checkLease(ctx context.Context) error {
-	cur, ok, err := r.s.store.CurrentLease(ctx, r.env.Name)
-	if err != nil {
-		return fmt.Errorf("check %s's lease: %w", r.env.Name, err)
+	for {
+		cur, ok, err := r.s.store.CurrentLease(ctx, r.env.Name)
+		if err == nil {
+			if !ok || cur.Token != r.lease.Token || cur.Fence != r.lease.Fence {
+				return ErrLeaseLost
+			}
+			return nil
+		}
+		if KindOf(err) != Unavailable || ctx.Err() != nil {
+			return fmt.Errorf("check %s's lease: %w", r.env.Name, err)
+		}
+		// The store is away (a failover, a restart): wait for it while
+		// the lease may still be ours. The lease keeper ends ctx when it
+		// cannot be, and the job is then left to the next holder.
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("check %s's lease: %w", r.env.Name, err)
+		case <-t.C:
+		}
 	}
-	if !ok || cur.Token != r.lease.Token || cur.Fence != r.lease.Fence {
-		return ErrLeaseLost
-	}
-	return nil
 }
 
 // step journals a step in the store and the local record and reports it.
@@ -196,6 +213,9 @@ func (r *run) update(ctx context.Context, u ReleaseUpdate) {
 	u.Apply(&r.rec)
 	if err := r.s.store.UpdateRelease(ctx, r.rec.ID, u); err != nil {
 		r.log.Error("update release", slog.Any("err", err))
+		if u.State.Final() {
+			r.unrecorded = true
+		}
 	}
 }
 
@@ -289,6 +309,7 @@ func (r *run) final(ctx context.Context, u ReleaseUpdate) bool {
 	}
 	if err != nil {
 		r.log.Error("update release", slog.Any("err", err))
+		r.unrecorded = true
 	}
 	u.Apply(&r.rec)
 	return true

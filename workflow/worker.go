@@ -463,6 +463,16 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) (jo
 		return err
 	}
 	r.finish(ctx, err)
+	if r.unrecorded {
+		// The store did not take its end (it was away): the job stays
+		// queued, unfinished, and the next holder of the lease resumes it
+		// from its journal, rather than leaving a record that never ends.
+		log.Warn("the job's end was not recorded; it is left queued for the next holder of the lease")
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		s.releaseLease(bg, l, log)
+		return err
+	}
 	done()
 	return err
 }

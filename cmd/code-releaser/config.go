@@ -2,19 +2,24 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"github.com/code-releaser/code-releaser/deploy"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/code-releaser/code-releaser/integrations/gitrepo"
+	"github.com/code-releaser/code-releaser/store"
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
@@ -33,9 +38,10 @@ type config struct {
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 
 	// From the environment only.
-	GitToken      string `yaml:"-"`
-	JiraToken     string `yaml:"-"`
-	RedisPassword string `yaml:"-"` // REDIS_PASSWORD
+	GitToken         string `yaml:"-"`
+	JiraToken        string `yaml:"-"`
+	RedisPassword    string `yaml:"-"` // REDIS_PASSWORD
+	SentinelPassword string `yaml:"-"` // SENTINEL_PASSWORD
 	// secrets holds every secret of the environment, to redact them from
 	// what the process persists and sends.
 	secrets *workflow.Secrets
@@ -74,9 +80,34 @@ type jiraConfig struct {
 	BrowseURL        string            `yaml:"browse_url"`  // for the api.atlassian.com gateway URL
 }
 
+// redisConfig says where the shared state is: one of url (one server),
+// sentinel or cluster; none of them is an in-memory store (one process).
 type redisConfig struct {
-	URL    string `yaml:"url"`    // empty: an in-memory store (one process)
-	Prefix string `yaml:"prefix"` // of every key; default "code-releaser:"
+	URL      string          `yaml:"url"`
+	Sentinel *sentinelConfig `yaml:"sentinel"`
+	Cluster  *clusterConfig  `yaml:"cluster"`
+	TLS      *redisTLSConfig `yaml:"tls"`
+	Prefix   string          `yaml:"prefix"` // of every key; default "code-releaser:"
+}
+
+type sentinelConfig struct {
+	Master string   `yaml:"master"`
+	Addrs  []string `yaml:"addrs"`
+}
+
+type clusterConfig struct {
+	Addrs []string `yaml:"addrs"`
+}
+
+type redisTLSConfig struct {
+	CAFile     string `yaml:"ca_file"`     // PEM; default: the system's roots
+	ServerName string `yaml:"server_name"` // default: the host dialled
+}
+
+// shared reports whether the config names a Redis (url, sentinel or
+// cluster): the state every replica and terminal shares.
+func (r redisConfig) shared() bool {
+	return r.URL != "" || r.Sentinel != nil || r.Cluster != nil
 }
 
 type envConfig struct {
@@ -176,6 +207,7 @@ func parseConfig(data []byte, getenv func(string) string) (config, error) {
 	}
 	c.GitToken = getenv("GIT_TOKEN")
 	c.RedisPassword = getenv("REDIS_PASSWORD")
+	c.SentinelPassword = getenv("SENTINEL_PASSWORD")
 	c.JiraToken = getenv("JIRA_API_TOKEN")
 	c.secrets = processSecrets(getenv)
 	c.loadAWS = envAWSLoader(getenv)
@@ -261,14 +293,7 @@ func (c *config) validate() error {
 	if c.Repo.CacheDir == "" {
 		add("repo.cache_dir", "is required")
 	}
-	if c.Redis.URL != "" {
-		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			add("redis.url", "%q is not a redis://, rediss:// or unix:// URL", redactedURL(c.Redis.URL))
-		}
-	}
-	if strings.ContainsAny(c.Redis.Prefix, "{}") {
-		add("redis.prefix", "must not contain { or }")
-	}
+	errs = append(errs, c.Redis.validate(c.SentinelPassword != "")...)
 	if len(c.Environments) == 0 {
 		add("environments", "at least one env is required")
 	}
@@ -328,6 +353,125 @@ func (c *config) validate() error {
 		add("lease_ttl", "%v is too short: at least 1s (the lease is renewed every third of it)", c.LeaseTTL)
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks the redis section; errors name the field.
+func (r redisConfig) validate(sentinelPassword bool) []error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	var set []string
+	if r.URL != "" {
+		set = append(set, "url")
+	}
+	if r.Sentinel != nil {
+		set = append(set, "sentinel")
+	}
+	if r.Cluster != nil {
+		set = append(set, "cluster")
+	}
+	if len(set) > 1 {
+		add("redis", "set one of url, sentinel or cluster, not %s", strings.Join(set, " and "))
+	}
+	if r.URL != "" {
+		if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			add("redis.url", "%q is not a redis://, rediss:// or unix:// URL", redactedURL(r.URL))
+		} else if r.TLS != nil && u.Scheme != "rediss" {
+			add("redis.tls", "redis.url is %s:// (no TLS): write rediss:// to use TLS", u.Scheme)
+		}
+	}
+	if r.Sentinel != nil {
+		if r.Sentinel.Master == "" {
+			add("redis.sentinel.master", "is required: the name the sentinels monitor the primary under (sentinel monitor NAME ...)")
+		}
+		if len(r.Sentinel.Addrs) == 0 {
+			add("redis.sentinel.addrs", "is required: the sentinels' host:port (usually three)")
+		}
+		for i, a := range r.Sentinel.Addrs {
+			if !isHostPort(a) {
+				add(fmt.Sprintf("redis.sentinel.addrs[%d]", i), "%q is not host:port", a)
+			}
+		}
+	} else if sentinelPassword {
+		add("redis", "SENTINEL_PASSWORD is set but there is no redis.sentinel section")
+	}
+	if r.Cluster != nil {
+		if len(r.Cluster.Addrs) == 0 {
+			add("redis.cluster.addrs", "is required: host:port of one or more nodes of the cluster")
+		}
+		for i, a := range r.Cluster.Addrs {
+			if !isHostPort(a) {
+				add(fmt.Sprintf("redis.cluster.addrs[%d]", i), "%q is not host:port", a)
+			}
+		}
+	}
+	if r.TLS != nil {
+		if !r.shared() {
+			add("redis.tls", "needs redis.url, redis.sentinel or redis.cluster")
+		}
+		if r.TLS.CAFile != "" {
+			if _, err := r.TLS.config(); err != nil {
+				add("redis.tls.ca_file", "%v", err)
+			}
+		}
+	}
+	if strings.ContainsAny(r.Prefix, "{}") {
+		add("redis.prefix", "must not contain { or }")
+	}
+	return errs
+}
+
+// isHostPort reports whether a is host:port with a port number.
+func isHostPort(a string) bool {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil || host == "" {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n < 65536
+}
+
+// config is the TLS client config of the section: the CA file's
+// certificates as roots (else the system's), and the server name.
+func (t *redisTLSConfig) config() (*tls.Config, error) {
+	if t == nil {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the CA certificates: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", t.CAFile)
+		}
+	}
+	return c, nil
+}
+
+// redisTarget is the store's part of the config.
+func (c config) redisTarget() (store.RedisTarget, error) {
+	t := store.RedisTarget{URL: c.Redis.URL, Password: c.RedisPassword, SentinelPassword: c.SentinelPassword}
+	if s := c.Redis.Sentinel; s != nil {
+		t.MasterName, t.SentinelAddrs = s.Master, s.Addrs
+	}
+	if cl := c.Redis.Cluster; cl != nil {
+		t.ClusterAddrs = cl.Addrs
+	}
+	tc, err := c.Redis.TLS.config()
+	if err != nil {
+		return t, fmt.Errorf("redis.tls.ca_file: %w", err)
+	}
+	if tc != nil && c.Redis.URL != "" && tc.ServerName == "" {
+		if u, err := url.Parse(c.Redis.URL); err == nil {
+			tc.ServerName = u.Hostname()
+		}
+	}
+	t.TLS = tc
+	return t, nil
 }
 
 // workflowConfig is the workflow's part of the config.

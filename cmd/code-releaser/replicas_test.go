@@ -6,6 +6,7 @@ package main
 // Slack message.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -99,12 +100,22 @@ type replicaDeployer struct {
 	name    string
 	log     *deployLog
 	block   bool
+	gate    chan struct{} // when set: deploys wait for it (or their end)
 	entered chan struct{}
 	once    sync.Once
 }
 
 func (d *replicaDeployer) Deploy(ctx context.Context, env workflow.Env, sha string, _ workflow.Progress) (workflow.DeployResult, error) {
-	if d.block {
+	if d.gate != nil {
+		d.log.add(fmt.Sprintf("%s %s %s started", d.name, env.Name, sha))
+		d.once.Do(func() { close(d.entered) })
+		select {
+		case <-ctx.Done():
+			d.log.add(fmt.Sprintf("%s %s %s interrupted", d.name, env.Name, sha))
+			return workflow.DeployResult{}, ctx.Err()
+		case <-d.gate:
+		}
+	} else if d.block {
 		d.once.Do(func() { close(d.entered) })
 		<-ctx.Done()
 		d.log.add(fmt.Sprintf("%s %s %s interrupted", d.name, env.Name, sha))
@@ -130,12 +141,16 @@ type replica struct {
 }
 
 type replicaWorld struct {
-	slack  *slacktest.Server
-	redis  *redistest.Server
-	prefix string
-	remote string
-	deploy *deployLog
-	store  *store.Redis // the test's own view of the shared state
+	slack    *slacktest.Server
+	redis    *redistest.Server
+	sentinel *redistest.Sentinel // instead of redis, when set
+	leaseTTL time.Duration       // default 1s
+	// storeRetry is the bot's StoreRetry for the replicas started next.
+	storeRetry time.Duration
+	prefix     string
+	remote     string
+	deploy     *deployLog
+	store      *store.Redis // the test's own view of the shared state
 }
 
 func (w *replicaWorld) start(t *testing.T, name string, conn int, block bool) *replica {
@@ -161,10 +176,10 @@ func (w *replicaWorld) startWith(t *testing.T, name string, conn int, o replicaO
 	t.Cleanup(func() { r.cancel(); r.wg.Wait() })
 	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", name)
 
-	rdb := redis.NewClient(&redis.Options{Addr: w.redis.Addr, MaxRetries: -1})
+	rdb := w.client()
 	rdb.AddHook(killHook{&r.dead})
 	t.Cleanup(func() { rdb.Close() })
-	st, err := store.NewRedis(rdb, store.RedisOptions{Prefix: w.prefix})
+	st, err := store.NewRedis(rdb, store.RedisOptions{Prefix: w.prefix, SyncReplicas: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +199,7 @@ func (w *replicaWorld) startWith(t *testing.T, name string, conn int, o replicaO
 	r.deploy = &replicaDeployer{name: name, log: w.deploy, block: o.block, entered: make(chan struct{})}
 	r.svc, err = workflow.NewService(log, workflow.Config{
 		Envs:     o.envs,
-		LeaseTTL: time.Second, PollInterval: 20 * time.Millisecond,
+		LeaseTTL: cmp.Or(w.leaseTTL, time.Second), PollInterval: 20 * time.Millisecond,
 	}, workflow.Deps{Repo: repo, Deployer: r.deploy, Store: st, Notifier: notifier, Clock: o.clock})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +208,7 @@ func (w *replicaWorld) startWith(t *testing.T, name string, conn int, o replicaO
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := bot.New(log, client, bot.Config{DrainTimeout: 5 * time.Second}, bot.Deps{Service: r.svc, Claims: st, Notifier: notifier, Lifecycle: r.svc, Approvals: r.svc, Occupancy: r.svc, Clock: o.clock})
+	b, err := bot.New(log, client, bot.Config{DrainTimeout: 5 * time.Second, StoreRetry: w.storeRetry}, bot.Deps{Service: r.svc, Claims: st, Notifier: notifier, Lifecycle: r.svc, Approvals: r.svc, Occupancy: r.svc, Clock: o.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +217,15 @@ func (w *replicaWorld) startWith(t *testing.T, name string, conn int, o replicaO
 		t.Fatal(err)
 	}
 	return r
+}
+
+// client is a new client of the world's Redis, through the sentinels
+// when there are.
+func (w *replicaWorld) client() *redis.Client {
+	if w.sentinel != nil {
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: w.sentinel.Master, SentinelAddrs: w.sentinel.SentinelAddrs(), MaxRetries: -1})
+	}
+	return redis.NewClient(&redis.Options{Addr: w.redis.Addr, MaxRetries: -1})
 }
 
 // runWorker starts the replica's job worker.
@@ -374,22 +398,8 @@ func TestReplicaDiesMidRelease(t *testing.T) {
 		t.Errorf("thread replies %+v; want one journal with the resumption", thread)
 	}
 
-	// Released once (the event follows the final record); the env is free.
-	released := func() int {
-		evs, err := w.store.Events(ctx, "dev", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, e := range evs {
-			if e.Action == workflow.ActionReleased && e.ReleaseID == relID {
-				n++
-			}
-		}
-		return n
-	}
-	waitUntil(t, 5*time.Second, "the release's "+workflow.ActionReleased+" event", func() bool { return released() > 0 })
-	if n := released(); n != 1 {
+	// Released once; the env is free.
+	if n := releasedEvents(ctx, t, w.store, "dev", relID); n != 1 {
 		t.Errorf("%d %s events for the release; want 1", n, workflow.ActionReleased)
 	}
 	if occ, _ := w.store.Occupants(ctx, "dev"); len(occ) != 1 || occ[0].Ticket != "JIRA-1" || occ[0].MergeSHA != tip {
@@ -406,19 +416,29 @@ func TestReplicaDiesMidRelease(t *testing.T) {
 // demo's remote.
 func newReplicaWorld(ctx context.Context, t *testing.T) *replicaWorld {
 	t.Helper()
+	return newReplicaWorldOn(ctx, t, redistest.Dedicated(t, redistest.Options{}), nil)
+}
+
+// newReplicaWorldOn is newReplicaWorld on the Redis srv, or the Sentinel
+// set-up sen when srv is nil.
+func newReplicaWorldOn(ctx context.Context, t *testing.T, srv *redistest.Server, sen *redistest.Sentinel) *replicaWorld {
+	t.Helper()
 	remote, _, err := buildDemoRemote(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &replicaWorld{
-		slack:  slacktest.NewServer(slacktest.WithPingInterval(200*time.Millisecond), slacktest.WithTokens("xoxb-replicas", "xapp-replicas")),
-		redis:  redistest.Dedicated(t, redistest.Options{}),
-		prefix: redistest.Prefix(t),
-		remote: remote,
-		deploy: &deployLog{},
+		slack:    slacktest.NewServer(slacktest.WithPingInterval(200*time.Millisecond), slacktest.WithTokens("xoxb-replicas", "xapp-replicas")),
+		redis:    srv,
+		sentinel: sen,
+		prefix:   redistest.Prefix(t),
+		remote:   remote,
+		deploy:   &deployLog{},
 	}
 	t.Cleanup(w.slack.Close)
-	w.store, err = store.NewRedis(w.redis.Client(t), store.RedisOptions{Prefix: w.prefix})
+	rdb := w.client()
+	t.Cleanup(func() { rdb.Close() })
+	w.store, err = store.NewRedis(rdb, store.RedisOptions{Prefix: w.prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,6 +486,32 @@ func (w *replicaWorld) deploying(ctx context.Context, t *testing.T, r *replica, 
 		return false
 	})
 	return msgTS
+}
+
+// releasedEvents counts the "released" events of release id in env's
+// trail, waiting a moment for the first: it is written after the record
+// is final.
+func releasedEvents(ctx context.Context, t *testing.T, st workflow.Store, env, id string) int {
+	t.Helper()
+	count := func() int {
+		evs, err := st.Events(ctx, env, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs {
+			if e.Action == workflow.ActionReleased && e.ReleaseID == id {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if count() > 0 {
+			break
+		}
+	}
+	return count()
 }
 
 // waitRecord waits for release id's record to be final.

@@ -8,14 +8,23 @@ import (
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
-// openStore returns the workflow's shared state: Redis when redis.url is
-// set (the password from REDIS_PASSWORD), else an in-memory store whose
+// openStore returns the workflow's shared state: Redis when the redis
+// section names one (url, sentinel or cluster; the passwords from
+// REDIS_PASSWORD and SENTINEL_PASSWORD), else an in-memory store whose
 // state dies with the process. close releases it.
 func openStore(ctx context.Context, cfg config) (st workflow.Store, close func(), err error) {
-	if cfg.Redis.URL == "" {
+	if !cfg.Redis.shared() {
 		return redactingStore{store.NewMemory(workflow.SystemClock{}), cfg.secrets}, func() {}, nil
 	}
-	r, err := store.DialRedis(ctx, cfg.Redis.URL, cfg.RedisPassword, store.RedisOptions{Prefix: cfg.Redis.Prefix})
+	target, err := cfg.redisTarget()
+	if err != nil {
+		return nil, nil, err
+	}
+	var envs []string
+	for _, e := range cfg.Environments {
+		envs = append(envs, e.Name)
+	}
+	r, err := store.Dial(ctx, target, store.RedisOptions{Prefix: cfg.Redis.Prefix, EpochEnvs: envs})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -28,7 +37,7 @@ func openStore(ctx context.Context, cfg config) (st workflow.Store, close func()
 // with it, so the command would report success and change nothing. What a
 // release needs from the env (its occupants) is read from git instead.
 func requireSharedState(cfg config, cmd, what string) error {
-	if cfg.Redis.URL != "" {
+	if cfg.Redis.shared() {
 		return nil
 	}
 	return workflow.Errorf(cmd, workflow.Invalid,

@@ -42,7 +42,7 @@ func TestStoreFlushedMidDeploy(t *testing.T) {
 		t.Errorf("the record after the flush: %s, pushed %s, error %q; want failed, pushed %s, error containing %q",
 			final.State, final.PushedSHA, final.Error, tip, wantErr)
 	}
-	// The record is final before its message is edited: wait for the edit.
+	// The message is edited after the record is written: wait for it.
 	var top []slacktest.Message
 	edited := func() bool {
 		top = nil
@@ -51,12 +51,12 @@ func TestStoreFlushedMidDeploy(t *testing.T) {
 				top = append(top, m)
 			}
 		}
-		return len(top) == 1 && strings.Contains(top[0].Text, "outcome is unknown")
+		return len(top) == 1 && top[0].TS == msgTS && strings.Contains(top[0].Text, "outcome is unknown") && strings.Contains(top[0].Text, tip[:7])
 	}
-	for deadline := time.Now().Add(10 * time.Second); !edited() && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); !edited() && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if len(top) != 1 || top[0].TS != msgTS || !strings.Contains(top[0].Text, "outcome is unknown") || !strings.Contains(top[0].Text, tip[:7]) {
+	if !edited() {
 		t.Errorf("the release's messages after the flush: %+v; want the one at %s, edited to say the outcome is unknown and JIRA-1 is at %s", top, msgTS, tip[:7])
 	}
 	if occ, err := w.store.Occupants(ctx, "dev"); err != nil || len(occ) != 1 || occ[0].Ticket != "JIRA-1" || occ[0].By != "U0ANA" || occ[0].MergeSHA != tip {

@@ -28,9 +28,9 @@ import (
 
 // Server is one redis-server process.
 type Server struct {
-	Addr    string // host:port
-	dir     string
-	persist bool
+	Addr string // host:port
+	dir  string
+	o    Options
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -42,6 +42,16 @@ type Options struct {
 	// Persist keeps the data across Restart (an append-only file synced
 	// on every write), as a production server would.
 	Persist bool
+	// Password is the server's requirepass (and masterauth, for a
+	// replica or a primary that may become one).
+	Password string
+	// Args are more redis-server options ("--cluster-enabled", "yes").
+	Args []string
+
+	// sentinelConf, when set, runs a sentinel with that config file.
+	sentinelConf string
+	// busPort: the port + 10000 (a cluster node's bus) must be free too.
+	busPort bool
 }
 
 // Start starts a server working in dir.
@@ -51,11 +61,11 @@ func Start(dir string, o Options) (*Server, error) {
 	}
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := freePort(o.busPort)
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), dir: dir, persist: o.Persist}
+		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), dir: dir, o: o}
 		if lastErr = s.start(); lastErr == nil {
 			return s, nil
 		}
@@ -63,24 +73,55 @@ func Start(dir string, o Options) (*Server, error) {
 	return nil, lastErr
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePort returns a port free on 127.0.0.1, and with bus its port +
+// 10000 too.
+func freePort(bus bool) (int, error) {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !bus {
+			l.Close()
+			return port, nil
+		}
+		if port+10000 > 65535 {
+			l.Close()
+			continue
+		}
+		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
+		l.Close()
+		if err == nil {
+			l2.Close()
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free port pair for a cluster node")
 }
 
 // start runs redis-server on s.Addr and waits until it answers.
 func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
-	args := []string{"--port", port, "--bind", "127.0.0.1", "--dir", s.dir, "--save", ""}
-	if s.persist {
-		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
-	} else {
-		args = append(args, "--appendonly", "no")
+	var args []string
+	if s.o.sentinelConf != "" {
+		args = append(args, s.o.sentinelConf, "--sentinel")
 	}
+	args = append(args, "--port", port, "--bind", "127.0.0.1", "--dir", s.dir)
+	switch {
+	case s.o.sentinelConf != "":
+	case s.o.Persist:
+		args = append(args, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	default:
+		args = append(args, "--save", "", "--appendonly", "no")
+	}
+	if s.o.Password != "" {
+		args = append(args, "--requirepass", s.o.Password)
+		if s.o.sentinelConf == "" {
+			args = append(args, "--masterauth", s.o.Password)
+		}
+	}
+	args = append(args, s.o.Args...)
 	cmd := exec.Command("redis-server", args...)
 	cmd.Dir = s.dir
 	log, err := os.OpenFile(s.dir+"/redis.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -98,7 +139,7 @@ func (s *Server) start() error {
 		log.Close()
 		close(done)
 	}()
-	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.o.Password, MaxRetries: -1})
 	defer rdb.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -144,6 +185,20 @@ func (s *Server) Stop() {
 	}
 }
 
+// Kill ends the server at once (SIGKILL), as a crashed host would, and
+// waits for it.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Kill()
+	<-done
+}
+
 // Restart stops the server and starts it again on the same port, after
 // down has passed. With Options.Persist the data survives.
 func (s *Server) Restart(down time.Duration) error {
@@ -161,7 +216,7 @@ func (s *Server) Restart(down time.Duration) error {
 
 // Client returns a client of s closed when tb ends.
 func (s *Server) Client(tb testing.TB) *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: s.Addr})
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.o.Password})
 	tb.Cleanup(func() { rdb.Close() })
 	return rdb
 }

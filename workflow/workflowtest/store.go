@@ -353,13 +353,15 @@ func testQueueConcurrent(t *testing.T, s workflow.Store) {
 
 func testQueueExpiry(t *testing.T, s workflow.Store) {
 	ctx := t.Context()
-	must[int](t)(s.Enqueue(ctx, "dev", workflow.QueueEntry{ID: "dead"}, 40*time.Millisecond))
-	must[int](t)(s.Enqueue(ctx, "dev", workflow.QueueEntry{ID: "alive"}, 40*time.Millisecond))
-	time.Sleep(20 * time.Millisecond)
+	// TTLs of a few hundred ms: the suite runs in parallel, also on a
+	// cluster, on busy machines with the race detector.
+	must[int](t)(s.Enqueue(ctx, "dev", workflow.QueueEntry{ID: "dead"}, 300*time.Millisecond))
+	must[int](t)(s.Enqueue(ctx, "dev", workflow.QueueEntry{ID: "alive"}, 300*time.Millisecond))
+	time.Sleep(50 * time.Millisecond)
 	if pos := must[int](t)(s.TouchQueued(ctx, "dev", "alive", time.Minute)); pos != 2 {
 		t.Errorf("TouchQueued(alive) = %d, want 2", pos)
 	}
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(400 * time.Millisecond)
 	if pos := must[int](t)(s.QueuePosition(ctx, "dev", "dead")); pos != 0 {
 		t.Errorf("expired entry at position %d, want 0", pos)
 	}
