@@ -28,8 +28,6 @@ type Occupancy interface {
 	AnswerRelease(ctx context.Context, env, ticket, releaseID, asker string, remove bool, by workflow.User) (workflow.EnvChange, error)
 }
 
-var _ workflow.OccupancyNotifier = (*Notifier)(nil)
-
 // tenancyValue is a reminder button's value: env, ticket, release and the
 // Keeps used when it was sent, so that a click on an old reminder (the
 // ticket kept or released again since) changes nothing.
@@ -50,7 +48,7 @@ func parseTenancyValue(v string) (env, ticket, release string, seen int, err err
 
 func when(t time.Time) string { return t.UTC().Format("Mon Jan 2 15:04 MST") }
 
-// Remind implements workflow.OccupancyNotifier: a DM to the owner
+// Remind implements workflow.Notifier: a DM to the owner
 // (conversations.open, then chat.postMessage) with Keep and Remove
 // buttons.
 func (n *Notifier) Remind(ctx context.Context, r workflow.Reminder) error {
@@ -84,7 +82,7 @@ func (n *Notifier) Remind(ctx context.Context, r workflow.Reminder) error {
 	return err
 }
 
-// OccupancyNotice implements workflow.OccupancyNotifier: in the announce
+// OccupancyNotice implements workflow.Notifier: in the announce
 // channel, the owner (and, for a failed expiry, the other occupants'
 // owners) mentioned.
 func (n *Notifier) OccupancyNotice(ctx context.Context, c workflow.OccupancyNotice) error {

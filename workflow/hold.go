@@ -50,9 +50,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 	}
 	detail += req.By.via()
 	s.auditEnv(ctx, Event{Env: env.Name, Action: ActionHeld, Actor: req.By.ID, Detail: detail})
-	s.tell(ctx, "held", func(n LifecycleNotifier) error {
-		return n.EnvChanged(ctx, EnvChange{Action: ActionHeld, Env: env, By: req.By, Hold: &h})
-	})
+	s.told("held", s.notify.EnvChanged(ctx, EnvChange{Action: ActionHeld, Env: env, By: req.By, Hold: &h}))
 	return h, nil
 }
 
@@ -76,9 +74,7 @@ func (s *Service) Unhold(ctx context.Context, env string, by User) error {
 		return Errorf(op, NotFound, "%s is not held", e.Name)
 	}
 	s.auditEnv(ctx, Event{Env: e.Name, Action: ActionUnheld, Actor: by.ID, Detail: "held by " + was.By + ": " + was.Reason + by.via()})
-	s.tell(ctx, "unheld", func(n LifecycleNotifier) error {
-		return n.EnvChanged(ctx, EnvChange{Action: ActionUnheld, Env: e, By: by, Hold: &was})
-	})
+	s.told("unheld", s.notify.EnvChanged(ctx, EnvChange{Action: ActionUnheld, Env: e, By: by, Hold: &was}))
 	return nil
 }
 
@@ -95,7 +91,7 @@ func (r *run) yourTurn(ctx context.Context) {
 	if !waited {
 		return
 	}
-	r.s.tell(ctx, "your turn", func(n LifecycleNotifier) error { return n.YourTurn(ctx, r.rec) })
+	r.s.told("your turn", r.s.notify.YourTurn(ctx, r.rec))
 }
 
 // heldBy is the journal's note of a hold a release waits behind.

@@ -56,7 +56,7 @@ func (s *Service) Reset(ctx context.Context, env string, by User) (EnvChange, er
 	if err != nil {
 		return c, err
 	}
-	s.tell(ctx, "reset", func(n LifecycleNotifier) error { return n.EnvChanged(ctx, c) })
+	s.told("reset", s.notify.EnvChanged(ctx, c))
 	log.Info("env reset", slog.String("sha", c.SHA), slog.Int("left", len(c.Left)))
 	return c, nil
 }

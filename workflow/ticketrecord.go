@@ -32,12 +32,6 @@ type TicketNote struct {
 	Link    string       // the release's conversation (the Slack thread); "" when unknown
 }
 
-// ReleaseLinker is implemented by Notifiers that can give a link to a
-// release's conversation, such as the Slack thread of its message.
-type ReleaseLinker interface {
-	ReleaseLink(ctx context.Context, r Release) string
-}
-
 // RecordTickets returns a Notifier that passes every call to next and
 // then writes finished releases back to their tickets through rec: after
 // Released, and after Failed when the release reached the env (it pushed,
@@ -91,18 +85,10 @@ func (n *recordingNotifier) Failed(ctx context.Context, r Release, err error) er
 	return nerr
 }
 
-// ReleaseLink passes the question on, so that decorators stack.
-func (n *recordingNotifier) ReleaseLink(ctx context.Context, r Release) string {
-	if l, ok := n.Notifier.(ReleaseLinker); ok {
-		return l.ReleaseLink(ctx, r)
-	}
-	return ""
-}
-
 func (n *recordingNotifier) record(ctx context.Context, note TicketNote) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.timeout)
 	defer cancel()
-	note.Link = n.ReleaseLink(ctx, note.Release)
+	note.Link = n.Notifier.ReleaseLink(ctx, note.Release)
 	log := n.log.With(slog.String("release", note.Release.ID), slog.String("ticket", string(note.Release.Ticket)))
 	done, err := n.rec.Record(ctx, note)
 	detail := done
