@@ -78,22 +78,6 @@ func (s *Service) Unhold(ctx context.Context, env string, by User) error {
 	return nil
 }
 
-// yourTurn tells a requester who had to wait (queued behind others or a
-// hold) that their release started.
-func (r *run) yourTurn(ctx context.Context) {
-	waited := false
-	for _, st := range r.rec.Steps {
-		// "position 1" alone: it did not wait for anybody.
-		if st.Name == StepQueued && st.Detail != "position 1" {
-			waited = true
-		}
-	}
-	if !waited {
-		return
-	}
-	r.s.told("your turn", r.s.notify.YourTurn(ctx, r.rec))
-}
-
 // heldBy is the journal's note of a hold a release waits behind.
 func heldBy(h *Hold) string {
 	if h == nil {

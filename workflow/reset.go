@@ -61,19 +61,6 @@ func (s *Service) Reset(ctx context.Context, env string, by User) (EnvChange, er
 	return c, nil
 }
 
-// underLease runs work while l is held, renewing it; work's context ends
-// when l is lost.
-func (s *Service) underLease(ctx context.Context, l Lease, log *slog.Logger, work func(context.Context) error) (err error) {
-	wctx, stop := s.keepLease(ctx, l, log)
-	defer func() {
-		stop()
-		if err != nil && errors.Is(context.Cause(wctx), ErrLeaseLost) && !errors.Is(err, ErrLeaseLost) {
-			err = fmt.Errorf("%w (after: %v)", ErrLeaseLost, err)
-		}
-	}()
-	return work(wctx)
-}
-
 // pushFenced checks l is still env's lease and pushes env's branch from old
 // to new as a compare-and-swap; a branch moved by someone else is Busy.
 func (s *Service) pushFenced(ctx context.Context, l Lease, e Env, old, new string) error {
