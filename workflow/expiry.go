@@ -277,11 +277,6 @@ func orNoneKeys(k []TicketKey) string {
 	return joinKeys(k)
 }
 
-// TicketCommenter writes a comment on a ticket (Jira); Deps.Commenter.
-type TicketCommenter interface {
-	Comment(ctx context.Context, key TicketKey, text string) error
-}
-
 // commentTicket writes text on the ticket when a commenter is wired,
 // logging a failure.
 func (s *Service) commentTicket(ctx context.Context, key TicketKey, text string) {

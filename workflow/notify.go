@@ -7,50 +7,6 @@ import (
 	"strings"
 )
 
-// Notifier tells people how a release goes and what happens to their
-// envs: the Slack bot posts and edits a message with a thread, DMs owners
-// and approvers; the CLI prints lines. It is one interface for every
-// notice: an implementation embeds NopNotifier and overrides the notices
-// it gives. The workflow calls it once the release is recorded; errors
-// before that are only returned. A Notifier's errors are logged and never
-// stop a release or a lifecycle change.
-type Notifier interface {
-	// Queued says the release waits: its position, and who holds the env.
-	Queued(ctx context.Context, r Release, w Waiting) error
-	// Started says the release holds the env's lease and works.
-	Started(ctx context.Context, r Release) error
-	// Progress reports one journal step.
-	Progress(ctx context.Context, r Release, s Step) error
-	// Conflict reports a merge that conflicts; nothing was pushed.
-	Conflict(ctx context.Context, r Release, c ConflictReport) error
-	// Released announces a finished release and who else is in the env.
-	Released(ctx context.Context, a Announcement) error
-	// Failed reports a release that stopped; err carries a user message
-	// (UserMessage) and a Kind.
-	Failed(ctx context.Context, r Release, err error) error
-	// ReleaseLink returns a link to a release's conversation, such as the
-	// Slack thread of its message; "" when there is none.
-	ReleaseLink(ctx context.Context, r Release) string
-
-	// YourTurn tells a requester who waited that their release started.
-	YourTurn(ctx context.Context, r Release) error
-	// ApprovalRequested asks the approvers of a prod release, with
-	// Approve/Reject buttons carrying a.ID.
-	ApprovalRequested(ctx context.Context, a ApprovalRequest, p Preview) error
-	// ApprovalChanged reports a vote or the end of a request.
-	ApprovalChanged(ctx context.Context, a ApprovalRequest) error
-	// EnvChanged tells an env's people what happened to it (a reset,
-	// remove, hold, unhold or cancel).
-	EnvChanged(ctx context.Context, c EnvChange) error
-
-	// Remind tells the owner their ticket expires soon, with Keep and
-	// Remove buttons carrying the env, ticket and release.
-	Remind(ctx context.Context, r Reminder) error
-	// OccupancyNotice tells the env's channel (and the owner) about an
-	// expiry that failed or waits, or a Keep refused.
-	OccupancyNotice(ctx context.Context, n OccupancyNotice) error
-}
-
 // NopNotifier tells nobody anything. Embedded in a Notifier, it answers
 // the notices that Notifier does not give.
 type NopNotifier struct{}

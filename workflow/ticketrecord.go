@@ -10,17 +10,6 @@ import (
 // ticket (Detail: what was done, or what could not be).
 const StepTicket = "ticket"
 
-// TicketRecorder writes what a release did back to its ticket, so that the
-// ticket tells where its code runs: the Jira adapter comments and upserts a
-// link per env. It is called after the release is decided; its failures
-// are reported and never change the release's outcome.
-type TicketRecorder interface {
-	// Record writes n to the tracker. It returns a one-line account of what
-	// it did and an error (with a user message) for what it could not do;
-	// both may be set when some of the write-back worked.
-	Record(ctx context.Context, n TicketNote) (done string, err error)
-}
-
 // TicketNote is what a release leaves on its ticket.
 type TicketNote struct {
 	Release Release // the record as it ends (released or failed)
