@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
@@ -176,12 +177,53 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 	switch {
 	case err == nil:
 		m.log.DebugContext(ctx, "git fetch", slog.String("remote", redactURL(m.url)), slog.Bool("changed", true))
+		m.refreshCommitGraph(ctx, true)
 		return nil
 	case errors.Is(err, git.NoErrAlreadyUpToDate), errors.Is(err, transport.ErrEmptyRemoteRepository):
 		m.log.DebugContext(ctx, "git fetch", slog.String("remote", redactURL(m.url)), slog.Bool("changed", false))
+		m.refreshCommitGraph(ctx, false)
 		return nil
 	}
 	return m.remoteError(op, "", err)
+}
+
+// commitGraphPath is git's commit-graph file in the mirror.
+const commitGraphPath = "objects/info/commit-graph"
+
+// refreshCommitGraph rewrites the mirror's commit-graph file for every
+// branch (after a fetch that changed something, or when there is none), so
+// that merge bases are found without decoding commits, and gives the
+// merger the new file. A failure costs only speed: it is logged.
+func (m *Mirror) refreshCommitGraph(ctx context.Context, changed bool) {
+	if !changed {
+		if _, err := os.Stat(filepath.Join(m.dir, filepath.FromSlash(commitGraphPath))); err == nil {
+			return
+		}
+	}
+	start := time.Now()
+	var tips []plumbing.Hash
+	refs, err := m.st.IterReferences()
+	if err == nil {
+		err = refs.ForEach(func(r *plumbing.Reference) error {
+			if r.Type() == plumbing.HashReference && r.Name().IsBranch() {
+				tips = append(tips, r.Hash())
+			}
+			return nil
+		})
+	}
+	n := 0
+	if err == nil && len(tips) > 0 {
+		n, err = merge.WriteCommitGraph(ctx, m.st, tips)
+	}
+	if err != nil {
+		m.log.WarnContext(ctx, "git commit-graph not written", slog.String("remote", redactURL(m.url)), slog.Any("error", err))
+		return
+	}
+	if n > 0 {
+		m.merger = merge.New(m.st)
+	}
+	m.log.DebugContext(ctx, "git commit-graph written", slog.String("remote", redactURL(m.url)),
+		slog.Int("commits", n), slog.Duration("took", time.Since(start)))
 }
 
 // ref reads a branch of the mirror; ok is false when it does not exist.
