@@ -80,13 +80,17 @@ func openGraphFile(s any) *graphFile {
 	if !ok {
 		return nil
 	}
-	if cs, ok := s.(interface{ Config() (*config.Config, error) }); ok {
+	if cs, ok := s.(interface {
+		Config() (*config.Config, error)
+	}); ok {
 		if cfg, err := cs.Config(); err == nil && cfg.Raw != nil &&
 			isGitFalse(cfg.Raw.Section("core").Option("commitGraph")) {
 			return nil
 		}
 	}
-	if ss, ok := s.(interface{ Shallow() ([]plumbing.Hash, error) }); ok {
+	if ss, ok := s.(interface {
+		Shallow() ([]plumbing.Hash, error)
+	}); ok {
 		if sh, err := ss.Shallow(); err != nil || len(sh) > 0 {
 			return nil
 		}
