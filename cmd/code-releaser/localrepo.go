@@ -22,8 +22,9 @@ import (
 // or a submodule) or is itself a git directory (a bare repository, a
 // mirror). Only its object store and refs are opened: no worktree.
 type localRepo struct {
-	gitDir string // the repository's own git directory
-	repo   *git.Repository
+	gitDir     string // the repository's own git directory
+	objectsDir string // where its objects are (in the common directory of a linked worktree)
+	repo       *git.Repository
 	st     *filesystem.Storage
 }
 
@@ -51,7 +52,7 @@ func openLocalRepo(dir string, getenv func(string) string) (*localRepo, error) {
 		st.Close()
 		return nil, fmt.Errorf("open repository %s: %w", gitDir, err)
 	}
-	return &localRepo{gitDir: gitDir, repo: repo, st: st}, nil
+	return &localRepo{gitDir: gitDir, objectsDir: filepath.Join(commonDir, "objects"), repo: repo, st: st}, nil
 }
 
 // Close releases the repository's open files.

@@ -10,6 +10,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/merge"
 )
@@ -64,13 +65,17 @@ func mergeRevisions(ctx context.Context, e *env, ours, theirs string) (*merge.Re
 		return nil, err
 	}
 	defer lr.Close()
+	m, err := merge.NewOnDisk(lr.st, lr.objectsDir)
+	if err != nil {
+		return nil, fmt.Errorf("open the objects of %s: %w", lr.gitDir, err)
+	}
+	defer m.Close()
 	var hashes [2]plumbing.Hash
 	for i, rev := range []string{ours, theirs} {
-		if hashes[i], err = resolveCommit(lr.repo, rev); err != nil {
+		if hashes[i], err = resolveCommit(lr.repo, m.Storer(), rev); err != nil {
 			return nil, err
 		}
 	}
-	m := merge.New(lr.st)
 	res, err := m.MergeCommits(ctx, hashes[0], hashes[1], merge.Options{OursLabel: ours, TheirsLabel: theirs})
 	if err != nil {
 		return nil, fmt.Errorf("merge %s into %s: %w", theirs, ours, err)
@@ -78,14 +83,15 @@ func mergeRevisions(ctx context.Context, e *env, ours, theirs string) (*merge.Re
 	return res, nil
 }
 
-// resolveCommit resolves a revision to a commit, peeling annotated tags.
-func resolveCommit(repo *git.Repository, rev string) (plumbing.Hash, error) {
+// resolveCommit resolves a revision to a commit, peeling annotated tags;
+// objects are read from objs.
+func resolveCommit(repo *git.Repository, objs storer.EncodedObjectStorer, rev string) (plumbing.Hash, error) {
 	h, err := resolveRevision(repo, rev)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
 	}
 	for range 10 {
-		obj, err := repo.Object(plumbing.AnyObject, *h)
+		obj, err := object.GetObject(objs, *h)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("read %q (%s): %w", rev, h, err)
 		}

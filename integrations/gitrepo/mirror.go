@@ -124,7 +124,24 @@ func (m *Mirror) open() error {
 		return err
 	}
 	m.repo = repo
-	m.merger = merge.New(m.st)
+	if err := m.reopenMerger(); err != nil {
+		m.st.Close()
+		return err
+	}
+	return nil
+}
+
+// reopenMerger gives the mirror a merger that sees its packs and
+// commit-graph as they are now (after a fetch added a pack or a graph).
+func (m *Mirror) reopenMerger() error {
+	mg, err := merge.NewOnDisk(m.st, filepath.Join(m.dir, "objects"))
+	if err != nil {
+		return fmt.Errorf("open the mirror's objects: %w", err)
+	}
+	if m.merger != nil {
+		m.merger.Close()
+	}
+	m.merger = mg
 	return nil
 }
 
@@ -139,7 +156,10 @@ func (m *Mirror) Close() error {
 		return nil
 	}
 	m.closed = true
-	err := m.st.Close()
+	err := m.merger.Close()
+	if serr := m.st.Close(); err == nil {
+		err = serr
+	}
 	if lerr := m.lock.release(); err == nil {
 		err = lerr
 	}
@@ -178,6 +198,9 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 	case err == nil:
 		m.log.DebugContext(ctx, "git fetch", slog.String("remote", redactURL(m.url)), slog.Bool("changed", true))
 		m.refreshCommitGraph(ctx, true)
+		if err := m.reopenMerger(); err != nil {
+			return workflow.Wrap(op, workflow.Internal, "", err)
+		}
 		return nil
 	case errors.Is(err, git.NoErrAlreadyUpToDate), errors.Is(err, transport.ErrEmptyRemoteRepository):
 		m.log.DebugContext(ctx, "git fetch", slog.String("remote", redactURL(m.url)), slog.Bool("changed", false))
@@ -192,8 +215,8 @@ const commitGraphPath = "objects/info/commit-graph"
 
 // refreshCommitGraph rewrites the mirror's commit-graph file for every
 // branch (after a fetch that changed something, or when there is none), so
-// that merge bases are found without decoding commits, and gives the
-// merger the new file. A failure costs only speed: it is logged.
+// that merge bases are found without decoding commits; the merger is
+// reopened to read it. A failure costs only speed: it is logged.
 func (m *Mirror) refreshCommitGraph(ctx context.Context, changed bool) {
 	if !changed {
 		if _, err := os.Stat(filepath.Join(m.dir, filepath.FromSlash(commitGraphPath))); err == nil {
@@ -219,8 +242,10 @@ func (m *Mirror) refreshCommitGraph(ctx context.Context, changed bool) {
 		m.log.WarnContext(ctx, "git commit-graph not written", slog.String("remote", redactURL(m.url)), slog.Any("error", err))
 		return
 	}
-	if n > 0 {
-		m.merger = merge.New(m.st)
+	if !changed && n > 0 {
+		if err := m.reopenMerger(); err != nil {
+			m.log.WarnContext(ctx, "git commit-graph not read", slog.String("remote", redactURL(m.url)), slog.Any("error", err))
+		}
 	}
 	m.log.DebugContext(ctx, "git commit-graph written", slog.String("remote", redactURL(m.url)),
 		slog.Int("commits", n), slog.Duration("took", time.Since(start)))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -390,15 +391,22 @@ func TestMergeMatchesGit(t *testing.T) {
 	}
 	// The criss-cross merges and every other one again, with a commit-graph
 	// of every commit (git's), read by git and by a new Merger: same trees
-	// and conflicts.
+	// and conflicts ...
 	var in strings.Builder
 	for _, c := range cases {
 		fmt.Fprintf(&in, "%s\n%s\n", c.ours, c.theirs)
 	}
 	gitCmd(t, dir, strings.NewReader(in.String()), "commit-graph", "write", "--no-progress", "--stdin-commits")
-	mg := New(st)
-	if mg.graph.file == nil {
-		t.Fatal("the commit-graph git wrote is not read")
+	// ... and packed, read by the pack reader of NewOnDisk.
+	gitCmd(t, dir, strings.NewReader(in.String()), "pack-objects", "--revs", "-q", "objects/pack/pack")
+	gitCmd(t, dir, nil, "prune-packed")
+	mg, err := NewOnDisk(st, filepath.Join(dir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mg.Close()
+	if mg.graph.file == nil || len(mg.store.(*packedStore).packs) != 1 {
+		t.Fatal("the commit-graph or the pack git wrote is not read")
 	}
 	again := 0
 	for i, c := range cases {
