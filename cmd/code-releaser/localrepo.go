@@ -25,7 +25,7 @@ type localRepo struct {
 	gitDir     string // the repository's own git directory
 	objectsDir string // where its objects are (in the common directory of a linked worktree)
 	repo       *git.Repository
-	st     *filesystem.Storage
+	st         *filesystem.Storage
 }
 
 // openLocalRepo opens the repository that contains dir.

@@ -403,13 +403,17 @@ type packedObject struct {
 	data []byte
 }
 
-func (o *packedObject) Hash() plumbing.Hash             { return o.h }
-func (o *packedObject) Type() plumbing.ObjectType       { return o.t }
-func (o *packedObject) SetType(t plumbing.ObjectType)   { o.t = t }
-func (o *packedObject) Size() int64                     { return int64(len(o.data)) }
-func (o *packedObject) SetSize(int64)                   {}
-func (o *packedObject) Reader() (io.ReadCloser, error)  { return io.NopCloser(bytes.NewReader(o.data)), nil }
-func (o *packedObject) Writer() (io.WriteCloser, error) { return nil, errors.New("a packed object is read-only") }
+func (o *packedObject) Hash() plumbing.Hash           { return o.h }
+func (o *packedObject) Type() plumbing.ObjectType     { return o.t }
+func (o *packedObject) SetType(t plumbing.ObjectType) { o.t = t }
+func (o *packedObject) Size() int64                   { return int64(len(o.data)) }
+func (o *packedObject) SetSize(int64)                 {}
+func (o *packedObject) Reader() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(o.data)), nil
+}
+func (o *packedObject) Writer() (io.WriteCloser, error) {
+	return nil, errors.New("a packed object is read-only")
+}
 
 // packFile is one mapped .idx and .pack.
 type packFile struct {
