@@ -27,8 +27,10 @@ type BigRepoSpec struct {
 // GitSized is a history shaped and sized like git.git's.
 var GitSized = BigRepoSpec{Files: 4000, Commits: 60000, Seed: 1}
 
-// BigRepo is a generated bare repository; its topic branches t/NNNN are
-// left unmerged: merge any two, or any into master.
+// BigRepo is a generated bare repository: master, maint (forked a third of
+// the way in, gets its own topics, which master merges too, and is merged
+// into master now and then, as git.git's maint), and topic branches t/NNNN
+// left unmerged: merge any two, or any into master or maint.
 type BigRepo struct {
 	Dir    string   // the bare repository (one pack, no commit-graph)
 	Topics []string // unmerged topic branches, oldest fork first
@@ -53,7 +55,7 @@ func BigRepoCacheDir() string {
 func OpenBigRepo(tb testing.TB, spec BigRepoSpec) *BigRepo {
 	tb.Helper()
 	RequireGit(tb)
-	name := fmt.Sprintf("big-v1-f%d-c%d-s%d.git", spec.Files, spec.Commits, spec.Seed)
+	name := fmt.Sprintf("big-v2-f%d-c%d-s%d.git", spec.Files, spec.Commits, spec.Seed)
 	dir := filepath.Join(BigRepoCacheDir(), name)
 	if _, err := os.Stat(filepath.Join(dir, "complete")); err != nil {
 		tb.Logf("generating %s (%d commits, %d files): once, then cached", dir, spec.Commits, spec.Files)
@@ -227,9 +229,14 @@ func writeBigHistory(out io.Writer, spec BigRepoSpec) error {
 	type topic struct {
 		tip, left int
 		own       map[int][]string
+		maint     bool // forked from maint: merged into maint, then master
 	}
 	var open []*topic
+	maint := 0 // no maint yet
 	newTopic := func() *topic {
+		if maint > 0 && r.IntN(8) == 0 {
+			return &topic{tip: maint, left: 1 + r.IntN(4), own: map[int][]string{}, maint: true}
+		}
 		back := 0
 		if r.IntN(4) == 0 {
 			back = r.IntN(min(len(masterHist), 300))
@@ -271,8 +278,18 @@ func writeBigHistory(out io.Writer, spec BigRepoSpec) error {
 			files[f] = ls
 			merged = append(merged, fileVersion{paths[f], ls})
 		}
+		if t.maint {
+			maint = commit("refs/heads/maint", []int{maint, t.tip}, merged)
+		}
 		master = commit("refs/heads/master", []int{master, t.tip}, merged)
 		masterHist = append(masterHist, master)
+		switch {
+		case maint == 0 && mark > spec.Commits/3:
+			maint = commit("refs/heads/maint", []int{master}, nil)
+		case maint > 0 && len(masterHist)%400 == 0:
+			master = commit("refs/heads/master", []int{master, maint}, nil)
+			masterHist = append(masterHist, master)
+		}
 		for i, o := range open {
 			if o == t {
 				open = append(open[:i], open[i+1:]...)

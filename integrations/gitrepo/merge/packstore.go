@@ -6,11 +6,13 @@ package merge
 // maps and, on the first delta, builds a map from every offset to its hash
 // (on a pack of 440,000 objects: about 100 ms and tens of MiB before the
 // first object); it also reads objects through small unbuffered reads and
-// hashes each tree it decodes again. This reader maps the .idx and .pack
-// files into memory (the OS pages in only what is read), looks objects up by
-// binary search in the index as git does, inflates with a pooled zlib
-// reader, resolves deltas through a small cache of bases keyed by offset,
-// and returns objects with their known hash. Everything else (loose
+// hashes each tree it decodes again. This reader maps the .idx file into
+// memory (the OS pages in only what the binary searches touch), looks
+// objects up in it as git does, reads the .pack with buffered positioned
+// reads (mapping it would count every page read around an object in the
+// process's resident memory), inflates with a pooled zlib reader, resolves
+// deltas through a small cache of bases keyed by offset, and returns
+// objects with their known hash. Everything else (loose
 // objects, writes, alternates) goes to the repository's own storer.
 
 import (
@@ -66,6 +68,7 @@ type packedStore struct {
 	packs      []*packFile
 
 	zpool sync.Pool // zlib readers
+	spool sync.Pool // *packSource
 
 	cacheMu   sync.Mutex
 	cache     map[cacheKey]*cachedBase
@@ -184,74 +187,189 @@ func (ps *packedStore) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	return int64(len(data)), err
 }
 
-// read returns the type and content of the object at off in p.
+// read returns the type and content of the object at off in p. The
+// object is read with one positioned read of a small window in most cases.
 func (ps *packedStore) read(p *packFile, off uint64, depth int) (plumbing.ObjectType, []byte, error) {
 	if depth > 10000 {
 		return 0, nil, errors.New("delta chain too long")
 	}
-	typ, size, dataOff, err := p.header(off)
-	if err != nil {
-		return 0, nil, err
+	if off < 12 || off >= uint64(p.size) {
+		return 0, nil, fmt.Errorf("offset %d out of the pack", off)
 	}
+	src := ps.source(p, off)
+	typ, size, err := src.header()
+	if err != nil {
+		ps.putSource(src)
+		return 0, nil, fmt.Errorf("object at offset %d: %w", off, err)
+	}
+	var rel uint64
+	var bh plumbing.Hash
 	switch typ {
 	case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
-		data, err := ps.inflate(p, dataOff, size)
+		data, err := ps.inflate(src, size)
+		ps.putSource(src)
 		return typ, data, err
-	case plumbing.OFSDeltaObject, plumbing.REFDeltaObject:
+	case plumbing.OFSDeltaObject:
+		rel, err = src.ofsDelta()
+		if err == nil && (rel == 0 || rel > off) {
+			err = errors.New("bad base offset")
+		}
+	case plumbing.REFDeltaObject:
+		_, err = io.ReadFull(src, bh[:])
 	default:
-		return 0, nil, fmt.Errorf("object at offset %d has type %d", off, typ)
+		err = fmt.Errorf("type %d", typ)
+	}
+	var delta []byte
+	if err == nil {
+		delta, err = ps.inflate(src, size)
+	}
+	ps.putSource(src)
+	if err != nil {
+		return 0, nil, fmt.Errorf("object at offset %d: %w", off, err)
 	}
 	var baseType plumbing.ObjectType
 	var base []byte
 	if typ == plumbing.OFSDeltaObject {
-		rel, n, err := p.ofsDeltaOffset(dataOff)
-		if err != nil {
+		if baseType, base, err = ps.base(p, off-rel, depth); err != nil {
 			return 0, nil, err
 		}
-		if rel == 0 || rel > off {
-			return 0, nil, fmt.Errorf("delta at offset %d has a bad base offset", off)
-		}
-		dataOff += n
-		baseType, base, err = ps.base(p, off-rel, depth)
-		if err != nil {
+	} else if bp, boff, ok := ps.find(bh); ok {
+		if baseType, base, err = ps.base(bp, boff, depth); err != nil {
 			return 0, nil, err
 		}
 	} else {
-		if dataOff+20 > uint64(len(p.pack)) {
-			return 0, nil, io.ErrUnexpectedEOF
+		obj, err := ps.EncodedObjectStorer.EncodedObject(plumbing.AnyObject, bh)
+		if err != nil {
+			return 0, nil, fmt.Errorf("delta base %s: %w", bh, err)
 		}
-		var bh plumbing.Hash
-		copy(bh[:], p.pack[dataOff:dataOff+20])
-		dataOff += 20
-		bp, boff, ok := ps.find(bh)
-		if !ok {
-			obj, err := ps.EncodedObjectStorer.EncodedObject(plumbing.AnyObject, bh)
-			if err != nil {
-				return 0, nil, fmt.Errorf("delta base %s: %w", bh, err)
-			}
-			r, err := obj.Reader()
-			if err != nil {
-				return 0, nil, err
-			}
-			base, err = io.ReadAll(r)
-			r.Close()
-			if err != nil {
-				return 0, nil, err
-			}
-			baseType = obj.Type()
-		} else if baseType, base, err = ps.base(bp, boff, depth); err != nil {
+		r, err := obj.Reader()
+		if err != nil {
 			return 0, nil, err
 		}
-	}
-	delta, err := ps.inflate(p, dataOff, size)
-	if err != nil {
-		return 0, nil, err
+		base, err = io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return 0, nil, err
+		}
+		baseType = obj.Type()
 	}
 	out, err := applyDelta(base, delta)
 	if err != nil {
 		return 0, nil, fmt.Errorf("delta at offset %d: %w", off, err)
 	}
 	return baseType, out, nil
+}
+
+// packSource reads a pack from an offset through a window filled by
+// positioned reads: the object header, the delta base reference and the
+// start of the compressed data usually come in the first one.
+type packSource struct {
+	p    *packFile
+	buf  []byte
+	r, w int
+	next int64 // the file offset after buf[:w]
+}
+
+const packWindow = 4 << 10
+
+func (ps *packedStore) source(p *packFile, off uint64) *packSource {
+	s, _ := ps.spool.Get().(*packSource)
+	if s == nil {
+		s = &packSource{buf: make([]byte, packWindow)}
+	}
+	s.p, s.r, s.w, s.next = p, 0, 0, int64(off)
+	return s
+}
+
+func (ps *packedStore) putSource(s *packSource) {
+	s.p = nil
+	ps.spool.Put(s)
+}
+
+func (s *packSource) fill() error {
+	if s.next >= s.p.size {
+		return io.ErrUnexpectedEOF
+	}
+	want := packWindow
+	if s.w > 0 {
+		want = 64 << 10 // a large object: read on in bigger pieces
+	}
+	if cap(s.buf) < want {
+		s.buf = make([]byte, want)
+	}
+	s.buf = s.buf[:want]
+	n := min(int64(want), s.p.size-s.next)
+	k, err := s.p.pack.ReadAt(s.buf[:n], s.next)
+	if k == 0 {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	s.r, s.w = 0, k
+	s.next += int64(k)
+	return nil
+}
+
+func (s *packSource) ReadByte() (byte, error) {
+	if s.r == s.w {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	c := s.buf[s.r]
+	s.r++
+	return c, nil
+}
+
+func (s *packSource) Read(b []byte) (int, error) {
+	if s.r == s.w {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(b, s.buf[s.r:s.w])
+	s.r += n
+	return n, nil
+}
+
+// header reads an object header: type and inflated size.
+func (s *packSource) header() (plumbing.ObjectType, uint64, error) {
+	c, err := s.ReadByte()
+	if err != nil {
+		return 0, 0, err
+	}
+	typ := plumbing.ObjectType((c >> 4) & 7)
+	size := uint64(c & 15)
+	for shift := uint(4); c&0x80 != 0; shift += 7 {
+		if shift > 60 {
+			return 0, 0, errors.New("bad object header")
+		}
+		if c, err = s.ReadByte(); err != nil {
+			return 0, 0, err
+		}
+		size |= uint64(c&0x7f) << shift
+	}
+	return typ, size, nil
+}
+
+// ofsDelta reads an OFS_DELTA's distance back to its base.
+func (s *packSource) ofsDelta() (uint64, error) {
+	c, err := s.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	v := uint64(c & 0x7f)
+	for n := 1; c&0x80 != 0; n++ {
+		if n > 9 {
+			return 0, errors.New("bad delta base offset")
+		}
+		if c, err = s.ReadByte(); err != nil {
+			return 0, err
+		}
+		v = ((v + 1) << 7) | uint64(c&0x7f)
+	}
+	return v, nil
 }
 
 // base reads a delta base through the cache (bases are shared by the
@@ -299,12 +417,11 @@ func (ps *packedStore) evictOldest() {
 	}
 }
 
-// inflate decompresses size bytes of zlib data starting at off.
-func (ps *packedStore) inflate(p *packFile, off, size uint64) ([]byte, error) {
-	if off > uint64(len(p.pack)) || size > 1<<40 {
-		return nil, io.ErrUnexpectedEOF
+// inflate decompresses size bytes of zlib data from src.
+func (ps *packedStore) inflate(src *packSource, size uint64) ([]byte, error) {
+	if size > 1<<40 {
+		return nil, errors.New("object too large")
 	}
-	src := bytes.NewReader(p.pack[off:])
 	var z io.ReadCloser
 	if v := ps.zpool.Get(); v != nil {
 		z = v.(io.ReadCloser)
@@ -320,7 +437,7 @@ func (ps *packedStore) inflate(p *packFile, off, size uint64) ([]byte, error) {
 	defer ps.zpool.Put(z)
 	out := make([]byte, size)
 	if _, err := io.ReadFull(z, out); err != nil {
-		return nil, fmt.Errorf("inflate at offset %d: %w", off, err)
+		return nil, fmt.Errorf("inflate: %w", err)
 	}
 	return out, nil
 }
@@ -415,24 +532,31 @@ func (o *packedObject) Writer() (io.WriteCloser, error) {
 	return nil, errors.New("a packed object is read-only")
 }
 
-// packFile is one mapped .idx and .pack.
+// packFile is one mapped .idx and its open .pack.
 type packFile struct {
-	packPath  string
-	idx, pack []byte
-	unmap     []func() error
-	n         uint32
-	names     []byte
-	offsets   []byte
-	large     []byte
+	packPath string
+	idx      []byte
+	unmap    func() error
+	pack     *os.File
+	size     int64
+	n        uint32
+	names    []byte
+	offsets  []byte
+	large    []byte
 }
 
 func openPackFile(idxPath, packPath string) (*packFile, error) {
 	p := &packFile{packPath: packPath}
-	var err error
-	if p.idx, err = p.mapFile(idxPath); err != nil {
+	f, err := os.Open(idxPath)
+	if err != nil {
 		return nil, err
 	}
-	if p.pack, err = p.mapFile(packPath); err != nil {
+	p.idx, p.unmap, err = mapReadOnly(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", idxPath, err)
+	}
+	if p.pack, err = os.Open(packPath); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -440,31 +564,26 @@ func openPackFile(idxPath, packPath string) (*packFile, error) {
 		p.close()
 		return nil, fmt.Errorf("%s: %w", idxPath, err)
 	}
-	if len(p.pack) < 12 || string(p.pack[:4]) != "PACK" {
+	var head [4]byte
+	st, err := p.pack.Stat()
+	if err == nil {
+		p.size = st.Size()
+		_, err = p.pack.ReadAt(head[:], 0)
+	}
+	if err != nil || string(head[:]) != "PACK" {
 		p.close()
-		return nil, fmt.Errorf("%s: not a pack file", packPath)
+		return nil, fmt.Errorf("%s: not a pack file (%v)", packPath, err)
 	}
 	return p, nil
 }
 
-func (p *packFile) mapFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, unmap, err := mapReadOnly(f)
-	if err != nil {
-		return nil, fmt.Errorf("map %s: %w", path, err)
-	}
-	p.unmap = append(p.unmap, unmap)
-	return b, nil
-}
-
 func (p *packFile) close() error {
 	var first error
-	for _, u := range p.unmap {
-		if err := u(); err != nil && first == nil {
+	if p.unmap != nil {
+		first = p.unmap()
+	}
+	if p.pack != nil {
+		if err := p.pack.Close(); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -525,41 +644,28 @@ func (p *packFile) find(h plumbing.Hash) (uint64, bool) {
 // header reads the object header at off: type, (inflated) size, and where
 // the data after the header starts.
 func (p *packFile) header(off uint64) (plumbing.ObjectType, uint64, uint64, error) {
-	if off < 12 || off >= uint64(len(p.pack)) {
+	if off < 12 || off >= uint64(p.size) {
 		return 0, 0, 0, fmt.Errorf("offset %d out of the pack", off)
 	}
-	c := p.pack[off]
+	var buf [16]byte
+	n, err := p.pack.ReadAt(buf[:], int64(off))
+	if n == 0 {
+		return 0, 0, 0, fmt.Errorf("read the pack at offset %d: %w", off, err)
+	}
+	b := buf[:n]
+	c := b[0]
 	typ := plumbing.ObjectType((c >> 4) & 7)
 	size := uint64(c & 15)
 	shift := uint(4)
-	i := off + 1
+	i := 1
 	for c&0x80 != 0 {
-		if i >= uint64(len(p.pack)) || shift > 60 {
+		if i >= len(b) || shift > 60 {
 			return 0, 0, 0, io.ErrUnexpectedEOF
 		}
-		c = p.pack[i]
+		c = b[i]
 		size |= uint64(c&0x7f) << shift
 		shift += 7
 		i++
 	}
-	return typ, size, i, nil
-}
-
-// ofsDeltaOffset reads an OFS_DELTA's distance back to its base.
-func (p *packFile) ofsDeltaOffset(at uint64) (uint64, uint64, error) {
-	if at >= uint64(len(p.pack)) {
-		return 0, 0, io.ErrUnexpectedEOF
-	}
-	c := p.pack[at]
-	v := uint64(c & 0x7f)
-	n := uint64(1)
-	for c&0x80 != 0 {
-		if at+n >= uint64(len(p.pack)) || n > 9 {
-			return 0, 0, io.ErrUnexpectedEOF
-		}
-		c = p.pack[at+n]
-		v = ((v + 1) << 7) | uint64(c&0x7f)
-		n++
-	}
-	return v, n, nil
+	return typ, size, off + uint64(i), nil
 }
