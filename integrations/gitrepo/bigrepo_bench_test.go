@@ -153,7 +153,7 @@ func BenchmarkBigMirrorVsGit(b *testing.B) {
 		theirs = theirs.add(mt)
 		ct := git(gitMirror, "commit-tree", "-p", "release/dev", "-p", "JIRA-9", "-m", "Release JIRA-9 to dev", firstLineOf(mt.out))
 		theirs = theirs.add(ct)
-		theirs = theirs.add(git(gitMirror, "push", "-q", "origin", firstLineOf(ct.out)+":refs/heads/release/dev"))
+		theirs = theirs.add(git(gitMirror, "push", "-q", url, firstLineOf(ct.out)+":refs/heads/release/dev"))
 		report("first release after a start", ours, theirs)
 		gittest.Git(b, remote, "update-ref", "refs/heads/release/dev", start)
 	}

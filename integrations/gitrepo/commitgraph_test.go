@@ -50,6 +50,16 @@ func TestFetchWritesCommitGraph(t *testing.T) {
 	if got := graphCommits(t, m); got != 1 {
 		t.Fatalf("commit-graph after the first fetch lists %d commits, want 1", got)
 	}
+	// Later fetches rewrite it once graphMinNew commits are missing from it.
+	m.graphMinNew = 7
+	w.Commit(t, "one more", map[string]string{"x.txt": "1\n"})
+	w.Push(t, "master")
+	if err := m.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := graphCommits(t, m); got != 1 {
+		t.Fatalf("after a fetch of one commit (fewer than 7 missing): %d commits in the commit-graph, want the old 1", got)
+	}
 	// A criss-cross: a and b each merge the other's first commit.
 	w.Branch(t, "a", "master")
 	w.Commit(t, "a1", map[string]string{"stacks/app.yml": "a: 10\nb: 2\nc: 3\n"})

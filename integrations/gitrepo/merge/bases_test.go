@@ -227,7 +227,7 @@ func (m mbGraphMode) writeGraph(tb testing.TB, dir string, st storer.EncodedObje
 			tb.Fatalf("no chain written: %v", err)
 		}
 	case mbGraphOurs:
-		n, err := WriteCommitGraph(context.Background(), st, hashes)
+		n, err := WriteCommitGraph(context.Background(), st, hashes, 0)
 		if err != nil {
 			tb.Fatal(err)
 		}

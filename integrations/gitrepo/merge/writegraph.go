@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -25,12 +26,34 @@ const maxGraphDate = 1 << 34
 // file lists. A history with a commit date that the format cannot hold is
 // refused (and the old file is kept: it stays correct for the commits it
 // lists).
-func WriteCommitGraph(ctx context.Context, s storer.EncodedObjectStorer, tips []plumbing.Hash) (int, error) {
-	fsys, ok := s.(interface{ Filesystem() billy.Filesystem })
+//
+// The Merger's method reads the commits through its pack reader.
+//
+// With minNew > 0 an existing file is kept (and 0 returned) while fewer
+// than minNew commits reachable from tips are missing from it: commits not
+// in the file are read from the objects, with the same results (git's own
+// fetch leaves such commits to its next commit-graph write too), and a
+// rewrite costs time in proportion to the whole history.
+func WriteCommitGraph(ctx context.Context, s storer.EncodedObjectStorer, tips []plumbing.Hash, minNew int) (int, error) {
+	repo := s
+	if ps, ok := s.(*packedStore); ok {
+		repo = ps.EncodedObjectStorer
+	}
+	fsys, ok := repo.(interface{ Filesystem() billy.Filesystem })
 	if !ok {
 		return 0, errors.New("write commit-graph: the object store is not a repository on a filesystem")
 	}
 	g := newCommitGraph(s)
+	g.file = openGraphFile(repo)
+	if g.file != nil && minNew > 0 {
+		missing, err := g.countMissing(ctx, tips, minNew)
+		if err != nil {
+			return 0, fmt.Errorf("write commit-graph: %w", err)
+		}
+		if missing < minNew {
+			return 0, nil
+		}
+	}
 	type genInfo struct {
 		level     uint64
 		corrected uint64
@@ -116,7 +139,13 @@ func WriteCommitGraph(ctx context.Context, s storer.EncodedObjectStorer, tips []
 		return 0, fmt.Errorf("write commit-graph: %w", err)
 	}
 	defer fs.Remove(tmp.Name()) // after the rename: nothing there
-	if err := v2.NewEncoder(tmp).Encode(idx); err != nil {
+	// buffered: the encoder writes field by field
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	err = v2.NewEncoder(bw).Encode(idx)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
 		tmp.Close()
 		return 0, fmt.Errorf("write commit-graph: %w", err)
 	}
@@ -127,4 +156,40 @@ func WriteCommitGraph(ctx context.Context, s storer.EncodedObjectStorer, tips []
 		return 0, fmt.Errorf("write commit-graph: %w", err)
 	}
 	return len(gens), nil
+}
+
+// WriteCommitGraph is WriteCommitGraph on the Merger's object store (for a
+// Merger made by NewOnDisk, commits are read by its pack reader). Make a new
+// Merger to use the file.
+func (m *Merger) WriteCommitGraph(ctx context.Context, tips []plumbing.Hash, minNew int) (int, error) {
+	return WriteCommitGraph(ctx, m.store, tips, minNew)
+}
+
+// countMissing counts the commits reachable from tips that are not in the
+// commit-graph file, up to limit (it walks no further than the file).
+func (g *commitGraph) countMissing(ctx context.Context, tips []plumbing.Hash, limit int) (int, error) {
+	seen := map[plumbing.Hash]bool{}
+	stack := append([]plumbing.Hash(nil), tips...)
+	n := 0
+	for len(stack) > 0 && n < limit {
+		h := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		if _, ok := g.lookupGraph(h); ok {
+			continue
+		}
+		c, err := g.commit(ctx, h)
+		if errors.Is(err, errObjectNotCommit) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		n++
+		stack = append(stack, c.parents...)
+	}
+	return n, nil
 }
