@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
@@ -156,6 +157,10 @@ func (m *Mirror) reopenMerger() error {
 	return nil
 }
 
+// objects is what the mirror reads objects through: the merger's pack
+// reader, which leaves loose objects and writes to the storage.
+func (m *Mirror) objects() storer.EncodedObjectStorer { return m.merger.Storer() }
+
 // Dir returns the mirror's directory (a bare repository).
 func (m *Mirror) Dir() string { return m.dir }
 
@@ -197,7 +202,8 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 		return err
 	}
 	defer done()
-	remote := git.NewRemote(m.st, &config.RemoteConfig{Name: remoteName, URLs: []string{m.url}, Fetch: []config.RefSpec{fetchSpec}})
+	st := fetchStorage{Storage: m.st, objects: m.merger.Storer()}
+	remote := git.NewRemote(st, &config.RemoteConfig{Name: remoteName, URLs: []string{m.url}, Fetch: []config.RefSpec{fetchSpec}})
 	err = remote.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs:   []config.RefSpec{fetchSpec},
@@ -221,6 +227,22 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 	}
 	return m.remoteError(op, "", err)
 }
+
+// fetchStorage is the mirror's storage as go-git's fetch sees it, reading
+// objects through the merger's pack reader: go-git's own first read from a
+// pack (the fetch looks up each remote tip) decodes the pack index into
+// maps and maps every offset to its hash, most of a small fetch's time in
+// a big repository.
+type fetchStorage struct {
+	*filesystem.Storage
+	objects storer.EncodedObjectStorer
+}
+
+func (s fetchStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	return s.objects.EncodedObject(t, h)
+}
+
+func (s fetchStorage) HasEncodedObject(h plumbing.Hash) error { return s.objects.HasEncodedObject(h) }
 
 // commitGraphPath is git's commit-graph file in the mirror.
 const commitGraphPath = "objects/info/commit-graph"
