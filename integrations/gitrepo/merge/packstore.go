@@ -90,6 +90,9 @@ type cachedBase struct {
 const (
 	deltaBaseCacheBytes = 24 << 20
 	deltaBaseMaxObject  = 4 << 20
+	// maxObjectSize bounds what a (possibly corrupt) header can make the
+	// reader allocate.
+	maxObjectSize = 4 << 30
 )
 
 func openPackedStore(s storer.EncodedObjectStorer, objectsDir string) (*packedStore, error) {
@@ -419,8 +422,8 @@ func (ps *packedStore) evictOldest() {
 
 // inflate decompresses size bytes of zlib data from src.
 func (ps *packedStore) inflate(src *packSource, size uint64) ([]byte, error) {
-	if size > 1<<40 {
-		return nil, errors.New("object too large")
+	if size > maxObjectSize {
+		return nil, fmt.Errorf("object of %d bytes: too large to merge", size)
 	}
 	var z io.ReadCloser
 	if v := ps.zpool.Get(); v != nil {
@@ -439,7 +442,22 @@ func (ps *packedStore) inflate(src *packSource, size uint64) ([]byte, error) {
 	if _, err := io.ReadFull(z, out); err != nil {
 		return nil, fmt.Errorf("inflate: %w", err)
 	}
-	return out, nil
+	// Read to the end of the stream: zlib checks its checksum there, and
+	// the stream must end where the header said.
+	var one [1]byte
+	for range 3 {
+		n, err := z.Read(one[:])
+		if n > 0 {
+			return nil, errors.New("inflate: the object is longer than its header says")
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("inflate: %w", err)
+		}
+	}
+	return nil, errors.New("inflate: the stream does not end")
 }
 
 // applyDelta applies a git delta to base.
@@ -450,7 +468,7 @@ func applyDelta(base, delta []byte) ([]byte, error) {
 	}
 	delta = delta[n:]
 	dstSize, n := deltaVarint(delta)
-	if n == 0 || dstSize > 1<<40 {
+	if n == 0 || dstSize > maxObjectSize {
 		return nil, errors.New("bad delta target size")
 	}
 	delta = delta[n:]
