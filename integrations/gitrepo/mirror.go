@@ -282,8 +282,8 @@ func (m *Mirror) refreshCommitGraph(ctx context.Context, changed bool) {
 			m.log.WarnContext(ctx, "git commit-graph not read", slog.String("remote", redactURL(m.url)), slog.Any("error", err))
 		}
 	}
-	m.log.DebugContext(ctx, "git commit-graph written", slog.String("remote", redactURL(m.url)),
-		slog.Int("commits", n), slog.Duration("took", time.Since(start)))
+	m.log.DebugContext(ctx, "git commit-graph refreshed", slog.String("remote", redactURL(m.url)),
+		slog.Int("commits_written", n), slog.Duration("took", time.Since(start)))
 }
 
 // ref reads a branch of the mirror; ok is false when it does not exist.
