@@ -29,6 +29,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-billy/v5"
@@ -69,6 +70,23 @@ type graphFile struct {
 	corrected bool
 	// gens: generation numbers may be used at all.
 	gens bool
+	// unmap releases the files when they are mapped.
+	unmap []func() error
+}
+
+// close releases the graph's mapped files; the graph must not be used after.
+func (g *graphFile) close() error {
+	if len(g.unmap) == 0 {
+		return nil // read into memory: nothing to release
+	}
+	var first error
+	for _, u := range g.unmap {
+		if err := u(); err != nil && first == nil {
+			first = err
+		}
+	}
+	g.unmap, g.layers = nil, nil
+	return first
 }
 
 // openGraphFile reads the commit-graph of s when s is a repository on a
@@ -77,38 +95,74 @@ type graphFile struct {
 // A file that cannot be read is not used (git warns and walks without it).
 func openGraphFile(s any) *graphFile {
 	fsys, ok := s.(interface{ Filesystem() billy.Filesystem })
-	if !ok {
+	if !ok || !useGraphFile(s) {
 		return nil
 	}
-	if cs, ok := s.(interface {
-		Config() (*config.Config, error)
-	}); ok {
-		if cfg, err := cs.Config(); err == nil && cfg.Raw != nil &&
-			isGitFalse(cfg.Raw.Section("core").Option("commitGraph")) {
-			return nil
-		}
-	}
-	if ss, ok := s.(interface {
-		Shallow() ([]plumbing.Hash, error)
-	}); ok {
-		if sh, err := ss.Shallow(); err != nil || len(sh) > 0 {
-			return nil
-		}
-	}
-	f, err := loadGraphFile(fsys.Filesystem())
+	f, err := loadGraphFile(func(rel string) ([]byte, error) { return readAll(fsys.Filesystem(), path.Join("objects", rel)) })
 	if err != nil {
 		return nil
 	}
 	return f
 }
 
-// loadGraphFile reads the commit-graph of the git directory fs. It returns
-// nil and no error when the repository has none; a file that cannot be
-// parsed is an error (callers then walk without it, as git does after its
-// warning).
-func loadGraphFile(fs billy.Filesystem) (*graphFile, error) {
-	single := path.Join("objects", "info", "commit-graph")
-	if b, err := readAll(fs, single); err == nil {
+// openMappedGraphFile is openGraphFile with the files of objectsDir
+// mapped into memory instead of read: only the pages a walk touches are
+// read. Release it with close.
+func openMappedGraphFile(s any, objectsDir string) *graphFile {
+	if !useGraphFile(s) {
+		return nil
+	}
+	var unmaps []func() error
+	f, err := loadGraphFile(func(rel string) ([]byte, error) {
+		fl, err := os.Open(filepath.Join(objectsDir, filepath.FromSlash(rel)))
+		if err != nil {
+			return nil, err
+		}
+		defer fl.Close()
+		b, unmap, err := mapReadOnly(fl)
+		if err != nil {
+			return nil, err
+		}
+		unmaps = append(unmaps, unmap)
+		return b, nil
+	})
+	if err != nil || f == nil {
+		for _, u := range unmaps {
+			u()
+		}
+		return nil
+	}
+	f.unmap = unmaps
+	return f
+}
+
+// useGraphFile tells whether git would read s's commit-graph.
+func useGraphFile(s any) bool {
+	if cs, ok := s.(interface {
+		Config() (*config.Config, error)
+	}); ok {
+		if cfg, err := cs.Config(); err == nil && cfg.Raw != nil &&
+			isGitFalse(cfg.Raw.Section("core").Option("commitGraph")) {
+			return false
+		}
+	}
+	if ss, ok := s.(interface {
+		Shallow() ([]plumbing.Hash, error)
+	}); ok {
+		if sh, err := ss.Shallow(); err != nil || len(sh) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// loadGraphFile reads a repository's commit-graph with read (which reads a
+// file by its path in the objects directory). It returns nil and no error
+// when the repository has none; a file that cannot be parsed is an error
+// (callers then walk without it, as git does after its warning).
+func loadGraphFile(read func(rel string) ([]byte, error)) (*graphFile, error) {
+	single := "info/commit-graph"
+	if b, err := read(single); err == nil {
 		l, nbase, err := parseGraphLayer(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", single, err)
@@ -120,8 +174,8 @@ func loadGraphFile(fs billy.Filesystem) (*graphFile, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	chainPath := path.Join("objects", "info", "commit-graphs", "commit-graph-chain")
-	b, err := readAll(fs, chainPath)
+	chainPath := "info/commit-graphs/commit-graph-chain"
+	b, err := read(chainPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -133,8 +187,8 @@ func loadGraphFile(fs billy.Filesystem) (*graphFile, error) {
 		if !plumbing.IsHash(name) {
 			return nil, fmt.Errorf("%s: bad line %q", chainPath, name)
 		}
-		p := path.Join("objects", "info", "commit-graphs", "graph-"+name+".graph")
-		lb, err := readAll(fs, p)
+		p := "info/commit-graphs/graph-" + name + ".graph"
+		lb, err := read(p)
 		if err != nil {
 			return nil, err
 		}

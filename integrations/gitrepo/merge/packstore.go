@@ -44,7 +44,7 @@ func NewOnDisk(s storer.EncodedObjectStorer, objectsDir string) (*Merger, error)
 		return nil, err
 	}
 	g := newCommitGraph(ps)
-	g.file = openGraphFile(s)
+	g.file = openMappedGraphFile(s, objectsDir)
 	return &Merger{store: ps, graph: g}, nil
 }
 
@@ -54,10 +54,16 @@ func (m *Merger) Storer() storer.EncodedObjectStorer { return m.store }
 // Close releases the files a Merger made by NewOnDisk maps; it must not be
 // used after. It does nothing for one made by New.
 func (m *Merger) Close() error {
+	var err error
 	if ps, ok := m.store.(*packedStore); ok {
-		return ps.close()
+		err = ps.close()
 	}
-	return nil
+	if f := m.graph.file; f != nil {
+		if cerr := f.close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
 
 // packedStore is a storer whose reads look in the packs first.
