@@ -201,9 +201,9 @@ func TestMergeTreeExitCodes(t *testing.T) {
 	}{
 		{"clean", dir, []string{"a", "c"}, 0, clean, ""},
 		{"conflict", dir, []string{"--name-only", "a", "b"}, 1, "", ""},
-		{"unknown revision", dir, []string{"a", "nope"}, 1, "", `resolve "nope"`},
-		{"blob", dir, []string{"a", blob}, 1, "", "not a commit"},
-		{"not a repository", t.TempDir(), []string{"a", "b"}, 1, "", "open repository"},
+		{"unknown revision", dir, []string{"a", "nope"}, 128, "", `resolve "nope"`},
+		{"blob", dir, []string{"a", blob}, 128, "", "not a commit"},
+		{"not a repository", t.TempDir(), []string{"a", "b"}, 128, "", "not a git repository"},
 		{"one revision", dir, []string{"a"}, 2, "", "need exactly two revisions"},
 		{"unknown option", dir, []string{"--frob", "a", "b"}, 2, "", `unknown option "--frob"`},
 	} {
@@ -218,8 +218,88 @@ func TestMergeTreeExitCodes(t *testing.T) {
 			if !strings.Contains(errs, tc.stderr) {
 				t.Errorf("stderr: got %q, want %q", errs, tc.stderr)
 			}
+			if tc.code == mergeTreeFailed && !strings.HasPrefix(errs, "code-releaser merge-tree: ") {
+				t.Errorf("stderr: got %q, want the reason after \"code-releaser merge-tree: \"", errs)
+			}
 			if tc.name == "conflict" && !strings.Contains(out, "f.txt") {
 				t.Errorf("conflict output lacks f.txt: %q", out)
+			}
+		})
+	}
+}
+
+// TestMergeTreeRepositoryKinds runs merge-tree wherever git merge-tree
+// runs: the top and a subdirectory of a repository with a worktree, a
+// linked worktree (a .git file), a bare repository made by init and push,
+// a bare clone, a mirror, and $GIT_DIR; each gives git's output and exit
+// status for a clean and a conflicted merge.
+func TestMergeTreeRepositoryKinds(t *testing.T) {
+	gittest.RequireGit(t)
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	if err := os.MkdirAll(filepath.Join(src, "sub", "deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, src, "init", "-q", "-b", "master")
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("f.txt", "1\n2\n3\n")
+	write("sub/deeper/keep", "k\n")
+	gittest.Git(t, src, "add", "-A")
+	gittest.Git(t, src, "commit", "-q", "-m", "base")
+	for _, br := range []struct{ name, file, body string }{
+		{"a", "f.txt", "1\nA\n3\n"}, {"b", "f.txt", "1\nB\n3\n"}, {"c", "g.txt", "g\n"},
+	} {
+		gittest.Git(t, src, "checkout", "-q", "-b", br.name, "master")
+		write(br.file, br.body)
+		gittest.Git(t, src, "add", "-A")
+		gittest.Git(t, src, "commit", "-q", "-m", br.name)
+	}
+	gittest.Git(t, src, "checkout", "-q", "master")
+	wantClean := gittest.Git(t, src, "merge-tree", "--write-tree", "a", "c")
+
+	bareClone := filepath.Join(tmp, "clone.git")
+	gittest.Git(t, tmp, "clone", "-q", "--bare", src, bareClone)
+	mirror := filepath.Join(tmp, "mirror.git")
+	gittest.Git(t, tmp, "clone", "-q", "--mirror", src, mirror)
+	initBare := filepath.Join(tmp, "init.git")
+	gittest.Git(t, tmp, "init", "-q", "--bare", initBare)
+	gittest.Git(t, src, "push", "-q", initBare, "a", "b", "c")
+	linked := filepath.Join(tmp, "linked")
+	gittest.Git(t, src, "worktree", "add", "-q", linked, "c")
+	if _, err := os.Stat(filepath.Join(linked, ".git")); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name, dir string
+		getenv    func(string) string
+	}{
+		{"worktree top", src, nil},
+		{"worktree subdirectory", filepath.Join(src, "sub", "deeper"), nil},
+		{"linked worktree", linked, nil},
+		{"init --bare", initBare, nil},
+		{"clone --bare", bareClone, nil},
+		{"clone --mirror", mirror, nil},
+		{"mirror subdirectory", filepath.Join(mirror, "refs"), nil},
+		{"GIT_DIR", t.TempDir(), func(k string) string {
+			if k == "GIT_DIR" {
+				return mirror
+			}
+			return ""
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, tc.dir, tc.getenv, "merge-tree", "a", "c")
+			if code != 0 || out != wantClean+"\n" {
+				t.Errorf("clean merge: exit %d, stdout %q, stderr %q; want exit 0 and git's %q", code, out, errs, wantClean)
+			}
+			code, out, errs = runCLI(t, tc.dir, tc.getenv, "merge-tree", "--name-only", "a", "b")
+			if code != 1 || !strings.Contains(out, "\nf.txt\n") {
+				t.Errorf("conflicted merge: exit %d, stdout %q, stderr %q; want exit 1 naming f.txt", code, out, errs)
 			}
 		})
 	}

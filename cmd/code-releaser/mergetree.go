@@ -10,12 +10,20 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/merge"
 )
 
+// mergeTreeFailed is merge-tree's exit status when it cannot merge (no
+// repository, an unknown revision, a broken object…), as git's 128: 1 means
+// "merged, with conflicts" only.
+const mergeTreeFailed = 128
+
 // runMergeTree is `git merge-tree --write-tree [--name-only] OURS THEIRS` on
-// the pure-Go merge engine: same output, same exit status (1 on conflicts).
+// the pure-Go merge engine: same output, same exit status (0 clean, 1
+// conflicts, 128 when it cannot merge, with the reason on stderr; 2 on a
+// usage mistake).
 func runMergeTree(ctx context.Context, e *env, args []string) error {
 	nameOnly := false
 	var revs []string
@@ -34,20 +42,10 @@ func runMergeTree(ctx context.Context, e *env, args []string) error {
 	if len(revs) != 2 {
 		return usageError{"need exactly two revisions"}
 	}
-	repo, err := git.PlainOpenWithOptions(e.dir, &git.PlainOpenOptions{DetectDotGit: true})
+	res, err := mergeRevisions(ctx, e, revs[0], revs[1])
 	if err != nil {
-		return fmt.Errorf("open repository at %s: %w", e.dir, err)
-	}
-	var hashes [2]plumbing.Hash
-	for i, rev := range revs {
-		if hashes[i], err = resolveCommit(repo, rev); err != nil {
-			return err
-		}
-	}
-	m := merge.New(repo.Storer)
-	res, err := m.MergeCommits(ctx, hashes[0], hashes[1], merge.Options{OursLabel: revs[0], TheirsLabel: revs[1]})
-	if err != nil {
-		return fmt.Errorf("merge %s into %s: %w", revs[1], revs[0], err)
+		fmt.Fprintf(e.stderr, "code-releaser merge-tree: %s\n", strings.TrimSpace(err.Error()))
+		return exitError{mergeTreeFailed}
 	}
 	w := bufio.NewWriter(e.stdout)
 	writeMergeTree(w, res, nameOnly)
@@ -60,14 +58,40 @@ func runMergeTree(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// resolveCommit resolves a revision to a commit, peeling annotated tags.
-func resolveCommit(repo *git.Repository, rev string) (plumbing.Hash, error) {
+// mergeRevisions merges theirs into ours in the repository of e.dir.
+func mergeRevisions(ctx context.Context, e *env, ours, theirs string) (*merge.Result, error) {
+	lr, err := openLocalRepo(e.dir, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	defer lr.Close()
+	m, err := merge.NewOnDisk(lr.st, lr.objectsDir)
+	if err != nil {
+		return nil, fmt.Errorf("open the objects of %s: %w", lr.gitDir, err)
+	}
+	defer m.Close()
+	var hashes [2]plumbing.Hash
+	for i, rev := range []string{ours, theirs} {
+		if hashes[i], err = resolveCommit(lr.repo, m.Storer(), rev); err != nil {
+			return nil, err
+		}
+	}
+	res, err := m.MergeCommits(ctx, hashes[0], hashes[1], merge.Options{OursLabel: ours, TheirsLabel: theirs})
+	if err != nil {
+		return nil, fmt.Errorf("merge %s into %s: %w", theirs, ours, err)
+	}
+	return res, nil
+}
+
+// resolveCommit resolves a revision to a commit, peeling annotated tags;
+// objects are read from objs.
+func resolveCommit(repo *git.Repository, objs storer.EncodedObjectStorer, rev string) (plumbing.Hash, error) {
 	h, err := resolveRevision(repo, rev)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
 	}
 	for range 10 {
-		obj, err := repo.Object(plumbing.AnyObject, *h)
+		obj, err := object.GetObject(objs, *h)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("read %q (%s): %w", rev, h, err)
 		}

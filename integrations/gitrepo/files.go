@@ -36,7 +36,7 @@ func (m *Mirror) Files(ctx context.Context, sha string) (fs.FS, error) {
 	if err := m.haveCommit(op, h); err != nil {
 		return nil, err
 	}
-	c, err := object.GetCommit(m.st, h)
+	c, err := object.GetCommit(m.objects(), h)
 	if err != nil {
 		return nil, m.localError(op, err)
 	}

@@ -121,7 +121,7 @@ func (m *Mirror) changedFiles(ctx context.Context, c *object.Commit) ([]string, 
 	}
 	var parentTree *object.Tree
 	if len(c.ParentHashes) > 0 {
-		p, err := object.GetCommit(m.st, c.ParentHashes[0])
+		p, err := object.GetCommit(m.objects(), c.ParentHashes[0])
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +226,7 @@ func (m *Mirror) revList(ctx context.Context, include, exclude []plumbing.Hash) 
 			}
 			return nil
 		}
-		c, err := object.GetCommit(m.st, h)
+		c, err := object.GetCommit(m.objects(), h)
 		if err != nil {
 			if !mustExist && errors.Is(err, plumbing.ErrObjectNotFound) {
 				return nil

@@ -100,7 +100,7 @@ func (m *Mirror) Merge(ctx context.Context, req workflow.MergeRequest) (workflow
 
 // haveCommit returns a NotFound error when h is not a commit of the mirror.
 func (m *Mirror) haveCommit(op string, h plumbing.Hash) error {
-	_, err := object.GetCommit(m.st, h)
+	_, err := object.GetCommit(m.objects(), h)
 	switch {
 	case err == nil:
 		return nil
@@ -134,7 +134,7 @@ func normalizeMessage(s string) string {
 // hunk's lines from the conflicted file the engine wrote into the result
 // tree.
 func (m *Mirror) conflicts(res *merge.Result) ([]workflow.FileConflict, error) {
-	tree, err := object.GetTree(m.st, res.Tree)
+	tree, err := object.GetTree(m.objects(), res.Tree)
 	if err != nil {
 		return nil, fmt.Errorf("read the merged tree: %w", err)
 	}

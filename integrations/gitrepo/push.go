@@ -264,7 +264,7 @@ func (m *Mirror) missingObjects(ctx context.Context, tip plumbing.Hash, remoteTi
 					continue entries
 				}
 				if pe.Mode == filemode.Dir && e.Mode == filemode.Dir {
-					st, err := object.GetTree(m.st, pe.Hash)
+					st, err := object.GetTree(m.objects(), pe.Hash)
 					if err != nil {
 						return err
 					}
@@ -274,7 +274,7 @@ func (m *Mirror) missingObjects(ctx context.Context, tip plumbing.Hash, remoteTi
 			switch {
 			case e.Mode == filemode.Submodule || seen[e.Hash]:
 			case e.Mode == filemode.Dir:
-				st, err := object.GetTree(m.st, e.Hash)
+				st, err := object.GetTree(m.objects(), e.Hash)
 				if err != nil {
 					return err
 				}
@@ -299,7 +299,7 @@ func (m *Mirror) missingObjects(ctx context.Context, tip plumbing.Hash, remoteTi
 		}
 		var parents []*object.Tree
 		for _, ph := range c.ParentHashes {
-			p, err := object.GetCommit(m.st, ph)
+			p, err := object.GetCommit(m.objects(), ph)
 			if errors.Is(err, plumbing.ErrObjectNotFound) {
 				continue
 			}

@@ -192,7 +192,7 @@ func TestPushHTTP(t *testing.T) {
 		t.Fatal("Fetch with a bad token: nil error")
 	}
 	c2 := commitInMirror(t, good, c, "refused")
-	bad.st = good.st // the same objects, the bad credentials
+	bad.st, bad.merger = good.st, good.merger // the same objects, the bad credentials
 	err := bad.Push(ctx, "release/dev", c, c2)
 	wantKind(t, err, workflow.Forbidden)
 	if strings.Contains(err.Error(), "not-the-token") {

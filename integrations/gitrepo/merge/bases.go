@@ -1,9 +1,13 @@
 package merge
 
-// Merge bases, computed the way git 2.39 computes them when the repository
-// has no commit-graph file (so no generation numbers): a date-ordered
-// "paint down" from both commits, then removal of redundant candidates, then
-// a stable sort newest-first. The walk reproduces git's traversal order
+// Merge bases, computed the way git 2.39 computes them: a "paint down" from
+// both commits, then removal of redundant candidates, then a stable sort
+// newest-first. Without a commit-graph the paint walk is date-ordered and
+// redundant candidates are found by more paint walks; with one (see
+// commitgraph.go) commits are read from the graph file instead of the
+// object store, the walk is ordered by generation then date when the graph
+// has corrected commit dates, and redundant candidates are found by one
+// walk cut off at the lowest generation. The walk reproduces git's traversal order
 // exactly (same priority, same tie-breaking by insertion order, same stop
 // rule), so that even with clock skew — where the date-ordered walk can stop
 // early and git's answer is not the mathematically minimal set — the result
@@ -49,6 +53,11 @@ type graphCommit struct {
 	date uint64
 	// virtual marks a commit made by newVirtualCommit (not in the storer).
 	virtual bool
+	// gen is the generation number from the commit-graph (genInfinity for a
+	// commit that is not in it); inGraph tells parentPos is set.
+	gen       uint64
+	inGraph   bool
+	parentPos []uint32
 
 	// parentPtrs caches the resolved parents (same order as parents).
 	parentPtrs atomic.Pointer[[]*graphCommit]
@@ -68,7 +77,8 @@ func (c *graphCommit) committerTime() time.Time {
 // serialized (go-git's storers are not all safe for concurrent reads); cache
 // hits take only a read lock.
 type commitGraph struct {
-	s storer.EncodedObjectStorer
+	s    storer.EncodedObjectStorer
+	file *graphFile // git's commit-graph, nil when there is none
 
 	mu      sync.RWMutex
 	commits map[plumbing.Hash]*graphCommit
@@ -79,9 +89,19 @@ type commitGraph struct {
 	virtualSeq atomic.Uint64
 }
 
+// newCommitGraph reads s's commit-graph file when s is a repository on a
+// filesystem that has one (see openGraphFile).
 func newCommitGraph(s storer.EncodedObjectStorer) *commitGraph {
-	return &commitGraph{s: s, commits: make(map[plumbing.Hash]*graphCommit)}
+	return &commitGraph{s: s, file: openGraphFile(s), commits: make(map[plumbing.Hash]*graphCommit)}
 }
+
+// genOrdered tells the paint walk to order by generation first (git's
+// corrected_commit_dates_enabled).
+func (g *commitGraph) genOrdered() bool { return g.file != nil && g.file.corrected }
+
+// gensEnabled tells whether generation numbers may be used (git's
+// generation_numbers_enabled).
+func (g *commitGraph) gensEnabled() bool { return g.file != nil && g.file.gens }
 
 // commit returns the parsed commit h, from the cache or the storer.
 func (g *commitGraph) commit(ctx context.Context, h plumbing.Hash) (*graphCommit, error) {
@@ -94,7 +114,12 @@ func (g *commitGraph) commit(ctx context.Context, h plumbing.Hash) (*graphCommit
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", h, err)
 	}
-	c, err := g.load(h)
+	var err error
+	if pos, ok := g.lookupGraph(h); ok {
+		c, err = g.fromGraph(h, pos)
+	} else {
+		c, err = g.load(h)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", h, err)
 	}
@@ -105,6 +130,29 @@ func (g *commitGraph) commit(ctx context.Context, h plumbing.Hash) (*graphCommit
 		g.commits[h] = c
 	}
 	g.mu.Unlock()
+	return c, nil
+}
+
+func (g *commitGraph) lookupGraph(h plumbing.Hash) (uint32, bool) {
+	if g.file == nil || h.IsZero() {
+		return 0, false
+	}
+	return g.file.lookup(h)
+}
+
+// fromGraph makes the commit h at position pos of the commit-graph.
+func (g *commitGraph) fromGraph(h plumbing.Hash, pos uint32) (*graphCommit, error) {
+	e, err := g.file.entry(pos, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := &graphCommit{hash: h, tree: e.tree, date: e.date, gen: e.gen, inGraph: true, parentPos: e.parents}
+	c.parents = make([]plumbing.Hash, len(e.parents))
+	for i, p := range e.parents {
+		if c.parents[i], err = g.file.hashAt(p); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -157,7 +205,7 @@ func parseGraphCommit(h plumbing.Hash, b []byte) (*graphCommit, error) {
 	const hexLen = 2 * len(plumbing.Hash{})
 	const treeLen = len("tree ") + hexLen // without the newline
 	const parentLen = len("parent ") + hexLen
-	c := &graphCommit{hash: h}
+	c := &graphCommit{hash: h, gen: genInfinity}
 	if len(b) <= treeLen+1 || string(b[:5]) != "tree " || b[treeLen] != '\n' {
 		return nil, errors.New("bogus commit object: no tree line")
 	}
@@ -260,6 +308,30 @@ func (g *commitGraph) parentsOf(ctx context.Context, c *graphCommit) ([]*graphCo
 		return *p, nil
 	}
 	ps := make([]*graphCommit, len(c.parents))
+	if c.inGraph {
+		// by position: no lookup of the hash in the graph
+		for i, h := range c.parents {
+			g.mu.RLock()
+			p := g.commits[h]
+			g.mu.RUnlock()
+			if p == nil {
+				var err error
+				if p, err = g.fromGraph(h, c.parentPos[i]); err != nil {
+					return nil, fmt.Errorf("parent of %s: %w", c.hash, err)
+				}
+				g.mu.Lock()
+				if old := g.commits[h]; old != nil {
+					p = old
+				} else {
+					g.commits[h] = p
+				}
+				g.mu.Unlock()
+			}
+			ps[i] = p
+		}
+		c.parentPtrs.Store(&ps)
+		return ps, nil
+	}
 	for i, h := range c.parents {
 		p, err := g.commit(ctx, h)
 		if err != nil {
@@ -290,7 +362,7 @@ func (g *commitGraph) newVirtualCommit(ctx context.Context, tree plumbing.Hash, 
 	copy(seed[:], "code-releaser virtual commit\x00\x00")
 	binary.BigEndian.PutUint64(seed[24:], g.virtualSeq.Add(1))
 	h := plumbing.Hash(sha1.Sum(seed[:]))
-	c := &graphCommit{hash: h, tree: tree, parents: append([]plumbing.Hash(nil), parents...), virtual: true}
+	c := &graphCommit{hash: h, tree: tree, parents: append([]plumbing.Hash(nil), parents...), virtual: true, gen: genInfinity}
 	c.parentPtrs.Store(&ps)
 	g.mu.Lock()
 	g.commits[h] = c
@@ -337,10 +409,11 @@ type paintWalk struct {
 	ctr      uint64
 	nonstale int // queue entries whose commit is not STALE
 	pops     int
+	byGen    bool // order by generation, then date
 }
 
 func (g *commitGraph) newWalk(ctx context.Context) *paintWalk {
-	return &paintWalk{g: g, ctx: ctx, nodes: make(map[*graphCommit]*paintNode)}
+	return &paintWalk{g: g, ctx: ctx, nodes: make(map[*graphCommit]*paintNode), byGen: g.genOrdered()}
 }
 
 func (w *paintWalk) node(c *graphCommit) *paintNode {
@@ -368,6 +441,9 @@ func (w *paintWalk) addFlags(n *paintNode, f uint8) {
 }
 
 func (w *paintWalk) less(a, b paintEntry) bool {
+	if w.byGen && a.n.c.gen != b.n.c.gen {
+		return a.n.c.gen > b.n.c.gen
+	}
 	if a.n.c.date != b.n.c.date {
 		return a.n.c.date > b.n.c.date
 	}
@@ -547,6 +623,13 @@ func (g *commitGraph) mergeBaseCommits(ctx context.Context, a, b plumbing.Hash) 
 // each candidate still kept, one walk from it against all other kept ones.
 // The survivors keep their relative order.
 func (g *commitGraph) removeRedundant(ctx context.Context, cands []*graphCommit) ([]*graphCommit, error) {
+	if g.gensEnabled() {
+		for _, c := range cands {
+			if c.gen != genInfinity {
+				return g.removeRedundantWithGen(ctx, cands)
+			}
+		}
+	}
 	redundant := make([]bool, len(cands))
 	work := make([]*graphCommit, 0, len(cands))
 	idx := make([]int, 0, len(cands))
@@ -583,6 +666,69 @@ func (g *commitGraph) removeRedundant(ctx context.Context, cands []*graphCommit)
 	return out, nil
 }
 
+// removeRedundantWithGen drops the candidates reachable from another one,
+// exactly, with one walk from all their parents that goes no lower than
+// the lowest generation among them (git's remove_redundant_with_gen gives
+// the same set). The survivors keep their relative order.
+func (g *commitGraph) removeRedundantWithGen(ctx context.Context, cands []*graphCommit) ([]*graphCommit, error) {
+	minGen := uint64(genInfinity)
+	isCand := make(map[*graphCommit]bool, len(cands))
+	for _, c := range cands {
+		minGen = min(minGen, c.gen)
+		isCand[c] = true
+	}
+	var stack []*graphCommit
+	for _, c := range cands {
+		ps, err := g.parentsOf(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		stack = append(stack, ps...)
+	}
+	reached, err := g.reach(ctx, stack, minGen, func(c *graphCommit) bool { return false })
+	if err != nil {
+		return nil, err
+	}
+	out := cands[:0:0]
+	for _, c := range cands {
+		if !reached[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// reach marks every commit reachable from starts whose generation is at
+// least minGen (commits below it are not expanded: none of their ancestors
+// can have a generation of minGen or more). It stops early when stop
+// returns true for a reached commit.
+func (g *commitGraph) reach(ctx context.Context, starts []*graphCommit, minGen uint64, stop func(*graphCommit) bool) (map[*graphCommit]bool, error) {
+	seen := make(map[*graphCommit]bool)
+	stack := starts
+	for n := 0; len(stack) > 0; n++ {
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[c] || c.gen < minGen {
+			continue
+		}
+		seen[c] = true
+		if stop(c) {
+			break
+		}
+		ps, err := g.parentsOf(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		stack = append(stack, ps...)
+	}
+	return seen, nil
+}
+
 // isAncestor reports whether a is reachable from b (a == b counts), as
 // `git merge-base --is-ancestor a b`.
 func (g *commitGraph) isAncestor(ctx context.Context, a, b plumbing.Hash) (bool, error) {
@@ -596,6 +742,17 @@ func (g *commitGraph) isAncestor(ctx context.Context, a, b plumbing.Hash) (bool,
 	}
 	if ca == cb {
 		return true, nil
+	}
+	if g.gensEnabled() && ca.gen != genInfinity {
+		// Generations cut the walk off below a.
+		if cb.gen != genInfinity && cb.gen <= ca.gen {
+			return false, nil
+		}
+		seen, err := g.reach(ctx, []*graphCommit{cb}, ca.gen, func(c *graphCommit) bool { return c == ca })
+		if err != nil {
+			return false, fmt.Errorf("is %s an ancestor of %s: %w", a, b, err)
+		}
+		return seen[ca], nil
 	}
 	w := g.newWalk(ctx)
 	if _, err := w.paint(ca, []*graphCommit{cb}, true); err != nil {

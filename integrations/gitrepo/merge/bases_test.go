@@ -174,6 +174,70 @@ func (r *mbRepo) gitIsAncestor(tb testing.TB, a, b plumbing.Hash) bool {
 	return code == 0
 }
 
+// ---- commit-graph files ----
+
+// mbGraphMode is which commit-graph the repository has when merge bases
+// are compared with git's: git reads the same file as the engine.
+type mbGraphMode int
+
+const (
+	mbGraphNone    mbGraphMode = iota // no commit-graph: date-ordered walks
+	mbGraphFull                       // git commit-graph write --reachable (corrected commit dates)
+	mbGraphV1                         // topological levels only (commitGraph.generationVersion=1)
+	mbGraphPartial                    // the older half of the commits only: the rest have no generation
+	mbGraphChain                      // a split chain of two layers
+	mbGraphOurs                       // written by WriteCommitGraph
+	mbNumGraphModes
+)
+
+func (m mbGraphMode) String() string {
+	return [...]string{"no graph", "graph", "v1 graph", "partial graph", "graph chain", "our graph"}[m]
+}
+
+// writeGraph gives the repository at dir the commit-graph of mode (the
+// commits are hashes, oldest first) and checks it with git commit-graph
+// verify.
+func (m mbGraphMode) writeGraph(tb testing.TB, dir string, st storer.EncodedObjectStorer, hashes []plumbing.Hash) {
+	tb.Helper()
+	for _, p := range []string{"objects/info/commit-graph", "objects/info/commit-graphs"} {
+		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	lines := func(hs []plumbing.Hash) []byte {
+		var b bytes.Buffer
+		for _, h := range hs {
+			b.WriteString(h.String() + "\n")
+		}
+		return b.Bytes()
+	}
+	switch m {
+	case mbGraphNone:
+		return
+	case mbGraphFull:
+		mbGit(tb, dir, lines(hashes), "commit-graph", "write", "--no-progress", "--stdin-commits")
+	case mbGraphV1:
+		mbGit(tb, dir, lines(hashes), "-c", "commitGraph.generationVersion=1", "commit-graph", "write", "--no-progress", "--stdin-commits")
+	case mbGraphPartial:
+		mbGit(tb, dir, lines(hashes[:len(hashes)/2]), "commit-graph", "write", "--no-progress", "--stdin-commits")
+	case mbGraphChain:
+		mbGit(tb, dir, lines(hashes[:len(hashes)/2]), "commit-graph", "write", "--no-progress", "--stdin-commits", "--split")
+		mbGit(tb, dir, lines(hashes), "commit-graph", "write", "--no-progress", "--stdin-commits", "--split=no-merge")
+		if _, err := os.Stat(filepath.Join(dir, "objects/info/commit-graphs/commit-graph-chain")); err != nil {
+			tb.Fatalf("no chain written: %v", err)
+		}
+	case mbGraphOurs:
+		n, err := WriteCommitGraph(context.Background(), st, hashes, 0)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if n == 0 {
+			tb.Fatal("WriteCommitGraph wrote no commits")
+		}
+	}
+	mbGit(tb, dir, nil, "commit-graph", "verify", "--no-progress")
+}
+
 // ---- random DAGs ----
 
 type mbDateMode int
@@ -301,15 +365,22 @@ func TestMergeBasesMatchGit(t *testing.T) {
 	requireGit(t)
 	rng := rand.New(rand.NewPCG(*basesSeed, *basesSeed^0x9e3779b97f4a7c15))
 	var pairs, multi, none, ties, skewedMulti, ancestorChecks int
+	graphs := map[mbGraphMode]int{}
 	for d := 0; d < *basesN; d++ {
 		size := 20 + rng.IntN(280)
 		if d%10 == 9 {
 			size = 600 + rng.IntN(400)
 		}
 		mode := mbDateMode(d % int(mbNumDateModes))
+		graph := mbGraphMode(d % int(mbNumGraphModes))
 		nodes := mbRandomDAG(rng, size, mode)
 		r := mbBuildRepo(t, nodes)
+		graph.writeGraph(t, r.dir, r.storer, r.hashes)
 		g := newCommitGraph(r.storer)
+		if (g.file != nil) != (graph != mbGraphNone) {
+			t.Fatalf("dag %d (%s): commit-graph read: %v", d, graph, g.file != nil)
+		}
+		graphs[graph]++
 		ctx := context.Background()
 
 		type pair struct{ a, b int }
@@ -351,8 +422,8 @@ func TestMergeBasesMatchGit(t *testing.T) {
 				t.Fatalf("dag %d (%s, %d commits): mergeBases(c%d, c%d): %v", d, mode, size, p.a, p.b, err)
 			}
 			if !slices.Equal(got, want.bases) {
-				t.Errorf("dag %d (%s, %d commits, seed %d): mergeBases(c%d, c%d) = %v, git says %v",
-					d, mode, size, *basesSeed, p.a, p.b, r.names(got), r.names(want.bases))
+				t.Errorf("dag %d (%s, %s, %d commits, seed %d): mergeBases(c%d, c%d) = %v, git says %v",
+					d, mode, graph, size, *basesSeed, p.a, p.b, r.names(got), r.names(want.bases))
 			}
 			for _, c := range []struct {
 				x, y int
@@ -363,7 +434,7 @@ func TestMergeBasesMatchGit(t *testing.T) {
 					t.Fatalf("isAncestor: %v", err)
 				}
 				if ok != c.want {
-					t.Errorf("dag %d (%s): isAncestor(c%d, c%d) = %v, git says %v", d, mode, c.x, c.y, ok, c.want)
+					t.Errorf("dag %d (%s, %s): isAncestor(c%d, c%d) = %v, git says %v", d, mode, graph, c.x, c.y, ok, c.want)
 				}
 				_, truth := mbTrueBases(nodes, c.x, c.y)
 				if ok != truth {
@@ -406,8 +477,8 @@ func TestMergeBasesMatchGit(t *testing.T) {
 	}
 	t.Logf("%d DAGs, %d pairs match git merge-base --all (set and order): %d with several bases, %d unrelated; "+
 		"%d with several bases of equal date (order decided by the walk), %d with several bases under clock skew; "+
-		"%d isAncestor checks match git",
-		*basesN, pairs, multi, none, ties, skewedMulti, ancestorChecks)
+		"%d isAncestor checks match git; DAGs per commit-graph: %v",
+		*basesN, pairs, multi, none, ties, skewedMulti, ancestorChecks, graphs)
 }
 
 // ---- named shapes ----

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -338,12 +339,40 @@ func TestMergeMatchesGit(t *testing.T) {
 	m := New(st)
 	ctx := context.Background()
 	var clean, conflicted, failures int
+	type mergeCase struct {
+		ours, theirs plumbing.Hash
+		crissCross   bool
+	}
+	var cases []mergeCase
+	check := func(m *Merger, graph string, i int, ours, theirs plumbing.Hash) {
+		want, wantClean := ortGitMergeTree(t, dir, ours.String(), theirs.String())
+		res, err := m.MergeCommits(ctx, ours, theirs, Options{OursLabel: ours.String(), TheirsLabel: theirs.String()})
+		if err != nil {
+			t.Fatalf("case %d (%s): merge: %v", i, graph, err)
+		}
+		got := formatForTest(res)
+		wantInfo := conflictInfoOnly(want)
+		if res.Clean() != wantClean || got != wantInfo {
+			failures++
+			if failures <= 5 {
+				t.Errorf("case %d (%s; ours %s theirs %s): engine differs from git\n--- git\n%s\n--- engine\n%s\n%s",
+					i, graph, ours, theirs, want, got, treeDiff(t, dir, firstLine(want), res.Tree.String()))
+			}
+			return
+		}
+		if wantClean {
+			clean++
+		} else {
+			conflicted++
+		}
+	}
 	for i := 0; i < *ortN; i++ {
 		base := g.base()
 		bc := writeCommit(t, st, writeSnapshot(t, st, base))
 		var ours, theirs plumbing.Hash
 		so, stt := g.mutate(base), g.mutate(base)
-		if g.r.IntN(5) == 0 {
+		criss := g.r.IntN(5) == 0
+		if criss {
 			// criss-cross: two merges of the first edits, then more edits
 			o1 := writeCommit(t, st, writeSnapshot(t, st, so), bc)
 			t1 := writeCommit(t, st, writeSnapshot(t, st, stt), bc)
@@ -355,30 +384,39 @@ func TestMergeMatchesGit(t *testing.T) {
 			ours = writeCommit(t, st, writeSnapshot(t, st, so), bc)
 			theirs = writeCommit(t, st, writeSnapshot(t, st, stt), bc)
 		}
-		want, wantClean := ortGitMergeTree(t, dir, ours.String(), theirs.String())
-		res, err := m.MergeCommits(ctx, ours, theirs, Options{OursLabel: ours.String(), TheirsLabel: theirs.String()})
-		if err != nil {
-			t.Fatalf("case %d: merge: %v", i, err)
-		}
-		got := formatForTest(res)
-		wantInfo := conflictInfoOnly(want)
-		if res.Clean() != wantClean || got != wantInfo {
-			failures++
-			if failures <= 5 {
-				t.Errorf("case %d (ours %s theirs %s): engine differs from git\n--- git\n%s\n--- engine\n%s\n%s",
-					i, ours, theirs, want, got, treeDiff(t, dir, firstLine(want), res.Tree.String()))
-			}
-			continue
-		}
-		if wantClean {
-			clean++
-		} else {
-			conflicted++
+		check(m, "no commit-graph", i, ours, theirs)
+		cases = append(cases, mergeCase{ours, theirs, criss})
+	}
+	// The criss-cross merges and every other one again, with a commit-graph
+	// of every commit (git's), read by git and by a new Merger: same trees
+	// and conflicts ...
+	var in strings.Builder
+	for _, c := range cases {
+		fmt.Fprintf(&in, "%s\n%s\n", c.ours, c.theirs)
+	}
+	gitCmd(t, dir, strings.NewReader(in.String()), "commit-graph", "write", "--no-progress", "--stdin-commits")
+	// ... and packed, read by the pack reader of NewOnDisk.
+	gitCmd(t, dir, strings.NewReader(in.String()), "pack-objects", "--revs", "-q", "objects/pack/pack")
+	gitCmd(t, dir, nil, "prune-packed")
+	mg, err := NewOnDisk(st, filepath.Join(dir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mg.Close()
+	if mg.graph.file == nil || len(mg.store.(*packedStore).packs) != 1 {
+		t.Fatal("the commit-graph or the pack git wrote is not read")
+	}
+	again := 0
+	for i, c := range cases {
+		if c.crissCross || i%2 == 0 {
+			check(mg, "commit-graph", i, c.ours, c.theirs)
+			again++
 		}
 	}
-	t.Logf("seed %d: %d histories, %d clean and %d conflicted merges identical to git, %d differ", *ortSeed, *ortN, clean, conflicted, failures)
+	t.Logf("seed %d: %d histories merged without and %d again with a commit-graph, %d clean and %d conflicted merges identical to git, %d differ",
+		*ortSeed, *ortN, again, clean, conflicted, failures)
 	if failures > 0 {
-		t.Errorf("%d of %d merges differ from git", failures, *ortN)
+		t.Errorf("%d of %d merges differ from git", failures, *ortN+again)
 	}
 }
 

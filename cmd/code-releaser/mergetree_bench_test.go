@@ -1,0 +1,149 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/code-releaser/code-releaser/integrations/gitrepo/gittest"
+)
+
+// processRun is what one run of a command cost.
+type processRun struct {
+	wall, cpu time.Duration
+	rssKB     int64 // peak resident set
+	stdout    string
+	code      int
+}
+
+// runProcess runs a command to the end and measures it.
+func runProcess(tb testing.TB, dir string, env []string, name string, args ...string) processRun {
+	tb.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := processRun{wall: time.Since(start), stdout: out.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		tb.Fatalf("%s %v: %v", name, args, err)
+	}
+	if r.code > 1 {
+		tb.Fatalf("%s %v: exit %d: %s", name, args, r.code, errb.String())
+	}
+	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.rssKB = int64(ru.Maxrss)
+	}
+	return r
+}
+
+// summary is the median wall and CPU time and the largest peak memory of runs.
+type summary struct {
+	wall, cpu time.Duration
+	rssKB     int64
+}
+
+func summarize(runs []processRun) summary {
+	walls, cpus := make([]time.Duration, len(runs)), make([]time.Duration, len(runs))
+	var s summary
+	for i, r := range runs {
+		walls[i], cpus[i] = r.wall, r.cpu
+		s.rssKB = max(s.rssKB, r.rssKB)
+	}
+	slices.Sort(walls)
+	slices.Sort(cpus)
+	s.wall, s.cpu = walls[len(walls)/2], cpus[len(cpus)/2]
+	return s
+}
+
+// buildBinary builds code-releaser into a temporary directory.
+func buildBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "code-releaser")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// BenchmarkMergeTreeVsGit runs `code-releaser merge-tree` and
+// `git merge-tree --write-tree` as whole processes on a generated
+// repository the size of git.git (60,000 commits, 4,000 files, one
+// 216 MB pack; generated once with git fast-import and cached, see
+// gittest.OpenBigRepo), without and with a commit-graph, for merges of
+// topics, of a topic into master and of maint and master. Each merge runs
+// several times, the two tools alternating; it prints the median wall and
+// CPU time and the peak memory of each and their ratios (code-releaser/git),
+// and checks that both give the same tree.
+//
+//	go test ./cmd/code-releaser -run XXX -bench MergeTreeVsGit -benchtime 1x
+func BenchmarkMergeTreeVsGit(b *testing.B) {
+	gittest.RequireGit(b)
+	repo := gittest.OpenBigRepo(b, gittest.GitSized)
+	bin := buildBinary(b)
+	env := append(gittest.Env(), "LC_ALL=C")
+	pairs := [][2]string{
+		{"t/0000", "t/0001"}, // two topics forked from master's tip
+		{"t/0002", "t/0003"}, // forked 20 and 200 merges back
+		{"master", "t/0007"}, // a topic forked 200 merges back into master
+		{"maint", "master"},  // the long-lived branches
+	}
+	const rounds = 7
+	var ratios [2][]float64 // wall, memory: every pair and mode
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, graph := range []bool{false, true} {
+			if graph {
+				repo.WriteCommitGraph(b)
+			} else {
+				repo.RemoveCommitGraph(b)
+			}
+			for _, p := range pairs {
+				var ours, gits []processRun
+				for k := 0; k < rounds; k++ {
+					gits = append(gits, runProcess(b, repo.Dir, env, "git", "merge-tree", "--write-tree", "--name-only", p[0], p[1]))
+					ours = append(ours, runProcess(b, repo.Dir, env, bin, "merge-tree", "--name-only", p[0], p[1]))
+				}
+				if got, want := ours[0], gits[0]; firstLine(got.stdout) != firstLine(want.stdout) || got.code != want.code {
+					b.Fatalf("%s %s: code-releaser gives %q (exit %d), git %q (exit %d)", p[0], p[1],
+						firstLine(got.stdout), got.code, firstLine(want.stdout), want.code)
+				}
+				o, g := summarize(ours), summarize(gits)
+				wr, mr := float64(o.wall)/float64(g.wall), float64(o.rssKB)/float64(g.rssKB)
+				ratios[0] = append(ratios[0], wr)
+				ratios[1] = append(ratios[1], mr)
+				fmt.Printf("merge-tree %-6s %-6s graph=%-5v  code-releaser %6.1f ms (cpu %6.1f ms) %4d MiB | git %6.1f ms (cpu %6.1f ms) %4d MiB | wall %.2fx  cpu %.2fx  memory %.2fx\n",
+					p[0], p[1], graph, ms(o.wall), ms(o.cpu), o.rssKB>>10, ms(g.wall), ms(g.cpu), g.rssKB>>10,
+					wr, float64(o.cpu)/float64(max(g.cpu, time.Millisecond)), mr)
+			}
+		}
+	}
+	b.StopTimer()
+	repo.RemoveCommitGraph(b)
+	b.ReportMetric(slices.Max(ratios[0]), "max-wall-ratio")
+	b.ReportMetric(slices.Max(ratios[1]), "max-memory-ratio")
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

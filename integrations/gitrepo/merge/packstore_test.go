@@ -1,0 +1,174 @@
+package merge
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// TestPackedStoreReadsEveryObject reads every object of packed
+// repositories (deltas against offsets, deltas against hashes, long delta
+// chains) with the pack reader and checks each against its object id: the
+// type and content hash to the id, the size is git's.
+func TestPackedStoreReadsEveryObject(t *testing.T) {
+	requireGit(t)
+	// A history of one growing file edited in many commits, and others
+	// copied from it: deltas on deltas.
+	var nodes []mbNode
+	for i := 0; i < 120; i++ {
+		var ps []int
+		if i > 0 {
+			ps = []int{i - 1}
+		}
+		nodes = append(nodes, mbNode{parents: ps, date: int64(1_700_000_000 + i)})
+	}
+	for _, tc := range []struct {
+		name      string
+		repack    []string
+		deltaType plumbing.ObjectType
+	}{
+		{"offset deltas", []string{"repack", "-a", "-d", "-f", "-q", "--depth=80", "--window=50"}, plumbing.OFSDeltaObject},
+		{"hash deltas", []string{"-c", "repack.useDeltaBaseOffset=false", "repack", "-a", "-d", "-f", "-q", "--depth=80"}, plumbing.REFDeltaObject},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mbBuildRepo(t, nodes)
+			var big strings.Builder
+			for i := 0; i < 400; i++ {
+				fmt.Fprintf(&big, "line %d of a file that changes a little in every commit\n", i)
+			}
+			stream := ""
+			for i := 0; i < 60; i++ {
+				body := strings.Replace(big.String(), fmt.Sprintf("line %d ", i*5), fmt.Sprintf("LINE %d ", i), 1)
+				stream += fmt.Sprintf("commit refs/heads/big\ncommitter C <c@example.com> %d +0000\ndata 2\nb\n", 1_700_001_000+i)
+				if i == 0 {
+					stream += "from refs/heads/b\n"
+				}
+				stream += fmt.Sprintf("M 644 inline big.txt\ndata %d\n%s\nM 644 inline copy.txt\ndata %d\n%s\n", len(body), body, len(body)+4, body+"end\n")
+			}
+			mbGit(t, r.dir, []byte(stream), "fast-import", "--quiet")
+			mbGit(t, r.dir, nil, tc.repack...)
+			ps, err := openPackedStore(r.storer, filepath.Join(r.dir, "objects"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ps.close()
+			if len(ps.packs) != 1 {
+				t.Fatalf("%d packs, want 1", len(ps.packs))
+			}
+			out, _ := mbGit(t, r.dir, nil, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(deltabase)")
+			deltas := 0
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			for _, line := range lines {
+				var id, typ, base string
+				var size int64
+				if _, err := fmt.Sscan(line, &id, &typ, &size, &base); err != nil {
+					t.Fatalf("%q: %v", line, err)
+				}
+				h := plumbing.NewHash(id)
+				if base != plumbing.ZeroHash.String() {
+					deltas++
+					off, _ := ps.packs[0].find(h)
+					if dt, _, _, err := ps.packs[0].header(off); err != nil || dt != tc.deltaType {
+						t.Fatalf("%s is stored as a %v (%v), want a %v", id, dt, err, tc.deltaType)
+					}
+				}
+				obj, err := ps.EncodedObject(plumbing.AnyObject, h)
+				if err != nil {
+					t.Fatalf("%s: %v", id, err)
+				}
+				rd, _ := obj.Reader()
+				data, _ := io.ReadAll(rd)
+				if got := plumbing.ComputeHash(obj.Type(), data); got != h || obj.Type().String() != typ || int64(len(data)) != size {
+					t.Fatalf("%s: read a %s of %d bytes hashing to %s; git says a %s of %d bytes", id, obj.Type(), len(data), got, typ, size)
+				}
+				if sz, err := ps.EncodedObjectSize(h); err != nil || sz != size {
+					t.Errorf("%s: size %d, %v; want %d", id, sz, err, size)
+				}
+				if err := ps.HasEncodedObject(h); err != nil {
+					t.Errorf("%s: HasEncodedObject: %v", id, err)
+				}
+				if typ != "blob" {
+					if _, err := ps.EncodedObject(plumbing.BlobObject, h); !errors.Is(err, plumbing.ErrObjectNotFound) {
+						t.Errorf("%s (a %s) read as a blob: %v", id, typ, err)
+					}
+				}
+			}
+			if deltas < 50 {
+				t.Fatalf("only %d of %d objects are deltas: the test does not test deltas", deltas, len(lines))
+			}
+			missing := plumbing.NewHash("0123456789012345678901234567890123456789")
+			if err := ps.HasEncodedObject(missing); !errors.Is(err, plumbing.ErrObjectNotFound) {
+				t.Errorf("HasEncodedObject(missing) = %v", err)
+			}
+			if _, err := ps.EncodedObject(plumbing.AnyObject, missing); !errors.Is(err, plumbing.ErrObjectNotFound) {
+				t.Errorf("EncodedObject(missing) = %v", err)
+			}
+			t.Logf("%d objects read, %d of them deltas", len(lines), deltas)
+		})
+	}
+}
+
+// TestPackedStoreCorruptPack damages a pack and reads every object: each
+// read either fails or gives the object's exact content, never other bytes
+// and never a panic.
+func TestPackedStoreCorruptPack(t *testing.T) {
+	requireGit(t)
+	var nodes []mbNode
+	for i := 0; i < 40; i++ {
+		var ps []int
+		if i > 0 {
+			ps = []int{i - 1}
+		}
+		nodes = append(nodes, mbNode{parents: ps, date: int64(1_700_000_000 + i)})
+	}
+	r := mbBuildRepo(t, nodes)
+	mbGit(t, r.dir, nil, "repack", "-a", "-d", "-f", "-q")
+	packs, _ := filepath.Glob(filepath.Join(r.dir, "objects", "pack", "*.pack"))
+	if len(packs) != 1 {
+		t.Fatalf("%d packs", len(packs))
+	}
+	data, err := os.ReadFile(packs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := mbGit(t, r.dir, nil, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)")
+	ids := strings.Fields(out)
+	failed := 0
+	for k := 1; k < 12; k++ {
+		bad := append([]byte(nil), data...)
+		at := 12 + (len(bad)-32)*k/12
+		for i := at; i < at+8 && i < len(bad)-20; i++ {
+			bad[i] ^= 0x5a
+		}
+		if err := os.WriteFile(packs[0], bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ps, err := openPackedStore(r.storer, filepath.Join(r.dir, "objects"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			h := plumbing.NewHash(id)
+			obj, err := ps.EncodedObject(plumbing.AnyObject, h)
+			if err != nil {
+				failed++
+				continue
+			}
+			rd, _ := obj.Reader()
+			b, _ := io.ReadAll(rd)
+			if plumbing.ComputeHash(obj.Type(), b) != h {
+				t.Errorf("damage at %d: %s read without an error but with other content", at, id)
+			}
+		}
+		ps.close()
+	}
+	if failed == 0 {
+		t.Fatal("no read failed: the damage did not reach any object")
+	}
+}
