@@ -141,9 +141,9 @@ func runHelperWorker() error {
 	}
 	var rdb redis.UniversalClient
 	if nodes, ok := strings.CutPrefix(os.Getenv("CR_REDIS"), "cluster:"); ok {
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(nodes, ","), ClusterStateReloadInterval: store.ClusterReload})
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(nodes, ","), ClusterStateReloadInterval: store.ClusterReload, MaintNotificationsConfig: store.NoMaintNotifications()})
 	} else {
-		rdb = redis.NewClient(&redis.Options{Addr: os.Getenv("CR_REDIS")})
+		rdb = redis.NewClient(&redis.Options{Addr: os.Getenv("CR_REDIS"), MaintNotificationsConfig: store.NoMaintNotifications()})
 	}
 	defer rdb.Close()
 	sync, _ := strconv.Atoi(os.Getenv("CR_SYNC"))
