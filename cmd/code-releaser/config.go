@@ -80,13 +80,16 @@ type redisConfig struct {
 }
 
 type envConfig struct {
-	Name        string              `yaml:"name"`
-	Production  bool                `yaml:"production"`
-	RequiresEnv string              `yaml:"requires_env"`
-	Allowed     []string            `yaml:"allowed"`
-	AllowedFor  map[string][]string `yaml:"allowed_for"` // reset, remove, hold, release → IDs; overrides allowed
-	AWS         awsConfig           `yaml:"aws"`
-	Approvals   approvalsConfig     `yaml:"approvals"`
+	Name        string `yaml:"name"`
+	Production  bool   `yaml:"production"`
+	RequiresEnv string `yaml:"requires_env"`
+	// Soak: how long the tickets of master must have been deployed and
+	// verified in requires_env before this production env takes it.
+	Soak       time.Duration       `yaml:"soak"`
+	Allowed    []string            `yaml:"allowed"`
+	AllowedFor map[string][]string `yaml:"allowed_for"` // reset, remove, hold, release → IDs; overrides allowed
+	AWS        awsConfig           `yaml:"aws"`
+	Approvals  approvalsConfig     `yaml:"approvals"`
 }
 
 type awsConfig struct {
@@ -306,6 +309,14 @@ func (c *config) validate() error {
 		}
 	}
 	for i, e := range c.Environments {
+		switch {
+		case e.Soak < 0:
+			add(fmt.Sprintf("environments[%d].soak", i), "%v is negative", e.Soak)
+		case e.Soak > 0 && !e.Production:
+			add(fmt.Sprintf("environments[%d].soak", i), "only a production env has a soak (it gates the production branch it deploys)")
+		case e.Soak > 0 && e.RequiresEnv == "":
+			add(fmt.Sprintf("environments[%d].soak", i), "needs requires_env: the env whose deploys it measures (requires_env: stg)")
+		}
 		if e.RequiresEnv == "" {
 			continue
 		}
@@ -328,7 +339,7 @@ func (c *config) validate() error {
 func (c config) workflowConfig() workflow.Config {
 	envs := make([]workflow.Env, len(c.Environments))
 	for i, e := range c.Environments {
-		envs[i] = workflow.Env{Name: e.Name, Production: e.Production, RequiresEnv: e.RequiresEnv, Allowed: e.Allowed,
+		envs[i] = workflow.Env{Name: e.Name, Production: e.Production, RequiresEnv: e.RequiresEnv, Soak: e.Soak, Allowed: e.Allowed,
 			AllowedFor: e.AllowedFor, Approvals: e.Approvals.policy()}
 	}
 	return workflow.Config{
