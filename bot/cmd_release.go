@@ -14,8 +14,8 @@ import (
 func (b *Bot) releaseCommand() Command {
 	return Command{
 		Name:    "release",
-		Args:    []Arg{ArgTicket, ArgEnv},
-		Summary: "merge the ticket's branch into the env and deploy it (prod: ask for approval)",
+		Args:    []Arg{ArgTicket, ArgEnv, ArgOverrideSoakOpt},
+		Summary: "merge the ticket's branch into the env and deploy it (prod: ask for approval; an approver may skip its soak with " + overrideSoakFlag + " and a reason)",
 		Run:     b.release,
 	}
 }
@@ -33,7 +33,7 @@ func (b *Bot) release(ctx context.Context, req *Request) (Reply, error) {
 		b.log.Warn("record the release's channel", slog.String("release", id), slog.Any("err", err))
 	}
 	rec, pos, err := b.d.Service.Submit(ctx, workflow.ReleaseRequest{
-		Ticket: req.Args.Ticket, Env: req.Args.Env, User: req.User, ID: id,
+		Ticket: req.Args.Ticket, Env: req.Args.Env, User: req.User, ID: id, OverrideSoak: req.Args.OverrideSoak,
 	})
 	switch {
 	case rec.ID == "":

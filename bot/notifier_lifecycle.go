@@ -40,6 +40,7 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 		since = "`" + shortSHA(p.Base) + "`, the last prod deploy"
 	}
 	fmt.Fprintf(&s, "Since %s: %s; tickets: %s.\n", since, plural(len(p.Commits)+p.More, "commit"), orNone(keyList(p.Tickets), "none named"))
+	s.WriteString(soakText(p.Soak))
 	switch {
 	case p.Plan != nil:
 		s.WriteString(planText(p.Plan))

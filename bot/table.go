@@ -11,11 +11,12 @@ type Arg int
 // The argument kinds. The parser reads them in the order a command lists
 // them.
 const (
-	ArgTicket   Arg = iota // TICKET: a Jira key
-	ArgEnv                 // ENV: a configured env
-	ArgEnvOpt              // [ENV]
-	ArgCountOpt            // [N]: how many, 1 to maxCount
-	ArgReason              // [reason]: the rest of the text
+	ArgTicket          Arg = iota // TICKET: a Jira key
+	ArgEnv                        // ENV: a configured env
+	ArgEnvOpt                     // [ENV]
+	ArgCountOpt                   // [N]: how many, 1 to maxCount
+	ArgReason                     // [reason]: the rest of the text
+	ArgOverrideSoakOpt            // [--override-soak reason]: the rest of the text
 )
 
 func (a Arg) String() string {
@@ -30,6 +31,8 @@ func (a Arg) String() string {
 		return "[N]"
 	case ArgReason:
 		return "[reason]"
+	case ArgOverrideSoakOpt:
+		return "[" + overrideSoakFlag + " reason]"
 	}
 	return "?"
 }
@@ -40,6 +43,8 @@ type Args struct {
 	Env    string // a valid env name, lower case
 	N      int    // 0 when not given
 	Reason string
+	// OverrideSoak is the reason given with --override-soak, "" without.
+	OverrideSoak string
 }
 
 // Command is one entry of the command table: its grammar, its help and

@@ -124,9 +124,7 @@ func (r *run) awaitApproval(ctx context.Context, sha string) error {
 	if err != nil {
 		return err
 	}
-	if p.Soak != nil {
-		p.Soak.Override = r.overrideNote()
-	}
+	r.noteOverride(p.Soak)
 	now := s.clock.Now()
 	a := ApprovalRequest{
 		ID: approvalID(r.rec.ID, sha, p.Digest), ReleaseID: r.rec.ID, Env: r.env.Name, Ticket: r.rec.Ticket, By: r.rec.By,

@@ -48,8 +48,11 @@ type SoakReport struct {
 	At      time.Time
 	Tickets []TicketSoak
 	// Override is the override's journal line ("" when the gate was not
-	// overridden), for the approvers.
-	Override string
+	// overridden), for the approvers; OverrideBy (a user ID) asked for
+	// it, giving OverrideReason.
+	Override       string
+	OverrideBy     string
+	OverrideReason string
 }
 
 // TicketSoak is one ticket's time in the required env.
@@ -310,6 +313,7 @@ func (r *run) checkSoak(ctx context.Context, master string) error {
 	reason, ok := r.overrideReason()
 	if ok {
 		done := r.overrideNote() != ""
+		rep.OverrideBy, rep.OverrideReason = r.rec.By, reason
 		rep.Override = fmt.Sprintf("overridden by %s: %q; short of %s in %s: %s", r.rec.By, reason, Human(env.Soak), rep.Env, strings.Join(lines, "; "))
 		r.step(ctx, StepSoak, rep.Override)
 		if !done { // a resumed job does not audit or tell it twice
@@ -354,6 +358,18 @@ func (r *run) overrideReason() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// noteOverride fills rep's override from the journal when the gate was
+// overridden.
+func (r *run) noteOverride(rep *SoakReport) {
+	if rep == nil {
+		return
+	}
+	if rep.Override = r.overrideNote(); rep.Override != "" {
+		rep.OverrideBy = r.rec.By
+		rep.OverrideReason, _ = r.overrideReason()
+	}
 }
 
 // overrideNote is the journal's line of an override the gate used, "" when
