@@ -248,8 +248,10 @@ func deployOK(e Event) bool {
 }
 
 // ticketCommits returns the commits that must be in a deploy for key to be
-// in it: its branch's tip, or, without a branch, the production branch's
-// commits that name it; none, with why, when neither exists.
+// in it: its branch's tip, or, without a branch (deleted once its pull
+// request merged), the production branch's commits that name it other than
+// merges (the pull request's merge is in the production branch only);
+// none, with why, when neither exists.
 func (s *Service) ticketCommits(ctx context.Context, key TicketKey, commits []Commit) ([]string, string, error) {
 	br, err := s.repo.ResolveTicket(ctx, key)
 	if err == nil {
@@ -259,6 +261,9 @@ func (s *Service) ticketCommits(ctx context.Context, key TicketKey, commits []Co
 	case NotFound:
 		var out []string
 		for _, c := range commits {
+			if len(c.Parents) > 1 {
+				continue // a pull request's merge: only the production branch has it
+			}
 			for _, k := range namedTickets(c) {
 				if k == key {
 					out = append(out, c.SHA)
@@ -267,7 +272,7 @@ func (s *Service) ticketCommits(ctx context.Context, key TicketKey, commits []Co
 			}
 		}
 		if len(out) == 0 {
-			return nil, "it has no branch and no commit names it", nil
+			return nil, "it has no branch and no commit of its own names it", nil
 		}
 		return out, "", nil
 	case Invalid:

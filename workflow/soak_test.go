@@ -192,6 +192,33 @@ func TestSoakOverride(t *testing.T) {
 	}
 }
 
+// TestSoakTicketWithoutBranch: a ticket whose branch was deleted once its
+// pull request merged is measured by its own commits in master (not the
+// pull request's merge, which stg never had).
+func TestSoakTicketWithoutBranch(t *testing.T) {
+	w, sn, clock := soakWorld(t)
+	w.repo.Commit("OPS-4", "OPS-4: another change", map[string]string{"four.yml": "x\n"})
+	w.mustRelease(t, "OPS-4", "stg", cy)
+	w.mustRelease(t, "OPS-5", "stg", cy)
+	clock.Advance(time.Hour)
+	w.repo.MergeBranch("master", "OPS-4", "Merge pull request #4 from OPS-4")
+	w.repo.DeleteBranch("OPS-4")
+	clock.Advance(time.Hour)
+	done := goRelease(t, w, "OPS-5", "prod", anaP)
+	a, p := sn.request(t, 0)
+	if p.Soak == nil || len(p.Soak.Tickets) != 2 || len(p.Soak.Short()) != 0 {
+		t.Errorf("preview's soak %+v: want OPS-5 and OPS-4 2h in stg", p.Soak)
+	}
+	for _, u := range []workflow.User{benP, cyP} {
+		if _, err := w.svc.Approve(t.Context(), a.ID, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wait(t, done); err != nil {
+		t.Fatalf("soaked release with a ticket without a branch: %v", err)
+	}
+}
+
 // TestSoakConfig: a soak only on a production env that requires another.
 func TestSoakConfig(t *testing.T) {
 	for _, tc := range []struct {
