@@ -14,7 +14,7 @@ import (
 func (b *Bot) releaseCommand() Command {
 	return Command{
 		Name:    "release",
-		Args:    []Arg{ArgTicket, ArgEnv, ArgOverrideSoakOpt},
+		Args:    []Arg{ArgTicket, ArgEnv, ArgSoakOpt},
 		Summary: "merge the ticket's branch into the env and deploy it (prod: ask for approval; an approver may skip its soak with " + overrideSoakFlag + " and a reason)",
 		Run:     b.release,
 	}

@@ -125,7 +125,7 @@ func parseArgs(t *Table, c Command, toks []string, envs []string) Parsed {
 		case ArgReason:
 			a.Reason = truncate(strings.Join(toks[i:], " "), maxReason)
 			i = len(toks)
-		case ArgOverrideSoakOpt:
+		case ArgSoakOpt:
 			if i >= len(toks) {
 				continue
 			}

@@ -19,7 +19,7 @@ func nop(context.Context, *bot.Request) (bot.Reply, error) { return bot.Reply{},
 // grammar is DESIGN §7's table with handlers that do nothing.
 func grammar() *bot.Table {
 	return bot.NewTable("release",
-		bot.Command{Name: "release", Args: []bot.Arg{bot.ArgTicket, bot.ArgEnv, bot.ArgOverrideSoakOpt}, Run: nop},
+		bot.Command{Name: "release", Args: []bot.Arg{bot.ArgTicket, bot.ArgEnv, bot.ArgSoakOpt}, Run: nop},
 		bot.Command{Name: "status", Args: []bot.Arg{bot.ArgEnvOpt}, Run: nop},
 		bot.Command{Name: "history", Args: []bot.Arg{bot.ArgEnv, bot.ArgCountOpt}, Run: nop},
 		bot.Command{Name: "reset", Args: []bot.Arg{bot.ArgEnv}, Run: nop},

@@ -11,12 +11,12 @@ type Arg int
 // The argument kinds. The parser reads them in the order a command lists
 // them.
 const (
-	ArgTicket          Arg = iota // TICKET: a Jira key
-	ArgEnv                        // ENV: a configured env
-	ArgEnvOpt                     // [ENV]
-	ArgCountOpt                   // [N]: how many, 1 to maxCount
-	ArgReason                     // [reason]: the rest of the text
-	ArgOverrideSoakOpt            // [--override-soak reason]: the rest of the text
+	ArgTicket   Arg = iota // TICKET: a Jira key
+	ArgEnv                 // ENV: a configured env
+	ArgEnvOpt              // [ENV]
+	ArgCountOpt            // [N]: how many, 1 to maxCount
+	ArgReason              // [reason]: the rest of the text
+	ArgSoakOpt             // [--override-soak reason]: the rest of the text
 )
 
 func (a Arg) String() string {
@@ -31,7 +31,7 @@ func (a Arg) String() string {
 		return "[N]"
 	case ArgReason:
 		return "[reason]"
-	case ArgOverrideSoakOpt:
+	case ArgSoakOpt:
 		return "[" + overrideSoakFlag + " reason]"
 	}
 	return "?"

@@ -74,11 +74,11 @@ type Preview struct {
 	Tickets []TicketKey // ticket keys named by those commits, in order of appearance
 	Plan    *DeployPlan // nil when the Deployer cannot plan
 	PlanErr string      // why the plan could not be made ("" when fine)
+	Digest  string
 	// Soak is each ticket's time in the env's RequiresEnv when the env
 	// has a soak (Env.Soak), else nil. Digest leaves it out: it grows
 	// while the approvers look.
-	Soak   *SoakReport
-	Digest string
+	Soak *SoakReport
 }
 
 // Replacements returns the planned changes that replace resources or may

@@ -80,16 +80,14 @@ type redisConfig struct {
 }
 
 type envConfig struct {
-	Name        string `yaml:"name"`
-	Production  bool   `yaml:"production"`
-	RequiresEnv string `yaml:"requires_env"`
-	// Soak: how long the tickets of master must have been deployed and
-	// verified in requires_env before this production env takes it.
-	Soak       time.Duration       `yaml:"soak"`
-	Allowed    []string            `yaml:"allowed"`
-	AllowedFor map[string][]string `yaml:"allowed_for"` // reset, remove, hold, release → IDs; overrides allowed
-	AWS        awsConfig           `yaml:"aws"`
-	Approvals  approvalsConfig     `yaml:"approvals"`
+	Name        string              `yaml:"name"`
+	Production  bool                `yaml:"production"`
+	RequiresEnv string              `yaml:"requires_env"`
+	Soak        time.Duration       `yaml:"soak"` // production: how long master's tickets must have lived in requires_env
+	Allowed     []string            `yaml:"allowed"`
+	AllowedFor  map[string][]string `yaml:"allowed_for"` // reset, remove, hold, release → IDs; overrides allowed
+	AWS         awsConfig           `yaml:"aws"`
+	Approvals   approvalsConfig     `yaml:"approvals"`
 }
 
 type awsConfig struct {
