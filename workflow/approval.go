@@ -235,7 +235,7 @@ func (r *run) stillValid(ctx context.Context, a ApprovalRequest, full bool) (str
 	if p.Digest != a.Digest {
 		return "the preview changed after the request (the last prod deploy or the deploy plan is not what the approvers saw)", nil
 	}
-	return "", nil
+	return r.soakLost(p.Soak), nil
 }
 
 // approvalEnded journals and returns the error of a request that ended

@@ -355,6 +355,24 @@ func soakReady(short []TicketSoak, need time.Duration) (time.Time, bool) {
 	return at, true
 }
 
+// soakLost says why an approved request may not deploy because of the
+// soak, measured again (the required env had a failed deploy or lost a
+// ticket while the approvers looked); "" when it holds or was overridden.
+func (r *run) soakLost(rep *SoakReport) string {
+	if rep == nil || r.overrideNote() != "" {
+		return ""
+	}
+	short := rep.Short()
+	if len(short) == 0 {
+		return ""
+	}
+	lines := make([]string, len(short))
+	for i, t := range short {
+		lines[i] = rep.Describe(t)
+	}
+	return fmt.Sprintf("the soak of %s in %s no longer holds: %s", Human(rep.Need), rep.Env, strings.Join(lines, "; "))
+}
+
 // overrideReason is the soak override the release was asked with.
 func (r *run) overrideReason() (string, bool) {
 	for _, st := range r.rec.Steps {

@@ -118,6 +118,33 @@ func TestSoakGate(t *testing.T) {
 	}
 }
 
+// TestSoakLostWhileApproving: stg's deploy fails while the approvers look;
+// the approved request is void rather than deployed.
+func TestSoakLostWhileApproving(t *testing.T) {
+	w, sn, clock := soakWorld(t)
+	w.mustRelease(t, "OPS-5", "stg", cy)
+	clock.Advance(3 * time.Hour)
+	done := goRelease(t, w, "OPS-5", "prod", anaP)
+	a, _ := sn.request(t, 0)
+	w.repo.Commit("OPS-6", "OPS-6: other", map[string]string{"six.yml": "x\n"})
+	w.deployer.FailWith(workflow.DeployFailed, nil)
+	if _, err := w.release(t, "OPS-6", "stg", cy); err == nil {
+		t.Fatal("a failed stg deploy released")
+	}
+	for _, u := range []workflow.User{benP, cyP} {
+		if _, err := w.svc.Approve(t.Context(), a.ID, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := wait(t, done)
+	wantRefused(t, err, workflow.Busy, "is void", "the soak of 2h in stg no longer holds: OPS-5: not in stg (its last deploy")
+	for _, d := range w.deployer.Deploys() {
+		if d.Env == "prod" {
+			t.Fatalf("prod deployed after the soak was lost: %v", w.deployer.Deploys())
+		}
+	}
+}
+
 // TestSoakOverride: an approver may release before the soak with a
 // reason; the journal, the prod history, the thread and the approvers'
 // preview say so. Anyone else is refused before anything is recorded.
