@@ -193,7 +193,7 @@ func (s *Service) soak(ctx context.Context, env Env, tickets []TicketKey, commit
 		t.Why = why
 		if len(marks) > 0 {
 			t.Why = "no deploy of it is recorded"
-			if t.Since, t.AtLeast, t.Why, err = soakRun(deploys, len(evs) >= AuditKeep, marks, in); err != nil {
+			if t.Since, t.AtLeast, t.Why, err = soakRun(deploys, len(evs) >= AuditKeep, rep.At.Add(-env.Soak), marks, in); err != nil {
 				return rep, err
 			}
 		}
@@ -204,8 +204,11 @@ func (s *Service) soak(ctx context.Context, env Env, tickets []TicketKey, commit
 
 // soakRun walks deploys (newest first) while each succeeded and holds
 // every one of marks; it returns when the run began, or why there is none.
-// full says the trail was cut: a run reaching its end began earlier.
-func soakRun(deploys []Event, full bool, marks []string, in func(sha, deployed string) (bool, error)) (since time.Time, atLeast bool, why string, err error) {
+// full says the trail was cut: a run reaching its end began earlier. The
+// walk stops at the first deploy at or before enough (the run is long
+// enough then): the cost stays that of the deploys within the soak, and
+// the time is a lower bound (atLeast).
+func soakRun(deploys []Event, full bool, enough time.Time, marks []string, in func(sha, deployed string) (bool, error)) (since time.Time, atLeast bool, why string, err error) {
 	for i, d := range deploys {
 		good := deployOK(d)
 		holds := d.SHA != ""
@@ -219,6 +222,9 @@ func soakRun(deploys []Event, full bool, marks []string, in func(sha, deployed s
 		}
 		if good && holds {
 			since = d.At
+			if !since.After(enough) && i+1 < len(deploys) {
+				return since, true, "", nil
+			}
 			continue
 		}
 		if i == 0 {

@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -244,6 +245,49 @@ func TestSoakTicketWithoutBranch(t *testing.T) {
 	if err := wait(t, done); err != nil {
 		t.Fatalf("soaked release with a ticket without a branch: %v", err)
 	}
+}
+
+// TestSoakWalkStopsAtTheSoak: with stg deployed every 10 minutes for 5h,
+// each of another commit holding OPS-5, the gate looks at the deploys
+// within the soak only: OPS-5 shows "at
+// least" 2h, and the git checks stay those of about 13 deploys, not 31.
+func TestSoakWalkStopsAtTheSoak(t *testing.T) {
+	w, sn, clock := soakWorld(t)
+	ctx := t.Context()
+	w.mustRelease(t, "OPS-5", "stg", cy)
+	for i := range 30 {
+		clock.Advance(10 * time.Minute)
+		tip := w.repo.Commit("release/stg", "hotfix", map[string]string{"n.txt": fmt.Sprint(i)})
+		if _, err := w.svc.DeployCommit(ctx, workflow.DeployRequest{Env: "stg", Ref: "release/stg", SHA: tip, User: cy}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		n := 0
+		for _, c := range w.repo.Calls() {
+			if c == "IsAncestor" {
+				n++
+			}
+		}
+		return n
+	}
+	before := count()
+	done := goRelease(t, w, "OPS-5", "prod", anaP)
+	a, p := sn.request(t, 0)
+	calls := count() - before
+	if p.Soak == nil || len(p.Soak.Tickets) != 1 || !p.Soak.Tickets[0].AtLeast || p.Soak.Tickets[0].For(p.Soak.At) != 2*time.Hour {
+		t.Errorf("preview's soak %+v: want OPS-5 at least 2h (the walk stopped at the soak)", p.Soak)
+	}
+	// The gate and the preview each walk 13 deploys; the release's other
+	// checks make a few more calls. The whole trail would be 2×31.
+	if calls > 2*13+4 {
+		t.Errorf("%d IsAncestor calls for the gate and the preview: want the walk bounded by the soak", calls)
+	}
+	t.Logf("IsAncestor calls for the gate and the preview over 31 stg deploys: %d", calls)
+	if _, err := w.svc.Reject(ctx, a.ID, benP); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, done)
 }
 
 // TestSoakConfig: a soak only on a production env that requires another.
