@@ -150,6 +150,9 @@ func checkSoakOverride(env Env, req ReleaseRequest) error {
 	if env.Soak <= 0 {
 		return Errorf(op, Invalid, "%s has no soak to override; release without --override-soak", env.Name)
 	}
+	if len(env.Approvals.Approvers) == 0 {
+		return Errorf(op, Forbidden, "%s has no approvers, so nobody may override its soak; nothing was recorded", env.Name)
+	}
 	if !env.Approvals.MayApprove(req.User) {
 		return Errorf(op, Forbidden, "only %s's approvers may override its soak, and %s is not one of them; nothing was recorded", env.Name, req.User)
 	}
@@ -192,7 +195,6 @@ func (s *Service) soak(ctx context.Context, env Env, tickets []TicketKey, commit
 		}
 		t.Why = why
 		if len(marks) > 0 {
-			t.Why = "no deploy of it is recorded"
 			if t.Since, t.AtLeast, t.Why, err = soakRun(deploys, len(evs) >= AuditKeep, rep.At.Add(-env.Soak), marks, in); err != nil {
 				return rep, err
 			}
@@ -311,10 +313,11 @@ func (r *run) checkSoak(ctx context.Context, master string) error {
 		for i, t := range rep.Tickets {
 			parts[i] = rep.Describe(t)
 		}
+		detail := fmt.Sprintf("%s or more in %s: %s", Human(env.Soak), rep.Env, strings.Join(parts, "; "))
 		if len(parts) == 0 {
-			parts = []string{"no ticket named since the last deploy"}
+			detail = "no ticket named since the last deploy: nothing to soak"
 		}
-		r.step(ctx, StepSoak, fmt.Sprintf("%s or more in %s: %s", Human(env.Soak), rep.Env, strings.Join(parts, "; ")))
+		r.step(ctx, StepSoak, detail)
 		return nil
 	}
 	var lines []string

@@ -290,6 +290,13 @@ func TestSoakWalkStopsAtTheSoak(t *testing.T) {
 	wait(t, done)
 }
 
+// TestSoakOverrideWithoutApprovers: a prod without approvers has nobody
+// who may override its soak.
+func TestSoakOverrideWithoutApprovers(t *testing.T) {
+	w := newWorld(t, func(c *workflow.Config, _ *workflow.Deps) { c.Envs[2].RequiresEnv, c.Envs[2].Soak = "stg", time.Hour })
+	refused(t, w, workflow.ReleaseRequest{Ticket: "OPS-5", Env: "prod", User: anaP, OverrideSoak: "outage"}, workflow.Forbidden, "prod has no approvers, so nobody may override its soak")
+}
+
 // TestSoakConfig: a soak only on a production env that requires another.
 func TestSoakConfig(t *testing.T) {
 	for _, tc := range []struct {
