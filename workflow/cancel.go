@@ -57,11 +57,14 @@ func (s *Service) Cancel(ctx context.Context, ticket, env string, by User) (int,
 		case err != nil && KindOf(err) != NotFound:
 			return n, fmt.Errorf("cancel release %s: %w", qe.ID, err)
 		}
+		// This call ended it when the update applied (a worker may take
+		// the cancelled job out of the queue before RemoveQueued does).
+		cancelled := err == nil
 		removed, err := s.store.RemoveQueued(ctx, e.Name, qe.ID)
 		if err != nil {
 			return n, fmt.Errorf("leave %s's queue: %w", e.Name, err)
 		}
-		if removed {
+		if cancelled || removed {
 			n++
 			s.auditEnv(ctx, Event{Env: e.Name, Action: ActionCancelled, Actor: by.ID, Ticket: key, ReleaseID: qe.ID, Detail: "left the queue"})
 		}
