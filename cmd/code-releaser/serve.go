@@ -102,7 +102,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	// does not hold up the other envs. Without redis.url the state ends
 	// with this process: on shutdown a release waiting for its approval
 	// ends at once and its request lapses (with Redis it is handed off).
-	worker, err := svc.NewWorker(workflow.WorkerConfig{Slots: len(svc.Envs()), LocalState: cfg.Redis.URL == ""})
+	worker, err := svc.NewWorker(workflow.WorkerConfig{Slots: len(svc.Envs()), LocalState: !cfg.Redis.shared()})
 	if err != nil {
 		return err
 	}
