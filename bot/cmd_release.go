@@ -14,8 +14,8 @@ import (
 func (b *Bot) releaseCommand() Command {
 	return Command{
 		Name:    "release",
-		Args:    []Arg{ArgTicket, ArgEnv},
-		Summary: "merge the ticket's branch into the env and deploy it (prod: ask for approval)",
+		Args:    []Arg{ArgTicket, ArgEnv, ArgSoakOpt},
+		Summary: "merge the ticket's branch into the env and deploy it (prod: ask for approval; an approver may skip its soak with " + overrideSoakFlag + " and a reason)",
 		Run:     b.release,
 	}
 }
@@ -42,7 +42,7 @@ func (b *Bot) release(ctx context.Context, req *Request) (Reply, error) {
 	)
 	_ = b.retryUnavailable(ctx, req, func() error {
 		rec, pos, err = b.d.Service.Submit(ctx, workflow.ReleaseRequest{
-			Ticket: req.Args.Ticket, Env: req.Args.Env, User: req.User, ID: id,
+			Ticket: req.Args.Ticket, Env: req.Args.Env, User: req.User, ID: id, OverrideSoak: req.Args.OverrideSoak,
 		})
 		if rec.ID != "" {
 			return nil

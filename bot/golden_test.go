@@ -335,6 +335,14 @@ func TestGolden(t *testing.T) {
 			return n.OccupancyNotice(ctx, workflow.OccupancyNotice{Kind: workflow.NoticeExtendRefused, Env: dev, Occupant: workflow.Occupant{Ticket: "OPS-2", By: gAna},
 				Tenancy: workflow.Tenancy{Expires: t0.Add(24 * time.Hour), Extensions: 2, Max: 2}, By: workflow.User{ID: gBen}})
 		}},
+		{"approval_requested_soak_overridden", NotifierConfig{ApprovalsChannel: "C0APPROVE"}, func(n *Notifier) error {
+			return n.ApprovalRequested(ctx, goldenApproval(workflow.ApprovalPending), workflow.Preview{Env: "prod", SHA: gSHA, Base: gBase,
+				Commits: []workflow.Commit{{SHA: gSHA, Subject: "Merge OPS-7: widen the VPC"}, {SHA: gBase, Subject: "Merge OPS-2: narrow the VPC"}},
+				Tickets: []workflow.TicketKey{"OPS-7", "OPS-2"},
+				Soak: &workflow.SoakReport{Env: "stg", Need: 2 * time.Hour, At: t0, Tickets: []workflow.TicketSoak{
+					{Ticket: "OPS-7", Since: t0.Add(-40 * time.Minute)}, {Ticket: "OPS-2", Since: t0.Add(-50 * time.Hour), AtLeast: true}},
+					Override: "overridden by " + gBen + ": hotfix for the outage", OverrideBy: gBen, OverrideReason: "hotfix for the outage <INC-42>"}})
+		}},
 		{"approval_requested_first_prod_deploy", NotifierConfig{ApprovalsChannel: "C0APPROVE"}, func(n *Notifier) error {
 			return n.ApprovalRequested(ctx, goldenApproval(workflow.ApprovalPending), workflow.Preview{Env: "prod", SHA: gSHA,
 				Commits: []workflow.Commit{{SHA: gSHA, Subject: "Merge OPS-7: widen the VPC"}, {SHA: gBase, Subject: "OPS-2: narrow <the> VPC"}, {SHA: gBase, Subject: "initial"}},

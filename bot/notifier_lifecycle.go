@@ -41,6 +41,7 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 	default:
 		fmt.Fprintf(&s, "No prod deploy is recorded yet, so all of master is new to prod: %s; tickets: %s.\n", plural(len(p.Commits)+p.More, "commit"), orNone(keyList(p.Tickets), "none named"))
 	}
+	s.WriteString(soakText(p.Soak))
 	switch {
 	case p.Plan != nil:
 		s.WriteString(planText(p.Plan))

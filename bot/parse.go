@@ -125,6 +125,16 @@ func parseArgs(t *Table, c Command, toks []string, envs []string) Parsed {
 		case ArgReason:
 			a.Reason = truncate(strings.Join(toks[i:], " "), maxReason)
 			i = len(toks)
+		case ArgSoakOpt:
+			if i >= len(toks) {
+				continue
+			}
+			reason, err := parseOverrideSoak(toks[i:], usage)
+			if err != nil {
+				return Parsed{Err: err}
+			}
+			a.OverrideSoak = reason
+			i = len(toks)
 		}
 	}
 	if i < len(toks) {

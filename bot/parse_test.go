@@ -19,7 +19,7 @@ func nop(context.Context, *bot.Request) (bot.Reply, error) { return bot.Reply{},
 // grammar is DESIGN §7's table with handlers that do nothing.
 func grammar() *bot.Table {
 	return bot.NewTable("release",
-		bot.Command{Name: "release", Args: []bot.Arg{bot.ArgTicket, bot.ArgEnv}, Run: nop},
+		bot.Command{Name: "release", Args: []bot.Arg{bot.ArgTicket, bot.ArgEnv, bot.ArgSoakOpt}, Run: nop},
 		bot.Command{Name: "status", Args: []bot.Arg{bot.ArgEnvOpt}, Run: nop},
 		bot.Command{Name: "history", Args: []bot.Arg{bot.ArgEnv, bot.ArgCountOpt}, Run: nop},
 		bot.Command{Name: "reset", Args: []bot.Arg{bot.ArgEnv}, Run: nop},
@@ -47,6 +47,8 @@ func TestParse(t *testing.T) {
 		{"<https://acme.atlassian.net/browse/JIRA-123|JIRA-123> dev", "release", bot.Args{Ticket: "JIRA-123", Env: "dev"}},
 		{"https://acme.atlassian.net/browse/JIRA-123 dev", "release", bot.Args{Ticket: "JIRA-123", Env: "dev"}},
 		{"release JIRA-1 prod", "release", bot.Args{Ticket: "JIRA-1", Env: "prod"}},
+		{`JIRA-1 prod --override-soak "payments are down"`, "release", bot.Args{Ticket: "JIRA-1", Env: "prod", OverrideSoak: "payments are down"}},
+		{"JIRA-1 prod —override-soak outage", "release", bot.Args{Ticket: "JIRA-1", Env: "prod", OverrideSoak: "outage"}}, // Slack's em dash
 		{"status", "status", bot.Args{}},
 		{"Status Dev", "status", bot.Args{Env: "dev"}},
 		{"history dev", "history", bot.Args{Env: "dev"}},
@@ -84,6 +86,8 @@ func TestParseErrors(t *testing.T) {
 		{"JIRA-0123 dev", "not a ticket key"},
 		{"JIRA-123 dev now", `too many words: "now"`},
 		{"history dev 1000", "give a number from 1 to 100"},
+		{"JIRA-1 prod --override-soak", "--override-soak needs a reason"},
+		{"JIRA-1 prod override-soak now", `too many words: "override-soak now"`},
 		{"JІRA-123 dev", "U+0406"},
 		{"JIRA-123 dеv", "U+0435"},
 		{"<@U0BEN> dev", "mentions"},
@@ -135,7 +139,7 @@ func TestHelpComesFromTheTable(t *testing.T) {
 			t.Errorf("help lacks %q:\n%s", c.Usage(c.Name == "release"), help)
 		}
 	}
-	if diff := cmp.Diff("/release TICKET ENV", tab.UsageOf("release")); diff != "" {
+	if diff := cmp.Diff("/release TICKET ENV [--override-soak reason]", tab.UsageOf("release")); diff != "" {
 		t.Error(diff)
 	}
 }

@@ -16,6 +16,7 @@ const (
 	ArgEnvOpt              // [ENV]
 	ArgCountOpt            // [N]: how many, 1 to maxCount
 	ArgReason              // [reason]: the rest of the text
+	ArgSoakOpt             // [--override-soak reason]: the rest of the text
 )
 
 func (a Arg) String() string {
@@ -30,6 +31,8 @@ func (a Arg) String() string {
 		return "[N]"
 	case ArgReason:
 		return "[reason]"
+	case ArgSoakOpt:
+		return "[" + overrideSoakFlag + " reason]"
 	}
 	return "?"
 }
@@ -40,6 +43,8 @@ type Args struct {
 	Env    string // a valid env name, lower case
 	N      int    // 0 when not given
 	Reason string
+	// OverrideSoak is the reason given with --override-soak, "" without.
+	OverrideSoak string
 }
 
 // Command is one entry of the command table: its grammar, its help and

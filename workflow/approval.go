@@ -130,6 +130,7 @@ func (r *run) awaitApproval(ctx context.Context, sha string) error {
 	if err != nil {
 		return err
 	}
+	r.noteOverride(p.Soak)
 	now := s.clock.Now()
 	a := ApprovalRequest{
 		ID: approvalID(r.rec.ID, sha, p.Digest), ReleaseID: r.rec.ID, Env: r.env.Name, Ticket: r.rec.Ticket, By: r.rec.By,
@@ -259,7 +260,7 @@ func (r *run) stillValid(ctx context.Context, a ApprovalRequest, full bool) (str
 	if p.Digest != a.Digest {
 		return "the preview changed after the request (the last prod deploy or the deploy plan is not what the approvers saw)", nil
 	}
-	return "", nil
+	return r.soakLost(p.Soak), nil
 }
 
 // approvalEnded journals and returns the error of a request that ended

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -27,6 +28,10 @@ type Env struct {
 	// RequiresEnv names the env a ticket must have gone through before this
 	// one (e.g. stg before prod). Checked by the prod approval flow.
 	RequiresEnv string
+	// Soak, with RequiresEnv on a production env, is how long every ticket
+	// of the production branch's tip must have been deployed and verified
+	// in RequiresEnv before this env takes it (see soak.go); 0: no soak.
+	Soak time.Duration
 	// Allowed lists the user and group IDs that may release to the env;
 	// empty allows everyone. It is also the allow list of reset, remove
 	// and hold unless AllowedFor names one for them.
@@ -222,6 +227,9 @@ func validateEnvs(envs []Env, production, prefix string) ([]Env, error) {
 		out[i] = e
 	}
 	for i, e := range out {
+		if err := e.validateSoak(); err != nil {
+			return nil, fmt.Errorf("environments[%d].soak: %w", i, err)
+		}
 		if e.RequiresEnv == "" {
 			continue
 		}

@@ -193,7 +193,7 @@ func (s *Service) redeploy(ctx context.Context, l Lease, env Env, sha, by, what 
 	if err := s.store.SetLastDeploy(ctx, l, d); err != nil {
 		return res, fmt.Errorf("record %s's deploy: %w", env.Name, err)
 	}
-	s.auditEnv(ctx, Event{Env: env.Name, Action: ActionDeployed, Actor: by, ReleaseID: what, SHA: sha, Detail: note + string(res.Status) + ": " + res.Summary})
+	s.auditEnv(ctx, Event{Env: env.Name, Action: ActionDeployed, Actor: by, ReleaseID: what, SHA: sha, Status: res.Status, Detail: note + string(res.Status) + ": " + res.Summary})
 	return res, nil
 }
 

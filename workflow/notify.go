@@ -21,6 +21,7 @@ func (NopNotifier) Released(context.Context, Announcement) error                
 func (NopNotifier) Failed(context.Context, Release, error) error                      { return nil }
 func (NopNotifier) ReleaseLink(context.Context, Release) string                       { return "" }
 func (NopNotifier) YourTurn(context.Context, Release) error                           { return nil }
+func (NopNotifier) SoakOverridden(context.Context, Release, SoakReport) error         { return nil }
 func (NopNotifier) ApprovalRequested(context.Context, ApprovalRequest, Preview) error { return nil }
 func (NopNotifier) ApprovalChanged(context.Context, ApprovalRequest) error            { return nil }
 func (NopNotifier) EnvChanged(context.Context, EnvChange) error                       { return nil }

@@ -153,7 +153,7 @@ func (r *run) deploy(ctx context.Context, sha string) (DeployResult, error) {
 	if err := s.store.SetLastDeploy(ctx, r.lease, d); err != nil {
 		return res, fmt.Errorf("record %s's deploy: %w", r.env.Name, err)
 	}
-	r.audit(ctx, Event{Action: ActionDeployed, SHA: sha, Detail: string(res.Status) + ": " + res.Summary})
+	r.audit(ctx, Event{Action: ActionDeployed, SHA: sha, Status: res.Status, Detail: string(res.Status) + ": " + res.Summary})
 	if res.Status == DeployFailed {
 		return res, Errorf("deploy", Invalid, "the deploy of %s to %s failed: %s", short(sha), r.env.Name, res.Summary)
 	}

@@ -355,6 +355,9 @@ type Notifier interface {
 
 	// YourTurn tells a requester who waited that their release started.
 	YourTurn(ctx context.Context, r Release) error
+	// SoakOverridden tells a release's thread that its soak gate was
+	// overridden: by whom, why, and which tickets were short of it.
+	SoakOverridden(ctx context.Context, r Release, report SoakReport) error
 	// ApprovalRequested asks the approvers of a prod release, with
 	// Approve/Reject buttons carrying a.ID.
 	ApprovalRequested(ctx context.Context, a ApprovalRequest, p Preview) error

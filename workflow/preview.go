@@ -64,6 +64,10 @@ type Preview struct {
 	Plan    *DeployPlan // nil when the Deployer cannot plan
 	PlanErr string      // why the plan could not be made ("" when fine)
 	Digest  string
+	// Soak is each ticket's time in the env's RequiresEnv when the env
+	// has a soak (Env.Soak), else nil. Digest leaves it out: it grows
+	// while the approvers look.
+	Soak *SoakReport
 }
 
 // Replacements returns the planned changes that replace resources or may
@@ -88,25 +92,17 @@ var ticketWord = regexp.MustCompile(`\b[A-Z][A-Z0-9_]*-[1-9][0-9]*\b`)
 // preview builds env's preview of sha.
 func (s *Service) preview(ctx context.Context, env Env, sha string) (Preview, error) {
 	p := Preview{Env: env.Name, SHA: sha}
-	last, ok, err := s.store.LastDeploy(ctx, env.Name)
-	if err != nil {
-		return p, fmt.Errorf("read %s's last deploy: %w", env.Name, err)
+	var commits []Commit
+	var err error
+	if p.Base, commits, p.Tickets, err = s.incoming(ctx, env, sha); err != nil {
+		return p, err
 	}
-	if ok {
-		p.Base = last.Result.SHA
-	}
-	commits, err := s.repo.Log(ctx, p.Base, sha)
-	if err != nil {
-		return p, fmt.Errorf("log %s..%s: %w", short(p.Base), short(sha), err)
-	}
-	seen := map[TicketKey]bool{}
-	for i := len(commits) - 1; i >= 0; i-- {
-		for _, k := range ticketWord.FindAllString(commits[i].Subject+"\n"+commits[i].Message, -1) {
-			if key := TicketKey(k); key.Valid() && !seen[key] && !IsReleaseMerge(commits[i].Message) {
-				seen[key] = true
-				p.Tickets = append(p.Tickets, key)
-			}
+	if env.Soak > 0 {
+		rep, err := s.soak(ctx, env, p.Tickets, commits)
+		if err != nil {
+			return p, err
 		}
+		p.Soak = &rep
 	}
 	if len(commits) > maxPreviewCommits {
 		p.More = len(commits) - maxPreviewCommits
@@ -129,6 +125,48 @@ func (s *Service) preview(ctx context.Context, env Env, sha string) (Preview, er
 	}
 	p.Digest = p.digest()
 	return p, nil
+}
+
+// incoming lists what sha brings to env since its last deploy: that
+// deploy's SHA ("" for the first), the commits base..sha (newest first)
+// and the ticket keys they name, in order of appearance.
+func (s *Service) incoming(ctx context.Context, env Env, sha string) (base string, commits []Commit, tickets []TicketKey, err error) {
+	last, ok, err := s.store.LastDeploy(ctx, env.Name)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("read %s's last deploy: %w", env.Name, err)
+	}
+	if ok {
+		base = last.Result.SHA
+	}
+	commits, err = s.repo.Log(ctx, base, sha)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("log %s..%s: %w", short(base), short(sha), err)
+	}
+	seen := map[TicketKey]bool{}
+	for i := len(commits) - 1; i >= 0; i-- {
+		for _, key := range namedTickets(commits[i]) {
+			if !seen[key] {
+				seen[key] = true
+				tickets = append(tickets, key)
+			}
+		}
+	}
+	return base, commits, tickets, nil
+}
+
+// namedTickets returns the valid ticket keys c names, none for the bot's
+// own release merges.
+func namedTickets(c Commit) []TicketKey {
+	if IsReleaseMerge(c.Message) {
+		return nil
+	}
+	var out []TicketKey
+	for _, k := range ticketWord.FindAllString(c.Subject+"\n"+c.Message, -1) {
+		if key := TicketKey(k); key.Valid() {
+			out = append(out, key)
+		}
+	}
+	return out
 }
 
 // digest hashes what the preview shows.

@@ -19,6 +19,9 @@ func (r *run) prod(ctx context.Context) error {
 	if err := r.checkRequiredEnv(ctx); err != nil {
 		return err
 	}
+	if err := r.checkSoak(ctx, master); err != nil {
+		return err
+	}
 	r.update(ctx, ReleaseUpdate{MergedSHA: master})
 
 	if r.env.Approvals.Required > 0 {

@@ -198,6 +198,9 @@ type Event struct {
 	ReleaseID string
 	SHA       string
 	Detail    string
+	// Status is a deploy event's outcome (ActionDeployed); "" for other
+	// events and for deploy events written before it was recorded.
+	Status DeployStatus `json:",omitempty"`
 }
 
 // Audit actions.

@@ -15,6 +15,9 @@ type ReleaseRequest struct {
 	// ID is the release ID to use, e.g. derived from the Slack envelope so
 	// that a redelivery finds the same record; "" makes a new one.
 	ID string
+	// OverrideSoak, when not empty, is why a production release may skip
+	// its env's soak gate; only the env's approvers may ask (see soak.go).
+	OverrideSoak string
 }
 
 // Release runs one release to completion in this process, as a job: it
@@ -67,6 +70,7 @@ func (s *Service) record(ctx context.Context, req ReleaseRequest, env Env, ticke
 		return nil, fmt.Errorf("record release %s: %w", id, err)
 	}
 	r.step(ctx, StepValidated, oneLine(string(ticket.Key)+" "+ticket.Summary, 200))
+	r.journalOverride(ctx, req.OverrideSoak)
 	r.audit(ctx, Event{Action: ActionRequested, Actor: req.User.ID, Detail: strings.TrimSpace(req.User.via())})
 	return r, nil
 }
@@ -101,6 +105,9 @@ func (s *Service) validate(req ReleaseRequest) (Env, TicketKey, error) {
 	}
 	if !env.Allows(req.User) {
 		return Env{}, "", Errorf("release", Forbidden, "%s may not release to %s", req.User, env.Name)
+	}
+	if err := checkSoakOverride(env, req); err != nil {
+		return Env{}, "", err
 	}
 	return env, key, nil
 }

@@ -114,6 +114,7 @@ type envConfig struct {
 	Name        string              `yaml:"name"`
 	Production  bool                `yaml:"production"`
 	RequiresEnv string              `yaml:"requires_env"`
+	Soak        time.Duration       `yaml:"soak"` // production: how long master's tickets must have lived in requires_env
 	Allowed     []string            `yaml:"allowed"`
 	AllowedFor  map[string][]string `yaml:"allowed_for"` // reset, remove, hold, release → IDs; overrides allowed
 	AWS         awsConfig           `yaml:"aws"`
@@ -337,6 +338,14 @@ func (c *config) validate() error {
 		}
 	}
 	for i, e := range c.Environments {
+		switch {
+		case e.Soak < 0:
+			add(fmt.Sprintf("environments[%d].soak", i), "%v is negative", e.Soak)
+		case e.Soak > 0 && !e.Production:
+			add(fmt.Sprintf("environments[%d].soak", i), "only a production env has a soak (it gates the production branch it deploys)")
+		case e.Soak > 0 && e.RequiresEnv == "":
+			add(fmt.Sprintf("environments[%d].soak", i), "needs requires_env: the env whose deploys it measures (requires_env: stg)")
+		}
 		if e.RequiresEnv == "" {
 			continue
 		}
@@ -478,7 +487,7 @@ func (c config) redisTarget() (store.RedisTarget, error) {
 func (c config) workflowConfig() workflow.Config {
 	envs := make([]workflow.Env, len(c.Environments))
 	for i, e := range c.Environments {
-		envs[i] = workflow.Env{Name: e.Name, Production: e.Production, RequiresEnv: e.RequiresEnv, Allowed: e.Allowed,
+		envs[i] = workflow.Env{Name: e.Name, Production: e.Production, RequiresEnv: e.RequiresEnv, Soak: e.Soak, Allowed: e.Allowed,
 			AllowedFor: e.AllowedFor, Approvals: e.Approvals.policy()}
 		envs[i].Occupancy, _ = e.Occupancy.policy(envs[i])
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/code-releaser/code-releaser/store"
 	"github.com/code-releaser/code-releaser/workflow"
@@ -17,7 +18,7 @@ redis: {url: redis://127.0.0.1:6379/0}
 environments:
   - {name: dev, aws: {region: eu-west-1, account_id: "111111111111", role_arn: "arn:aws:iam::111111111111:role/deployer"}}
   - {name: stg, allowed: [S0DEVOPS]}
-  - {name: prod, production: true, requires_env: stg, approvals: {required: 1, approvers: [S0PRODAPPROVERS], allow_self: false, expire_after: 4h}}
+  - {name: prod, production: true, requires_env: stg, soak: 2h, approvals: {required: 1, approvers: [S0PRODAPPROVERS], allow_self: false, expire_after: 4h}}
 `
 
 func noEnv(string) string { return "" }
@@ -41,7 +42,7 @@ func TestParseConfig(t *testing.T) {
 	if s := c.String(); strings.Contains(s, "secret") {
 		t.Errorf("String() shows the token: %s", s)
 	}
-	if got := c.workflowConfig().Envs[2]; !got.Production || got.RequiresEnv != "stg" {
+	if got := c.workflowConfig().Envs[2]; !got.Production || got.RequiresEnv != "stg" || got.Soak != 2*time.Hour {
 		t.Errorf("prod env: got %+v", got)
 	}
 }
@@ -61,6 +62,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"no envs", base, "environments: at least one env is required"},
 		{"approvals on non-prod", base + "environments: [{name: dev}, {name: prod-eu, approvals: {required: 1, approvers: [U1]}}]", "environments[1].approvals: prod-eu is not a production env, and approvals apply only to production envs"},
 		{"requires unknown", base + "environments: [{name: a, requires_env: zz}]", `environments[0].requires_env: "zz"`},
+		{"soak on non-prod", base + "environments: [{name: a}, {name: b, requires_env: a, soak: 1h}]", "environments[1].soak: only a production env has a soak"},
+		{"soak without requires_env", base + "environments: [{name: p, production: true, soak: 1h}]", "environments[0].soak: needs requires_env"},
+		{"soak not a duration", base + "environments: [{name: p, production: true, requires_env: a, soak: two hours}]", "cannot unmarshal !!str `two hours` into time.Duration"},
 		{"bad prefix", "repo: {url: file:///r, release_prefix: rel}\nenvironments: [{name: a}]", "repo.release_prefix"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

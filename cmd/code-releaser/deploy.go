@@ -176,7 +176,7 @@ func planRef(ctx context.Context, e *env, log *slog.Logger, a *app, target workf
 func deployRef(ctx context.Context, e *env, a *app, target workflow.Env, ref, sha string, by workflow.User) error {
 	envName := target.Name
 	if !a.cfg.Redis.shared() {
-		fmt.Fprintf(e.stdout, "(no redis.url: %s's lease and record live in this process only; they do not keep the bot or another terminal from deploying %s meanwhile, and the bot will not see this deploy)\n", envName, envName)
+		fmt.Fprintf(e.stdout, "(no redis section: %s's lease and record live in this process only; they do not keep the bot or another terminal from deploying %s meanwhile, and the bot will not see this deploy)\n", envName, envName)
 	}
 	fmt.Fprintf(e.stdout, "deploying %s (%s) to %s as %s\n", ref, shortSHA(sha), envName, by)
 	res, err := a.svc.DeployCommit(ctx, workflow.DeployRequest{Env: envName, Ref: ref, SHA: sha, User: by}, progressPrinter(e.stdout))

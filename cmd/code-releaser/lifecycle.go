@@ -180,7 +180,7 @@ func tickets(os []workflow.Occupant) string {
 // holds nothing from the bot: it says so instead.
 func (a *app) printStoreHistory(ctx context.Context, w io.Writer, env string, n int) error {
 	if !a.cfg.Redis.shared() {
-		fmt.Fprintf(w, "(no redis.url: the actions of the bot and of other terminals — approvals, resets, removals, holds, deploys — are in their store, not here)\n")
+		fmt.Fprintf(w, "(no redis section: the actions of the bot and of other terminals — approvals, resets, removals, holds, deploys — are in their store, not here)\n")
 		return nil
 	}
 	evs, err := a.svc.History(ctx, env, n)

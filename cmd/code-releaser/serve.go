@@ -74,10 +74,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	// The job worker: runs jobs submitted by any replica (workflow.Submit),
 	// resumes those of replicas that died, hands its own off on shutdown.
 	// One slot per env, so that a prod release waiting for its approval
-	// does not hold up the other envs. Without Redis (url, sentinel or
-	// cluster) the state ends with this process: on shutdown a release
-	// waiting for its approval ends at once and its request lapses (with
-	// Redis it is handed off).
+	// does not hold up the other envs. Without a redis section (url,
+	// sentinel or cluster) the state ends with this process: on shutdown a
+	// release waiting for its approval ends at once and its request lapses
+	// (with Redis it is handed off).
 	worker, err := svc.NewWorker(workflow.WorkerConfig{Slots: len(svc.Envs()), LocalState: !cfg.Redis.shared()})
 	if err != nil {
 		return err

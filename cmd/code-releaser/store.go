@@ -41,7 +41,7 @@ func requireSharedState(cfg config, cmd, what string) error {
 		return nil
 	}
 	return workflow.Errorf(cmd, workflow.Invalid,
-		"%s needs the state the bot shares (%s), and this config has no redis.url: without it the state lives in this process only and ends with it. Set redis.url to the bot's Redis, or use /release %s in Slack",
+		"%s needs the state the bot shares (%s), and this config has no redis section: without it the state lives in this process only and ends with it. Point redis (url, sentinel or cluster) at the bot's Redis, or use /release %s in Slack",
 		cmd, what, cmd)
 }
 

@@ -136,7 +136,7 @@ func TestCLISharedStateNeedsRedis(t *testing.T) {
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			code, out, errs := runCLI(t, dir, nil, append(args, "--as", "alice", "--config", "code-releaser.yml")...)
-			if code != 2 || !strings.Contains(errs, "no redis.url") || !strings.Contains(errs, "code-releaser "+args[0]+": ") {
+			if code != 2 || !strings.Contains(errs, "no redis section") || !strings.Contains(errs, "code-releaser "+args[0]+": ") {
 				t.Errorf("%v without redis.url: exit %d, want 2 and a message naming redis.url\nstdout:\n%s\nstderr:\n%s", args, code, out, errs)
 			}
 			if strings.Contains(out, "held") || strings.Contains(out, "releasing") {

@@ -110,6 +110,13 @@ func (r *Repo) Branch(name, from string) {
 	r.refs[name] = sha
 }
 
+// DeleteBranch removes branch (as a merged pull request's branch is).
+func (r *Repo) DeleteBranch(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.refs, name)
+}
+
 // Commit adds a commit to branch (created from master when absent) that
 // sets files (an empty content deletes the file) and returns its SHA.
 func (r *Repo) Commit(branch, msg string, files map[string]string) string {
