@@ -211,7 +211,8 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 	cfn := cfntest.New(cfntest.Options{ResourceDelay: 50 * time.Millisecond, ChangeSetDelay: 20 * time.Millisecond})
 	defer cfn.Close()
 	awsFor := awsConfig{Region: cfn.Region(), AccountID: cfn.Account()}
-	cfg.Environments = []envConfig{{Name: "dev", AWS: awsFor}, {Name: "stg", AWS: awsFor}, {Name: "prod", Production: true, RequiresEnv: "stg", AWS: awsFor}}
+	cfg.Environments = []envConfig{{Name: "dev", AWS: awsFor}, {Name: "stg", AWS: awsFor}, {Name: "prod", Production: true, RequiresEnv: "stg", AWS: awsFor,
+		Approvals: approvalsConfig{Required: 1, Approvers: []string{"dave"}, ExpireAfter: "10m"}}}
 	if err := cfg.validate(); err != nil {
 		return err
 	}
@@ -279,7 +280,7 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 	}
 
 	section(e, "5. alice: /release JIRA-1 stg; its pull request is merged into master; alice: /release JIRA-1 prod")
-	fmt.Fprintln(e.stdout, "(prod takes only tickets that went through stg (requires_env); the demo's prod has no approvals section, so it deploys master without a vote)")
+	fmt.Fprintln(e.stdout, "(prod takes only tickets that went through stg (requires_env), deploys master only, and waits for one of its approvers, dave)")
 	if _, err := release("JIRA-1", "stg", "alice"); err != nil {
 		return fmt.Errorf("alice's JIRA-1 to stg: %w", err)
 	}
@@ -292,8 +293,8 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 	if _, err := demoGit(ctx, work, "push", "-q", remote, "master"); err != nil {
 		return err
 	}
-	if _, err := release("JIRA-1", "prod", "alice"); err != nil {
-		return fmt.Errorf("alice's JIRA-1 to prod: %w", err)
+	if err := releaseWithApproval(ctx, e, a.svc, release); err != nil {
+		return err
 	}
 	for _, st := range []string{"prod-network", "prod-app"} {
 		if err := stackDeployed(st); err != nil {
@@ -306,4 +307,50 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 		return err
 	}
 	return a.printStatus(ctx, e.stdout)
+}
+
+// releaseWithApproval releases alice's JIRA-1 to prod, which waits for an
+// approval: bob, who is not an approver, is refused; dave approves; the
+// release then deploys the approved master SHA.
+func releaseWithApproval(ctx context.Context, e *env, svc *workflow.Service, release func(ticket, envName, user string) (workflow.Release, error)) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := release("JIRA-1", "prod", "alice")
+		done <- err
+	}()
+	// The request's ID is in prod's audit trail ("request ID: ...").
+	var id string
+	for id == "" {
+		select {
+		case err := <-done:
+			return fmt.Errorf("alice's JIRA-1 to prod ended before asking for approval: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		evs, err := svc.History(ctx, "prod", 20)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if rest, ok := strings.CutPrefix(ev.Detail, "request "); ok && ev.Action == workflow.ActionApprovalRequested {
+				id, _, _ = strings.Cut(rest, ":")
+			}
+		}
+	}
+	fmt.Fprintf(e.stdout, "[approvals] @alice asks to deploy master to prod for JIRA-1 (request %s) [Approve] [Reject]\n", id)
+	if _, err := svc.Approve(ctx, id, workflow.User{ID: "bob"}); err == nil {
+		return errors.New("bob, who is not one of prod's approvers, could approve")
+	} else {
+		fmt.Fprintf(e.stdout, "[approvals] bob presses Approve: %s\n", workflow.UserMessage(err))
+	}
+	a, err := svc.Approve(ctx, id, workflow.User{ID: "dave"})
+	if err != nil {
+		return fmt.Errorf("dave's approval: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "[approvals] dave presses Approve: vote recorded, %d of %d; prod deploys the approved SHA\n", a.Approvals(), a.Required)
+	if err := <-done; err != nil {
+		return fmt.Errorf("alice's JIRA-1 to prod: %w", err)
+	}
+	return nil
 }
