@@ -211,7 +211,7 @@ func TestTrivialDirectoryMerges(t *testing.T) {
 	}
 }
 
-var trivN = flag.Int("trivial.n", 150, "number of random histories in TestTrivialDirectoryMergesRandom")
+var trivN = flag.Int("trivial.n", 60, "number of random histories in TestTrivialDirectoryMergesRandom")
 
 // TestTrivialDirectoryMergesRandom merges random histories of a deeper
 // tree, where each side moves files between directories, renames whole
