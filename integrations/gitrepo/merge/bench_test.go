@@ -17,6 +17,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/code-releaser/code-releaser/integrations/gitrepo/gittest"
 )
 
 // benchRepo is a generated repository of benchFiles files and benchCommits
@@ -191,3 +193,64 @@ func BenchmarkMergeVsGit(b *testing.B) {
 	b.Logf("%d files, %d commits: engine %v per merge, git merge-tree %v per merge, ratio %.2f",
 		benchFiles, benchCommits, enginePer, gitPer, float64(enginePer)/float64(gitPer))
 }
+
+// BenchmarkBigMergeTrees merges, in one process, the branch pairs of
+// BenchmarkMergeTreeVsGit (cmd/code-releaser) on the generated repository
+// the size of git.git (gittest.GitSized, cached), reading it as merge-tree
+// does (the pack reader, no commit-graph), and prints for each the trees
+// read per merge (deterministic: the work the engine skips or not) and the
+// time of a warm merge, next to `git merge-tree --write-tree` (whole
+// process). Every tree is checked against git's.
+//
+//	go test ./integrations/gitrepo/merge -run XXX -bench BigMergeTrees -benchtime 1x
+func BenchmarkBigMergeTrees(b *testing.B) {
+	repo := gittest.OpenBigRepo(b, gittest.GitSized)
+	repo.RemoveCommitGraph(b)
+	st := filesystem.NewStorageWithOptions(osfs.New(repo.Dir), cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
+	defer st.Close()
+	m, err := NewOnDisk(st, filepath.Join(repo.Dir, "objects"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	counter := newTreeCounter(m.store)
+	m.store = counter
+	ctx := context.Background()
+	pairs := [][2]string{{"t/0000", "t/0001"}, {"t/0002", "t/0003"}, {"master", "t/0007"}, {"maint", "master"}}
+	const rounds = 5
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, p := range pairs {
+			want, _ := ortGitMergeTree(b, repo.Dir, p[0], p[1])
+			t0 := time.Now()
+			for k := 0; k < rounds; k++ {
+				ortGitMergeTree(b, repo.Dir, p[0], p[1])
+			}
+			gitPer := time.Since(t0) / rounds
+			out, _ := gitCmd(b, repo.Dir, nil, "rev-parse", p[0], p[1])
+			hs := strings.Fields(out)
+			var trees int
+			var enginePer time.Duration
+			for k := 0; k <= rounds; k++ {
+				counter.reset()
+				t0 := time.Now()
+				res, err := m.MergeCommits(ctx, plumbing.NewHash(hs[0]), plumbing.NewHash(hs[1]), Options{OursLabel: p[0], TheirsLabel: p[1]})
+				if k > 0 { // the first merge warms the caches
+					enginePer += time.Since(t0)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Tree.String() != firstLine(want) {
+					b.Fatalf("%s + %s: tree %s, git %s", p[0], p[1], res.Tree, firstLine(want))
+				}
+				trees = counter.total
+			}
+			enginePer /= rounds
+			fmt.Printf("merge %-6s %-6s  trees read %5d  engine %7.2f ms (warm)  git merge-tree %7.2f ms (process)  ratio %.2f\n",
+				p[0], p[1], trees, ms(enginePer), ms(gitPer), float64(enginePer)/float64(gitPer))
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

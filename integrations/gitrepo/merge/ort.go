@@ -187,6 +187,17 @@ type mergeState struct {
 	adds        [3][]fileEntry
 	dirsRemoved [3]map[string]int
 	unclean     bool // a conflict without a conflicted path (git's clean=0)
+	// deferred lists, per side, the directories that only that side
+	// changed (or added), not walked yet: merge-ort's
+	// possible_trivial_merges. walked[side] is set once they are walked.
+	deferred [3][]deferredDir
+	walked   [3]bool
+}
+
+// deferredDir is a directory whose walk waits until the end of collect.
+type deferredDir struct {
+	e    entry
+	mask uint8 // the dirRenameMask of its children
 }
 
 // relevance of a removed directory for directory rename detection, as git's
@@ -233,6 +244,9 @@ func (st *mergeState) mergeTrees(ctx context.Context, base, ours, theirs plumbin
 		return &Result{Tree: base}, nil
 	}
 	if err := st.collect(ctx, "", roots, 0); err != nil {
+		return nil, err
+	}
+	if err := st.handleDeferred(ctx); err != nil {
 		return nil, err
 	}
 	if err := st.renames(ctx); err != nil {
@@ -300,13 +314,102 @@ func (st *mergeState) collect(ctx context.Context, dir string, trees [3]version,
 		childMask := st.noteRemovedDir(dir, e, dirRenameMask)
 		st.noteRenameCandidates(e, dirRenameMask)
 		st.paths[e.path] = e.info()
-		if e.dirmask != 0 {
-			if err := st.collect(ctx, e.path, e.subtrees(), childMask); err != nil {
+		if e.dirmask == 0 {
+			continue
+		}
+		if side := st.deferSide(e, childMask); side != 0 {
+			st.deferred[side] = append(st.deferred[side], deferredDir{e, childMask})
+			continue
+		}
+		if err := st.collect(ctx, e.path, e.subtrees(), childMask); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deferSide is the side whose walk of directory e can wait (0: none), as
+// merge-ort's collect_merge_info_callback decides: a directory that one
+// side left as the base has it (the other side's version may be taken
+// whole), or that only one side added, unless directory rename detection
+// needs the files below it (childMask 7).
+func (st *mergeState) deferSide(e entry, childMask uint8) int {
+	if childMask == 7 {
+		return 0
+	}
+	side := 0
+	switch e.matchMask {
+	case 3:
+		side = 2
+	case 5:
+		side = 1
+	}
+	if e.filemask == 0 && (e.dirmask == 2 || e.dirmask == 4) {
+		side = int(e.dirmask / 2)
+	}
+	if side == 0 || st.walked[side] {
+		return 0
+	}
+	return side
+}
+
+// handleDeferred settles the deferred directories, as merge-ort's
+// handle_deferred_entries does in a merge without cached renames: a side
+// with no relevant rename source needs no rename destination below them,
+// so each takes that side's version whole (a file, a tree, or nothing)
+// without reading it; otherwise they are walked now, and the side's
+// additions and deletions are put back in the order of a full walk.
+// (Below such a directory the other side has the base's version, so the
+// walk cannot find a relevant source: the decision stands.)
+func (st *mergeState) handleDeferred(ctx context.Context) error {
+	for side := 1; side <= 2; side++ {
+		if len(st.relevant[side]) == 0 {
+			for _, d := range st.deferred[side] {
+				st.resolve(d.e.path, d.e.v[side])
+			}
+			continue
+		}
+		st.walked[side] = true
+		for _, d := range st.deferred[side] {
+			if err := st.collect(ctx, d.e.path, d.e.subtrees(), d.mask); err != nil {
 				return err
+			}
+		}
+		if len(st.deferred[side]) > 0 {
+			for s := 1; s <= 2; s++ {
+				sortWalkOrder(st.deleted[s])
+				sortWalkOrder(st.added[s])
+				sortWalkOrder(st.adds[s])
 			}
 		}
 	}
 	return nil
+}
+
+// sortWalkOrder sorts entries in the order collect walks them: by path
+// component, each directory's names in string order.
+func sortWalkOrder(es []fileEntry) {
+	sort.SliceStable(es, func(i, j int) bool { return walkLess(es[i].path, es[j].path) })
+}
+
+func walkLess(a, b string) bool {
+	for {
+		ia, ib := strings.IndexByte(a, '/'), strings.IndexByte(b, '/')
+		ca, cb := a, b
+		if ia >= 0 {
+			ca = a[:ia]
+		}
+		if ib >= 0 {
+			cb = b[:ib]
+		}
+		if ca != cb {
+			return ca < cb
+		}
+		if ia < 0 || ib < 0 {
+			return ia < 0 && ib >= 0
+		}
+		a, b = a[ia+1:], b[ib+1:]
+	}
 }
 
 // readDir reads a directory's three trees (no entries for an absent side)
@@ -314,6 +417,10 @@ func (st *mergeState) collect(ctx context.Context, dir string, trees [3]version,
 func (st *mergeState) readDir(ctx context.Context, trees [3]version) ([3]map[string]version, []string, error) {
 	var ents [3]map[string]version
 	for i := 0; i < 3; i++ {
+		if j := sameTree(trees, i); j >= 0 {
+			ents[i] = ents[j] // read once, as git does
+			continue
+		}
 		var err error
 		if ents[i], err = st.treeEntries(ctx, trees[i]); err != nil {
 			return ents, nil, err
@@ -331,6 +438,17 @@ func (st *mergeState) readDir(ctx context.Context, trees [3]version) ([3]map[str
 	}
 	sort.Strings(sorted)
 	return ents, sorted, nil
+}
+
+// sameTree is the index of an earlier side with the same tree as side i,
+// or -1.
+func sameTree(trees [3]version, i int) int {
+	for j := 0; j < i; j++ {
+		if trees[i].isDir() && trees[j] == trees[i] {
+			return j
+		}
+	}
+	return -1
 }
 
 // widenDirRenameMask is git's traverse_trees_wrapper: in a directory
