@@ -88,9 +88,6 @@ func (b *Bot) click(ctx context.Context, req *Request) (Reply, error) {
 }
 
 func (b *Bot) approve(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Approvals == nil {
-		return Reply{}, notYet("approve")
-	}
 	a, err := b.d.Approvals.Approve(ctx, req.Action.Value, req.User)
 	if err != nil {
 		return b.voteRefused(a, err)
@@ -99,9 +96,6 @@ func (b *Bot) approve(ctx context.Context, req *Request) (Reply, error) {
 }
 
 func (b *Bot) reject(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Approvals == nil {
-		return Reply{}, notYet("reject")
-	}
 	a, err := b.d.Approvals.Reject(ctx, req.Action.Value, req.User)
 	if err != nil {
 		return b.voteRefused(a, err)
@@ -115,9 +109,6 @@ func (b *Bot) mayConfirm(ctx context.Context, req *Request) error {
 	what, env, _ := strings.Cut(req.Action.Value, ":")
 	switch what {
 	case "reset":
-		if b.d.Lifecycle == nil {
-			return notYet("reset")
-		}
 		if _, err := parseEnv(env, b.envNames()); err != nil {
 			return err
 		}

@@ -22,25 +22,30 @@ type Service interface {
 	Status(ctx context.Context, envs ...string) ([]workflow.EnvStatus, error)
 	History(ctx context.Context, env string, n int) ([]workflow.Event, error)
 	Envs() []workflow.Env
+	// Diff and Drift read what is deployed in an env (/release diff,
+	// /release drift).
+	Diff(ctx context.Context, env string) (workflow.EnvDiff, error)
+	Drift(ctx context.Context, env string) ([]workflow.StackDrift, error)
 }
 
 // Lifecycle runs the env lifecycle commands (hold, unhold, cancel, reset,
-// remove); *workflow.Service implements it. Nil: the commands say they
-// are not enabled.
+// remove); *workflow.Service implements it.
 type Lifecycle interface {
 	Hold(ctx context.Context, req workflow.HoldRequest) (workflow.Hold, error)
 	Unhold(ctx context.Context, env string, by workflow.User) error
 	Cancel(ctx context.Context, ticket, env string, by workflow.User) (int, error)
 	Reset(ctx context.Context, env string, by workflow.User) (workflow.EnvChange, error)
 	Remove(ctx context.Context, ticket, env string, by workflow.User) (workflow.EnvChange, error)
+	// ForceRemove is a remove with a reason (an env admin's), recorded and
+	// announced.
+	ForceRemove(ctx context.Context, ticket, env string, by workflow.User, reason string) (workflow.EnvChange, error)
 	// Authorize says, without I/O, whether by may do act (workflow.ActReset,
 	// …) on env: nil, or the error the act itself would give.
 	Authorize(env, act string, by workflow.User) error
 }
 
 // Approvals records votes on prod approval requests (the buttons' value is
-// the request's ID); *workflow.Service implements it. Nil: the buttons say
-// approvals are not enabled.
+// the request's ID); *workflow.Service implements it.
 type Approvals interface {
 	Approve(ctx context.Context, id string, by workflow.User) (workflow.ApprovalRequest, error)
 	Reject(ctx context.Context, id string, by workflow.User) (workflow.ApprovalRequest, error)
@@ -71,16 +76,17 @@ type Config struct {
 	StoreRetry time.Duration
 }
 
-// Deps are the bot's ports. Service, Claims and Notifier are required.
+// Deps are the bot's ports. All but Tickets and Clock are required; a
+// *workflow.Service is the Service, Lifecycle, Approvals and Occupancy.
 type Deps struct {
 	Service   Service
 	Claims    workflow.Claims // shared by every replica: dedupe
 	Notifier  *Notifier
 	Tickets   workflow.Tickets // optional: Jira status on the board
-	Lifecycle Lifecycle        // optional until the env lifecycle lands
-	Approvals Approvals        // optional until prod approvals land
-	Occupancy Occupancy        // optional: the reminders' Keep and Remove buttons
-	Clock     workflow.Clock   // nil: the system clock
+	Lifecycle Lifecycle
+	Approvals Approvals
+	Occupancy Occupancy      // the reminders' and the handoff's buttons
+	Clock     workflow.Clock // nil: the system clock
 }
 
 // Bot serves /release, buttons and the App Home over Socket Mode.
@@ -103,8 +109,8 @@ type Bot struct {
 
 // New returns a Bot; Run connects it.
 func New(log *slog.Logger, c *Client, cfg Config, d Deps) (*Bot, error) {
-	if d.Service == nil || d.Claims == nil || d.Notifier == nil {
-		return nil, errors.New("bot: Service, Claims and Notifier are required")
+	if d.Service == nil || d.Claims == nil || d.Notifier == nil || d.Lifecycle == nil || d.Approvals == nil || d.Occupancy == nil {
+		return nil, errors.New("bot: Service, Claims, Notifier, Lifecycle, Approvals and Occupancy are required")
 	}
 	if d.Clock == nil {
 		d.Clock = workflow.SystemClock{}

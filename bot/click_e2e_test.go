@@ -55,7 +55,7 @@ func (w *world) resets(t *testing.T) int {
 // only the very same click delivered twice is deduped.
 func TestResetConfirmClickIdentity(t *testing.T) {
 	m := &outcomes{}
-	w := newWorld(t, options{lifecycle: true, metrics: m, envs: []workflow.Env{
+	w := newWorld(t, options{metrics: m, envs: []workflow.Env{
 		{Name: "dev", AllowedFor: map[string][]string{workflow.ActReset: {ana}}}, {Name: "stg"}, {Name: "prod", Production: true},
 	}})
 	w.send(t, w.slack.SlashCommand(ben, "OPS-1 dev"), 0)

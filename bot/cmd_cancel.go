@@ -16,9 +16,6 @@ func (b *Bot) cancelCommand() Command {
 }
 
 func (b *Bot) cancel(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Lifecycle == nil {
-		return Reply{}, notYet("cancel")
-	}
 	if _, err := b.d.Lifecycle.Cancel(withOrigin(ctx, req), req.Args.Ticket, req.Args.Env, req.User); err != nil {
 		return Reply{}, err
 	}

@@ -3,26 +3,7 @@ package bot
 import (
 	"context"
 	"strings"
-
-	"github.com/code-releaser/code-releaser/workflow"
 )
-
-// Inspection reads what is deployed in an env; *workflow.Service
-// implements it. A Service without it answers diff and drift with an
-// error saying so.
-type Inspection interface {
-	Diff(ctx context.Context, env string) (workflow.EnvDiff, error)
-	Drift(ctx context.Context, env string) ([]workflow.StackDrift, error)
-}
-
-// inspection returns the service's Inspection.
-func (b *Bot) inspection(op string) (Inspection, error) {
-	in, ok := b.d.Service.(Inspection)
-	if !ok {
-		return nil, workflow.Errorf(op, workflow.Invalid, "%s is not enabled on this bot", op)
-	}
-	return in, nil
-}
 
 // diffCommand is /release diff ENV.
 func (b *Bot) diffCommand() Command {
@@ -35,11 +16,7 @@ func (b *Bot) diffCommand() Command {
 }
 
 func (b *Bot) diff(ctx context.Context, req *Request) (Reply, error) {
-	in, err := b.inspection("diff")
-	if err != nil {
-		return Reply{}, err
-	}
-	d, err := in.Diff(ctx, req.Args.Env)
+	d, err := b.d.Service.Diff(ctx, req.Args.Env)
 	if err != nil {
 		return Reply{}, err
 	}

@@ -17,11 +17,7 @@ func (b *Bot) driftCommand() Command {
 }
 
 func (b *Bot) drift(ctx context.Context, req *Request) (Reply, error) {
-	in, err := b.inspection("drift")
-	if err != nil {
-		return Reply{}, err
-	}
-	stacks, err := in.Drift(ctx, req.Args.Env)
+	stacks, err := b.d.Service.Drift(ctx, req.Args.Env)
 	if err != nil {
 		return Reply{}, err
 	}

@@ -2,8 +2,6 @@ package bot
 
 import (
 	"context"
-
-	"github.com/code-releaser/code-releaser/workflow"
 )
 
 // helpCommand is /release help, generated from the table.
@@ -17,9 +15,4 @@ func (b *Bot) helpCommand() Command {
 
 func (b *Bot) help(ctx context.Context, req *Request) (Reply, error) {
 	return textReply(b.table.Help()), nil
-}
-
-// notYet is the answer of a command whose use case is not wired in.
-func notYet(name string) error {
-	return workflow.Errorf(name, workflow.Invalid, "`%s %s` is not enabled on this Code-Releaser yet; ask the operators", SlashCommand, name)
 }

@@ -20,9 +20,6 @@ func (b *Bot) holdCommand() Command {
 }
 
 func (b *Bot) hold(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Lifecycle == nil {
-		return Reply{}, notYet("hold")
-	}
 	reason, until, err := parseUntil(req.Args.Reason, b.d.Clock.Now())
 	if err != nil {
 		return Reply{}, err

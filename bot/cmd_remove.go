@@ -19,13 +19,10 @@ func (b *Bot) removeCommand() Command {
 }
 
 func (b *Bot) remove(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Lifecycle == nil {
-		return Reply{}, notYet("remove")
-	}
 	var c workflow.EnvChange
 	var err error
-	if h := b.handoff(); h != nil && strings.TrimSpace(req.Args.Reason) != "" {
-		c, err = h.ForceRemove(withOrigin(ctx, req), req.Args.Ticket, req.Args.Env, req.User, req.Args.Reason)
+	if strings.TrimSpace(req.Args.Reason) != "" {
+		c, err = b.d.Lifecycle.ForceRemove(withOrigin(ctx, req), req.Args.Ticket, req.Args.Env, req.User, req.Args.Reason)
 	} else {
 		c, err = b.d.Lifecycle.Remove(withOrigin(ctx, req), req.Args.Ticket, req.Args.Env, req.User)
 	}

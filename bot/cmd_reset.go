@@ -16,9 +16,6 @@ func (b *Bot) resetCommand() Command {
 }
 
 func (b *Bot) reset(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Lifecycle == nil {
-		return Reply{}, notYet("reset")
-	}
 	text := fmt.Sprintf("Reset *%s* to master? Every ticket in %s leaves it and its owner is told.", req.Args.Env, req.Args.Env)
 	return Reply{Text: text, Blocks: confirmBlocks(text, "reset:"+req.Args.Env)}, nil
 }

@@ -16,9 +16,6 @@ func (b *Bot) unholdCommand() Command {
 }
 
 func (b *Bot) unhold(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Lifecycle == nil {
-		return Reply{}, notYet("unhold")
-	}
 	if err := b.d.Lifecycle.Unhold(withOrigin(ctx, req), req.Args.Env, req.User); err != nil {
 		return Reply{}, err
 	}

@@ -179,8 +179,7 @@ func (w *world) noRawIDs(t *testing.T) {
 // a non-approver is told who can approve.
 func TestProdApprovalNamesPeople(t *testing.T) {
 	w := newWorld(t, options{
-		lifecycle: true,
-		notifier:  bot.NotifierConfig{ApprovalsChannel: approvalsChann},
+		notifier: bot.NotifierConfig{ApprovalsChannel: approvalsChann},
 		envs: []workflow.Env{{Name: "dev"}, {Name: "prod", Production: true,
 			Approvals: workflow.ApprovalPolicy{Required: 1, Approvers: []string{"S0PRODAPP", ana}}}},
 	})
@@ -247,7 +246,7 @@ func pendingProd(t *testing.T, w *world) (slacktest.Message, string) {
 
 func approvalWorld(t *testing.T, d workflow.Deployer, wc workflow.WorkerConfig) *world {
 	return newWorld(t, options{
-		lifecycle: true, deployer: d, worker: wc,
+		deployer: d, worker: wc,
 		notifier: bot.NotifierConfig{ApprovalsChannel: approvalsChann},
 		envs: []workflow.Env{{Name: "dev"}, {Name: "prod", Production: true,
 			Approvals: workflow.ApprovalPolicy{Required: 1, Approvers: []string{ben}}}},

@@ -40,12 +40,9 @@ type world struct {
 
 type options struct {
 	deployer  workflow.Deployer
-	approvals bot.Approvals
+	approvals bot.Approvals // nil: the workflow's
 	replicas  int
-	// lifecycle wires the workflow's lifecycle commands and approvals,
-	// with envs (default dev, stg, prod) and the notifier's config.
-	lifecycle bool
-	envs      []workflow.Env
+	envs      []workflow.Env // default dev, stg, prod
 	notifier  bot.NotifierConfig
 	bot       bot.Config // DrainTimeout defaults to 5 s
 	// recorder, when set, writes finished releases back to their tickets
@@ -56,8 +53,6 @@ type options struct {
 	// worker configures the job worker (ID, Slots and a 100 ms
 	// DrainTimeout by default).
 	worker workflow.WorkerConfig
-	// occupancy wires the reminders' and the handoff's buttons.
-	occupancy bool
 }
 
 func newWorld(t *testing.T, o options) *world {
@@ -132,16 +127,8 @@ func newWorld(t *testing.T, o options) *world {
 	workerDone := make(chan struct{})
 	wg.Go(func() { defer close(workerDone); worker.Run(workerCtx) })
 	w.stopWorker = func() { stopWorker(); <-workerDone }
-	var lifecycle bot.Lifecycle
-	if o.lifecycle {
-		lifecycle = w.svc
-		if o.approvals == nil {
-			o.approvals = w.svc
-		}
-	}
-	var occupancy bot.Occupancy
-	if o.occupancy {
-		occupancy = w.svc
+	if o.approvals == nil {
+		o.approvals = w.svc
 	}
 	for i := range o.replicas {
 		cfg := o.bot
@@ -149,7 +136,7 @@ func newWorld(t *testing.T, o options) *world {
 			cfg.DrainTimeout = 5 * time.Second
 		}
 		b, err := bot.New(log.With("replica", i), client, cfg, bot.Deps{
-			Service: w.svc, Claims: w.store, Notifier: notifier, Tickets: tickets, Approvals: o.approvals, Lifecycle: lifecycle, Occupancy: occupancy,
+			Service: w.svc, Claims: w.store, Notifier: notifier, Tickets: tickets, Approvals: o.approvals, Lifecycle: w.svc, Occupancy: w.svc,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -425,7 +412,6 @@ func TestBadInputGetsAnActionableReply(t *testing.T) {
 		{"unknown ticket", "OPS-99 dev", nil, "there is no ticket OPS-99"},
 		{"other team", "OPS-1 dev", func(p map[string]any) { p["team_id"] = "T9999" }, "serves another Slack workspace"},
 		{"other app", "OPS-1 dev", func(p map[string]any) { p["api_app_id"] = "A9999" }, "meant for another Slack app"},
-		{"not yet", "hold dev testing", nil, "is not enabled on this Code-Releaser yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(w.slack.Responses())

@@ -429,6 +429,12 @@ func (g goldenService) History(context.Context, string, int) ([]workflow.Event, 
 	}, nil
 }
 func (g goldenService) Envs() []workflow.Env { return g.envs }
+func (g goldenService) Diff(context.Context, string) (workflow.EnvDiff, error) {
+	return workflow.EnvDiff{}, workflow.Errorf("diff", workflow.Unavailable, "not in the golden replies")
+}
+func (g goldenService) Drift(context.Context, string) ([]workflow.StackDrift, error) {
+	return nil, workflow.Errorf("drift", workflow.Unavailable, "not in the golden replies")
+}
 
 func (g goldenService) Hold(_ context.Context, req workflow.HoldRequest) (workflow.Hold, error) {
 	return workflow.Hold{Env: req.Env, By: req.By.ID, Reason: req.Reason, Until: req.Until}, nil
@@ -442,6 +448,9 @@ func (g goldenService) Reset(_ context.Context, env string, by workflow.User) (w
 }
 func (g goldenService) Remove(_ context.Context, ticket, env string, by workflow.User) (workflow.EnvChange, error) {
 	return workflow.EnvChange{Action: workflow.ActionRemoved, SHA: gBase, Stayed: []workflow.Occupant{{Ticket: "OPS-4", By: gCy}}}, nil
+}
+func (g goldenService) ForceRemove(ctx context.Context, ticket, env string, by workflow.User, _ string) (workflow.EnvChange, error) {
+	return g.Remove(ctx, ticket, env, by)
 }
 func (g goldenService) Authorize(string, string, workflow.User) error { return nil }
 

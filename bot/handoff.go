@@ -22,24 +22,10 @@ const (
 // (an actions block holds 25 elements).
 const maxHandoffButtons = 10
 
-// Handoff is what the handoff buttons and a remove with a reason do;
-// *workflow.Service implements it.
-type Handoff interface {
-	AskRelease(ctx context.Context, env, ticket, releaseID string, by workflow.User) (workflow.Occupant, error)
-	AnswerRelease(ctx context.Context, env, ticket, releaseID, asker string, remove bool, by workflow.User) (workflow.EnvChange, error)
-	ForceRemove(ctx context.Context, ticket, env string, by workflow.User, reason string) (workflow.EnvChange, error)
-}
-
-// handoff returns the Handoff the bot's Occupancy offers, nil if none.
-func (b *Bot) handoff() Handoff {
-	h, _ := b.d.Occupancy.(Handoff)
-	return h
-}
-
 // handoffBlock is an env's "Ask to release" buttons on the board, nil
 // when there is nobody to ask.
 func (b *Bot) handoffBlock(st workflow.EnvStatus) slack.Block {
-	if b.handoff() == nil || st.Env.Production || len(st.Occupants) == 0 {
+	if st.Env.Production || len(st.Occupants) == 0 {
 		return nil
 	}
 	var buttons []slack.BlockElement
@@ -63,16 +49,12 @@ func parseHandoffValue(v string, n int) ([]string, error) {
 // askRelease is the board's Ask to release: the owner gets a DM with
 // Remove it / Keep it; the asker is told the answer when it comes.
 func (b *Bot) askRelease(ctx context.Context, req *Request) (Reply, error) {
-	h := b.handoff()
-	if h == nil {
-		return Reply{}, notYet("ask to release")
-	}
 	p, err := parseHandoffValue(req.Action.Value, 3)
 	if err != nil {
 		return Reply{}, err
 	}
 	env, ticket, rel := p[0], p[1], p[2]
-	o, err := h.AskRelease(ctx, env, ticket, rel, req.User)
+	o, err := b.d.Occupancy.AskRelease(ctx, env, ticket, rel, req.User)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -98,16 +80,12 @@ func (b *Bot) askRelease(ctx context.Context, req *Request) (Reply, error) {
 // answerRelease is the owner's Remove it / Keep it; the asker is told.
 func (b *Bot) answerRelease(remove bool) Handler {
 	return func(ctx context.Context, req *Request) (Reply, error) {
-		h := b.handoff()
-		if h == nil {
-			return Reply{}, notYet("handoff")
-		}
 		p, err := parseHandoffValue(req.Action.Value, 4)
 		if err != nil {
 			return Reply{}, err
 		}
 		env, ticket, rel, asker := p[0], p[1], p[2], p[3]
-		c, err := h.AnswerRelease(withOrigin(ctx, req), env, ticket, rel, asker, remove, req.User)
+		c, err := b.d.Occupancy.AnswerRelease(withOrigin(ctx, req), env, ticket, rel, asker, remove, req.User)
 		if err != nil {
 			return Reply{}, err
 		}

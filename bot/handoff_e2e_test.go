@@ -52,7 +52,7 @@ func buttonValue(t *testing.T, blocks, actionID string, label ...string) string 
 // someone else cannot answer for her; her answer reaches ben by DM; an env
 // admin removes a ticket with a reason that the channel and history keep.
 func TestHandoffThroughSlack(t *testing.T) {
-	w := newWorld(t, options{lifecycle: true, occupancy: true, notifier: bot.NotifierConfig{AnnounceChannel: slacktest.Channel},
+	w := newWorld(t, options{notifier: bot.NotifierConfig{AnnounceChannel: slacktest.Channel},
 		envs: []workflow.Env{{Name: "dev", AllowedFor: map[string][]string{workflow.ActRemove: {"U0ADMIN"}}}, {Name: "prod", Production: true}}})
 	w.send(t, w.slack.SlashCommand(ana, "OPS-1 dev"), 0)
 	w.waitMessage(t, "released *OPS-1* to *dev*")
@@ -154,7 +154,7 @@ func TestHandoffThroughSlack(t *testing.T) {
 // TestBoardShowsExpiryAndDone: the Home board and /release status give
 // each ticket's expiry, and flag a ticket whose Jira ticket is done.
 func TestBoardShowsExpiryAndDone(t *testing.T) {
-	w := newWorld(t, options{lifecycle: true, occupancy: true, envs: []workflow.Env{
+	w := newWorld(t, options{envs: []workflow.Env{
 		{Name: "dev", Occupancy: workflow.OccupancyPolicy{RemindAfter: 72 * time.Hour, ExpireAfter: 7 * 24 * time.Hour}},
 		{Name: "prod", Production: true}}})
 	w.send(t, w.slack.SlashCommand(ana, "OPS-1 dev"), 0)

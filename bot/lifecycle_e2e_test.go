@@ -21,9 +21,8 @@ const (
 func prodWorld(t *testing.T, d workflow.Deployer) *world {
 	t.Helper()
 	return newWorld(t, options{
-		lifecycle: true,
-		deployer:  d,
-		notifier:  bot.NotifierConfig{ApprovalsChannel: approvalsChann},
+		deployer: d,
+		notifier: bot.NotifierConfig{ApprovalsChannel: approvalsChann},
 		envs: []workflow.Env{
 			{Name: "dev"}, {Name: "stg"},
 			{Name: "prod", Production: true, RequiresEnv: "stg",
@@ -168,7 +167,7 @@ func TestMasterMoveVoidsApproval(t *testing.T) {
 }
 
 func TestHoldQueuesAndResetThroughSlack(t *testing.T) {
-	w := newWorld(t, options{lifecycle: true})
+	w := newWorld(t, options{})
 	w.send(t, w.slack.SlashCommand(ana, "OPS-1 dev"), 0)
 	w.waitMessage(t, "released *OPS-1*")
 

@@ -1,10 +1,8 @@
 package bot_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/code-releaser/code-releaser/workflow"
 	"log/slog"
 	"math"
 	"os"
@@ -21,6 +19,8 @@ import (
 
 	"github.com/code-releaser/code-releaser/bot"
 	"github.com/code-releaser/code-releaser/store"
+	"github.com/code-releaser/code-releaser/workflow"
+	"github.com/code-releaser/code-releaser/workflow/workflowtest"
 )
 
 func readManifest(t *testing.T) map[string]any {
@@ -64,14 +64,26 @@ func TestManifestMatchesTheBot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	notifier := bot.NewNotifier(slog.New(slog.DiscardHandler), client, bot.NotifierConfig{}, store.NewMemory(nil))
+	svc, err := workflow.NewService(nil, workflow.Config{Envs: []workflow.Env{{Name: "dev"}, {Name: "prod", Production: true}}},
+		workflow.Deps{Repo: workflowtest.NewRepo(), Store: store.NewMemory(nil), Notifier: notifier})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := bot.New(slog.New(slog.DiscardHandler), client, bot.Config{}, bot.Deps{
-		Service: nil, Claims: store.NewMemory(nil), Notifier: bot.NewNotifier(slog.New(slog.DiscardHandler), client, bot.NotifierConfig{}, store.NewMemory(nil)),
+		Service: nil, Claims: store.NewMemory(nil), Notifier: notifier, Lifecycle: svc, Approvals: svc, Occupancy: svc,
 	})
 	if err == nil || b != nil {
 		t.Fatal("bot.New without a Service succeeded")
 	}
 	b, err = bot.New(slog.New(slog.DiscardHandler), client, bot.Config{}, bot.Deps{
-		Service: fakeService{}, Claims: store.NewMemory(nil), Notifier: bot.NewNotifier(slog.New(slog.DiscardHandler), client, bot.NotifierConfig{}, store.NewMemory(nil)),
+		Service: svc, Claims: store.NewMemory(nil), Notifier: notifier, Lifecycle: svc, Approvals: svc,
+	})
+	if err == nil || b != nil {
+		t.Fatal("bot.New without an Occupancy succeeded")
+	}
+	b, err = bot.New(slog.New(slog.DiscardHandler), client, bot.Config{}, bot.Deps{
+		Service: svc, Claims: store.NewMemory(nil), Notifier: notifier, Lifecycle: svc, Approvals: svc, Occupancy: svc,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -382,13 +394,3 @@ func typeOK(ty, x any) bool {
 	}
 	return true
 }
-
-// fakeService is a Service with two envs and nothing in them.
-type fakeService struct{}
-
-func (fakeService) Submit(context.Context, workflow.ReleaseRequest) (workflow.Release, int, error) {
-	return workflow.Release{}, 0, workflow.Errorf("release", workflow.Unavailable, "not in this test")
-}
-func (fakeService) Status(context.Context, ...string) ([]workflow.EnvStatus, error) { return nil, nil }
-func (fakeService) History(context.Context, string, int) ([]workflow.Event, error)  { return nil, nil }
-func (fakeService) Envs() []workflow.Env                                            { return []workflow.Env{{Name: "dev"}, {Name: "prod"}} }

@@ -69,10 +69,7 @@ type Notifier struct {
 	edits  *edits         // coalesced chat.update calls
 }
 
-var (
-	_ workflow.Notifier      = (*Notifier)(nil)
-	_ workflow.ReleaseLinker = (*Notifier)(nil)
-)
+var _ workflow.Notifier = (*Notifier)(nil)
 
 // NewNotifier returns a Notifier posting through c and keeping its
 // messages' places in st.
@@ -130,7 +127,7 @@ func (n *Notifier) ref(ctx context.Context, id string) (workflow.MessageRef, err
 	return ref, nil
 }
 
-// ReleaseLink implements workflow.ReleaseLinker: the permalink of release
+// ReleaseLink implements workflow.Notifier: the permalink of release
 // r's message (chat.getPermalink on the channel and ts in the shared
 // store), whose thread holds the release's details, so that the ticket's
 // comment and remote link point there. It is "" when the message was not

@@ -11,8 +11,6 @@ import (
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
-var _ workflow.LifecycleNotifier = (*Notifier)(nil)
-
 // releaseChannel is where release id is told: the announce channel, else
 // where it was asked for (as the shared store remembers it).
 func (n *Notifier) releaseChannel(ctx context.Context, id string) string {
@@ -23,7 +21,7 @@ func (n *Notifier) releaseChannel(ctx context.Context, id string) string {
 	return ref.Channel
 }
 
-// ApprovalRequested implements workflow.LifecycleNotifier: the preview
+// ApprovalRequested implements workflow.Notifier: the preview
 // with Approve and Reject buttons, in the approvals channel.
 func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalRequest, p workflow.Preview) error {
 	ch := n.cfg.ApprovalsChannel
@@ -70,7 +68,7 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 	return n.st.PutMessageRef(ctx, approvalKey(a.ID), workflow.MessageRef{Channel: ch, TS: ts, Thread: ts, Text: text}, n.cfg.MessageTTL)
 }
 
-// ApprovalChanged implements workflow.LifecycleNotifier: the request's
+// ApprovalChanged implements workflow.Notifier: the request's
 // message shows the votes, and loses its buttons once decided.
 func (n *Notifier) ApprovalChanged(ctx context.Context, a workflow.ApprovalRequest) error {
 	defer n.lock(approvalKey(a.ID))()
@@ -106,7 +104,7 @@ func (n *Notifier) ApprovalChanged(ctx context.Context, a workflow.ApprovalReque
 	return n.client.update(ctx, message{channel: m.Channel, ts: m.TS, text: text, blocks: blocks})
 }
 
-// YourTurn implements workflow.LifecycleNotifier: a thread reply that
+// YourTurn implements workflow.Notifier: a thread reply that
 // mentions the requester.
 func (n *Notifier) YourTurn(ctx context.Context, r workflow.Release) error {
 	text := fmt.Sprintf("%s: your turn — *%s* is now releasing to *%s*.", mention(r.By), r.Ticket, r.Env)
@@ -118,7 +116,7 @@ func (n *Notifier) YourTurn(ctx context.Context, r workflow.Release) error {
 	return err
 }
 
-// EnvChanged implements workflow.LifecycleNotifier: the env's people are
+// EnvChanged implements workflow.Notifier: the env's people are
 // told in the announce channel, else where the command was typed.
 func (n *Notifier) EnvChanged(ctx context.Context, c workflow.EnvChange) error {
 	ch := n.cfg.AnnounceChannel

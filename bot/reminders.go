@@ -18,14 +18,15 @@ const (
 	ActionLeave = "occupancy_leave"
 )
 
-// Occupancy is what the reminder's buttons do; *workflow.Service
-// implements it. Nil: the buttons say the lifecycle is not enabled.
+// Occupancy is what the reminder's buttons (Keep, Remove) and the
+// handoff's (Ask to release, and the owner's answer) do;
+// *workflow.Service implements it.
 type Occupancy interface {
 	Keep(ctx context.Context, env, ticket, releaseID string, seen int, by workflow.User) (workflow.Tenancy, error)
 	Leave(ctx context.Context, env, ticket, releaseID string, by workflow.User) (workflow.EnvChange, error)
+	AskRelease(ctx context.Context, env, ticket, releaseID string, by workflow.User) (workflow.Occupant, error)
+	AnswerRelease(ctx context.Context, env, ticket, releaseID, asker string, remove bool, by workflow.User) (workflow.EnvChange, error)
 }
-
-var _ workflow.OccupancyNotifier = (*Notifier)(nil)
 
 // tenancyValue is a reminder button's value: env, ticket, release and the
 // Keeps used when it was sent, so that a click on an old reminder (the
@@ -47,7 +48,7 @@ func parseTenancyValue(v string) (env, ticket, release string, seen int, err err
 
 func when(t time.Time) string { return t.UTC().Format("Mon Jan 2 15:04 MST") }
 
-// Remind implements workflow.OccupancyNotifier: a DM to the owner
+// Remind implements workflow.Notifier: a DM to the owner
 // (conversations.open, then chat.postMessage) with Keep and Remove
 // buttons.
 func (n *Notifier) Remind(ctx context.Context, r workflow.Reminder) error {
@@ -81,7 +82,7 @@ func (n *Notifier) Remind(ctx context.Context, r workflow.Reminder) error {
 	return err
 }
 
-// OccupancyNotice implements workflow.OccupancyNotifier: in the announce
+// OccupancyNotice implements workflow.Notifier: in the announce
 // channel, the owner (and, for a failed expiry, the other occupants'
 // owners) mentioned.
 func (n *Notifier) OccupancyNotice(ctx context.Context, c workflow.OccupancyNotice) error {
@@ -116,9 +117,6 @@ func (n *Notifier) OccupancyNotice(ctx context.Context, c workflow.OccupancyNoti
 
 // keep is the reminder's Keep button.
 func (b *Bot) keep(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Occupancy == nil {
-		return Reply{}, notYet("keep")
-	}
 	env, ticket, rel, seen, err := parseTenancyValue(req.Action.Value)
 	if err != nil {
 		return Reply{}, err
@@ -132,9 +130,6 @@ func (b *Bot) keep(ctx context.Context, req *Request) (Reply, error) {
 
 // leave is the reminder's Remove button.
 func (b *Bot) leave(ctx context.Context, req *Request) (Reply, error) {
-	if b.d.Occupancy == nil {
-		return Reply{}, notYet("remove")
-	}
 	env, ticket, rel, _, err := parseTenancyValue(req.Action.Value)
 	if err != nil {
 		return Reply{}, err

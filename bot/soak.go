@@ -12,8 +12,6 @@ import (
 // of a production env may release before its soak, with a reason.
 const overrideSoakFlag = "--override-soak"
 
-var _ workflow.SoakNotifier = (*Notifier)(nil)
-
 // parseOverrideSoak reads "--override-soak reason..." (Slack may have
 // turned the dashes into one em dash); the reason is the rest of the text.
 func parseOverrideSoak(toks []string, usage string) (string, error) {
@@ -52,7 +50,7 @@ func soakText(r *workflow.SoakReport) string {
 	return s.String()
 }
 
-// SoakOverridden implements workflow.SoakNotifier: the release's thread
+// SoakOverridden implements workflow.Notifier: the release's thread
 // says who overrode the soak, why, and which tickets were short of it.
 func (n *Notifier) SoakOverridden(ctx context.Context, r workflow.Release, rep workflow.SoakReport) error {
 	ref, err := n.ref(ctx, r.ID)

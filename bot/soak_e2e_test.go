@@ -20,9 +20,8 @@ import (
 func TestSoakOverrideThroughSlack(t *testing.T) {
 	d := &workflowtest.Deployer{}
 	w := newWorld(t, options{
-		lifecycle: true,
-		deployer:  d,
-		notifier:  bot.NotifierConfig{ApprovalsChannel: approvalsChann},
+		deployer: d,
+		notifier: bot.NotifierConfig{ApprovalsChannel: approvalsChann},
 		envs: []workflow.Env{
 			{Name: "dev"}, {Name: "stg"},
 			{Name: "prod", Production: true, RequiresEnv: "stg", Soak: 2 * time.Hour,

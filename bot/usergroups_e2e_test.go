@@ -17,9 +17,8 @@ import (
 func TestUserGroupsInAllowListsAndApprovers(t *testing.T) {
 	d := &workflowtest.Deployer{}
 	w := newWorld(t, options{
-		lifecycle: true,
-		deployer:  d,
-		notifier:  bot.NotifierConfig{ApprovalsChannel: approvalsChann},
+		deployer: d,
+		notifier: bot.NotifierConfig{ApprovalsChannel: approvalsChann},
 		envs: []workflow.Env{
 			{Name: "dev", Allowed: []string{"S0DEVOPS"}},
 			{Name: "prod", Production: true, Approvals: workflow.ApprovalPolicy{Required: 1, Approvers: []string{"S0PRODAPP"}}},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/code-releaser/code-releaser/workflow"
 )
@@ -137,7 +138,7 @@ func (t RedisTarget) client() (redis.UniversalClient, string, error) {
 	switch {
 	case len(t.ClusterAddrs) > 0:
 		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: t.ClusterAddrs, Password: t.Password, TLSConfig: t.TLS,
-				ClusterStateReloadInterval: ClusterReload}),
+				ClusterStateReloadInterval: ClusterReload, MaintNotificationsConfig: NoMaintNotifications()}),
 			fmt.Sprintf("the Redis cluster at %s", strings.Join(t.ClusterAddrs, ", ")), nil
 	case t.URL == "":
 		if t.MasterName == "" || len(t.SentinelAddrs) == 0 {
@@ -159,7 +160,18 @@ func (t RedisTarget) client() (redis.UniversalClient, string, error) {
 	if t.TLS != nil {
 		o.TLSConfig = t.TLS
 	}
+	o.MaintNotificationsConfig = NoMaintNotifications()
 	return redis.NewClient(o), "Redis at " + o.Addr, nil
+}
+
+// NoMaintNotifications is the go-redis option that leaves out its
+// maintenance notifications (a Redis Enterprise feature; the Sentinel
+// client already leaves them out). In go-redis's default "auto" mode a new
+// connection whose handshake Redis refuses switches the mode off by
+// writing the client's options, and two connections the store opens at
+// once with Conn (see onPrimary) race on that write.
+func NoMaintNotifications() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
 
 // Dial connects to the Redis at t, checks that it answers (every primary

@@ -141,9 +141,9 @@ func runHelperWorker() error {
 	}
 	var rdb redis.UniversalClient
 	if nodes, ok := strings.CutPrefix(os.Getenv("CR_REDIS"), "cluster:"); ok {
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(nodes, ","), ClusterStateReloadInterval: store.ClusterReload})
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(nodes, ","), ClusterStateReloadInterval: store.ClusterReload, MaintNotificationsConfig: store.NoMaintNotifications()})
 	} else {
-		rdb = redis.NewClient(&redis.Options{Addr: os.Getenv("CR_REDIS")})
+		rdb = redis.NewClient(&redis.Options{Addr: os.Getenv("CR_REDIS"), MaintNotificationsConfig: store.NoMaintNotifications()})
 	}
 	defer rdb.Close()
 	sync, _ := strconv.Atoi(os.Getenv("CR_SYNC"))
@@ -199,9 +199,9 @@ func (d fileDeployer) Deploy(ctx context.Context, env workflow.Env, sha string, 
 }
 
 // dieAtNotifier SIGKILLs its own process right after the journal step
-// named step.
+// named step; it tells nothing else.
 type dieAtNotifier struct {
-	workflow.Notifier
+	workflow.NopNotifier
 	step string
 }
 
@@ -213,14 +213,6 @@ func (n dieAtNotifier) Progress(ctx context.Context, r workflow.Release, s workf
 	}
 	return nil
 }
-
-func (dieAtNotifier) Queued(context.Context, workflow.Release, workflow.Waiting) error { return nil }
-func (dieAtNotifier) Started(context.Context, workflow.Release) error                  { return nil }
-func (dieAtNotifier) Conflict(context.Context, workflow.Release, workflow.ConflictReport) error {
-	return nil
-}
-func (dieAtNotifier) Released(context.Context, workflow.Announcement) error { return nil }
-func (dieAtNotifier) Failed(context.Context, workflow.Release, error) error { return nil }
 
 // infraRemote makes a bare remote with master and one branch per ticket,
 // OPS-1..OPS-n, each adding a file of its own.

@@ -85,7 +85,7 @@ func (s *Service) vote(ctx context.Context, id string, by User, approve bool) (A
 	}
 	s.auditEnv(ctx, Event{Env: a.Env, Action: ActionApprovalVote, Actor: by.ID, Ticket: a.Ticket, ReleaseID: a.ReleaseID, SHA: a.SHA,
 		Detail: fmt.Sprintf("%s request %s (%d of %d approvals)%s", word, a.ID, a.Approvals(), a.Required, by.via())})
-	s.tell(ctx, "approval vote", func(n LifecycleNotifier) error { return n.ApprovalChanged(ctx, a) })
+	s.told("approval vote", s.notify.ApprovalChanged(ctx, a))
 	return a, nil
 }
 
@@ -106,7 +106,7 @@ func (s *Service) closeApproval(ctx context.Context, a ApprovalRequest, state Ap
 			actor = v.User
 		}
 		s.auditEnv(ctx, Event{Env: out.Env, Action: action, Actor: actor, Ticket: out.Ticket, ReleaseID: out.ReleaseID, SHA: out.SHA, Detail: reason})
-		s.tell(ctx, "approval closed", func(n LifecycleNotifier) error { return n.ApprovalChanged(ctx, out) })
+		s.told("approval closed", s.notify.ApprovalChanged(ctx, out))
 	}
 	return out, closed, nil
 }
@@ -141,7 +141,7 @@ func (r *run) awaitApproval(ctx context.Context, sha string) error {
 	case err == nil:
 		r.step(ctx, StepApproval, fmt.Sprintf("asked %s for %s, request %s, expires %s", joinComma(pol.Approvers), count(pol.Required, "approval"), a.ID, a.Expires.UTC().Format(time.DateTime)))
 		r.audit(ctx, Event{Action: ActionApprovalRequested, SHA: sha, Detail: fmt.Sprintf("request %s: %s, tickets %s", a.ID, count(len(p.Commits)+p.More, "commit"), joinKeys(p.Tickets))})
-		s.tell(ctx, "approval requested", func(n LifecycleNotifier) error { return n.ApprovalRequested(ctx, a, p) })
+		s.told("approval requested", s.notify.ApprovalRequested(ctx, a, p))
 	case KindOf(err) == Invalid:
 		// Resumed: the request exists.
 		if a, err = s.store.GetApproval(ctx, a.ID); err != nil {

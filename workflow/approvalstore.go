@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"context"
 	"slices"
 	"time"
 )
@@ -63,23 +62,4 @@ func (a ApprovalRequest) Rejection() (Vote, bool) {
 		return Vote{}, false
 	}
 	return a.Votes[i], true
-}
-
-// Approvals keeps prod approval requests and their votes; every method is
-// atomic. Requests are kept at least until they expire (implementations
-// may keep them a while longer for the record).
-type Approvals interface {
-	// CreateApproval stores a new pending request; an ID that exists
-	// already gives an Invalid error.
-	CreateApproval(ctx context.Context, a ApprovalRequest) error
-	// GetApproval returns a request with its votes; NotFound if none.
-	GetApproval(ctx context.Context, id string) (ApprovalRequest, error)
-	// AddVote records v on request id when the request is pending and
-	// v.User has not voted on it yet, and returns the request as it is
-	// after (recorded false when nothing changed). NotFound if none.
-	AddVote(ctx context.Context, id string, v Vote) (a ApprovalRequest, recorded bool, err error)
-	// CloseApproval ends request id with state (not Pending) and reason
-	// when it is still pending, and returns it as it is after (closed
-	// false when it had ended already). NotFound if none.
-	CloseApproval(ctx context.Context, id string, state ApprovalState, reason string, at time.Time) (a ApprovalRequest, closed bool, err error)
 }

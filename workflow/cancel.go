@@ -76,8 +76,6 @@ func (s *Service) Cancel(ctx context.Context, ticket, env string, by User) (int,
 		}
 		return 0, Errorf(op, NotFound, "%s is not waiting in %s's queue", key, e.Name)
 	}
-	s.tell(ctx, "cancelled", func(ln LifecycleNotifier) error {
-		return ln.EnvChanged(ctx, EnvChange{Action: ActionCancelled, Env: e, By: by, Ticket: key})
-	})
+	s.told("cancelled", s.notify.EnvChanged(ctx, EnvChange{Action: ActionCancelled, Env: e, By: by, Ticket: key}))
 	return n, nil
 }

@@ -46,14 +46,6 @@ type Deployment struct {
 // done, command output summary). It must not block for long.
 type Progress func(Step)
 
-// Deployer deploys a commit of the infra repo to an env. A deploy that ran
-// and failed returns a result with status failed and a nil error; the error
-// is for a deploy that could not run (credentials, account guard, the
-// cloud unreachable).
-type Deployer interface {
-	Deploy(ctx context.Context, env Env, sha string, progress Progress) (DeployResult, error)
-}
-
 // SkipDeployer deploys nothing and says so. It is for local runs and the
 // demo until a real deployer is configured.
 type SkipDeployer struct{}

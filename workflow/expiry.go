@@ -27,18 +27,6 @@ const (
 // tried again (the owners and the channel were told at the first failure).
 const expiryRetry = time.Hour
 
-// OccupancyNotifier is implemented by Notifiers that tell people about
-// their tickets' stay in an env (the Slack one DMs the owner). The
-// Service finds it as it finds the LifecycleNotifier; errors are logged.
-type OccupancyNotifier interface {
-	// Remind tells the owner their ticket expires soon, with Keep and
-	// Remove buttons carrying the env, ticket and release.
-	Remind(ctx context.Context, r Reminder) error
-	// OccupancyNotice tells the env's channel (and the owner) about an
-	// expiry that failed or waits, or a Keep refused.
-	OccupancyNotice(ctx context.Context, n OccupancyNotice) error
-}
-
 // Reminder is the DM before a ticket's expiry.
 type Reminder struct {
 	Env      Env
@@ -58,24 +46,6 @@ type OccupancyNotice struct {
 	Hold     *Hold      // NoticeExpiryHeld
 	By       User       // NoticeExtendRefused: who pressed Keep
 	Error    string     // NoticeExpiryFailed: what went wrong, for people
-}
-
-// occupancyNotifier returns the Notifier's OccupancyNotifier, nil if none.
-func (s *Service) occupancyNotifier() OccupancyNotifier {
-	on, _ := notifierAs[OccupancyNotifier](s.notify)
-	return on
-}
-
-func (s *Service) tellOccupancy(what string, f func(OccupancyNotifier) error) error {
-	on := s.occupancyNotifier()
-	if on == nil {
-		return nil
-	}
-	if err := f(on); err != nil {
-		s.log.Warn("notify", slog.String("what", what), slog.Any("err", err))
-		return err
-	}
-	return nil
 }
 
 // Tenancies returns the age limits of env's occupants (zero Tenancy when
@@ -226,7 +196,7 @@ func (s *Service) remind(ctx context.Context, e Env, o Occupant, tn Tenancy, now
 	}
 	p := e.Occupancy.withDefaults()
 	r := Reminder{Env: e, Occupant: o, Tenancy: tn, Age: now.Sub(o.At), ExtendBy: p.ExtendBy}
-	if s.tellOccupancy("remind", func(n OccupancyNotifier) error { return n.Remind(ctx, r) }) != nil {
+	if s.told("remind", s.notify.Remind(ctx, r)) != nil {
 		return
 	}
 	s.auditEnv(ctx, Event{Env: e.Name, Action: ActionReminded, Actor: releasedByValue, Ticket: o.Ticket, ReleaseID: o.ReleaseID,
@@ -254,9 +224,7 @@ func (s *Service) expire(ctx context.Context, e Env, o Occupant, tn Tenancy, occ
 		return fmt.Errorf("read %s's hold: %w", e.Name, err)
 	} else if held {
 		if first, err := s.store.Claim(ctx, tenancyKey("held", e, o, tn), 30*24*time.Hour); err == nil && first {
-			_ = s.tellOccupancy("expiry held", func(n OccupancyNotifier) error {
-				return n.OccupancyNotice(ctx, OccupancyNotice{Kind: NoticeExpiryHeld, Env: e, Occupant: o, Tenancy: tn, Hold: &h})
-			})
+			s.told("expiry held", s.notify.OccupancyNotice(ctx, OccupancyNotice{Kind: NoticeExpiryHeld, Env: e, Occupant: o, Tenancy: tn, Hold: &h}))
 		}
 		return nil
 	}
@@ -296,9 +264,7 @@ func (s *Service) expire(ctx context.Context, e Env, o Occupant, tn Tenancy, occ
 				others = append(others, x)
 			}
 		}
-		_ = s.tellOccupancy("expiry failed", func(n OccupancyNotifier) error {
-			return n.OccupancyNotice(ctx, OccupancyNotice{Kind: NoticeExpiryFailed, Env: e, Occupant: o, Tenancy: tn, Others: others, Error: UserMessage(err)})
-		})
+		s.told("expiry failed", s.notify.OccupancyNotice(ctx, OccupancyNotice{Kind: NoticeExpiryFailed, Env: e, Occupant: o, Tenancy: tn, Others: others, Error: UserMessage(err)}))
 		s.commentTicket(ctx, o.Ticket, fmt.Sprintf("Code-Releaser could not take %s out of %s at its expiry: %s. %s was left as it was.", o.Ticket, e.Name, UserMessage(err), e.Branch))
 	}
 	return fmt.Errorf("expire %s from %s: %w", o.Ticket, e.Name, err)
@@ -309,11 +275,6 @@ func orNoneKeys(k []TicketKey) string {
 		return "nothing else"
 	}
 	return joinKeys(k)
-}
-
-// TicketCommenter writes a comment on a ticket (Jira); Deps.Commenter.
-type TicketCommenter interface {
-	Comment(ctx context.Context, key TicketKey, text string) error
 }
 
 // commentTicket writes text on the ticket when a commenter is wired,
@@ -355,9 +316,7 @@ func (s *Service) Keep(ctx context.Context, env, ticket, releaseID string, seen 
 	}
 	if !ok {
 		if first, err := s.store.Claim(ctx, tenancyKey("maxed", e, o, tn), 30*24*time.Hour); err == nil && first {
-			_ = s.tellOccupancy("extend refused", func(n OccupancyNotifier) error {
-				return n.OccupancyNotice(ctx, OccupancyNotice{Kind: NoticeExtendRefused, Env: e, Occupant: o, Tenancy: tn, By: by})
-			})
+			s.told("extend refused", s.notify.OccupancyNotice(ctx, OccupancyNotice{Kind: NoticeExtendRefused, Env: e, Occupant: o, Tenancy: tn, By: by}))
 		}
 		return tn, Errorf(op, Invalid, "%s was kept in %s %d time(s) already, the most %s allows; it leaves at %s unless it is released again",
 			o.Ticket, e.Name, t.Extensions, e.Name, tn.Expires.UTC().Format("Jan 2 15:04 MST"))

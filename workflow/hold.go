@@ -50,9 +50,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 	}
 	detail += req.By.via()
 	s.auditEnv(ctx, Event{Env: env.Name, Action: ActionHeld, Actor: req.By.ID, Detail: detail})
-	s.tell(ctx, "held", func(n LifecycleNotifier) error {
-		return n.EnvChanged(ctx, EnvChange{Action: ActionHeld, Env: env, By: req.By, Hold: &h})
-	})
+	s.told("held", s.notify.EnvChanged(ctx, EnvChange{Action: ActionHeld, Env: env, By: req.By, Hold: &h}))
 	return h, nil
 }
 
@@ -76,26 +74,8 @@ func (s *Service) Unhold(ctx context.Context, env string, by User) error {
 		return Errorf(op, NotFound, "%s is not held", e.Name)
 	}
 	s.auditEnv(ctx, Event{Env: e.Name, Action: ActionUnheld, Actor: by.ID, Detail: "held by " + was.By + ": " + was.Reason + by.via()})
-	s.tell(ctx, "unheld", func(n LifecycleNotifier) error {
-		return n.EnvChanged(ctx, EnvChange{Action: ActionUnheld, Env: e, By: by, Hold: &was})
-	})
+	s.told("unheld", s.notify.EnvChanged(ctx, EnvChange{Action: ActionUnheld, Env: e, By: by, Hold: &was}))
 	return nil
-}
-
-// yourTurn tells a requester who had to wait (queued behind others or a
-// hold) that their release started.
-func (r *run) yourTurn(ctx context.Context) {
-	waited := false
-	for _, st := range r.rec.Steps {
-		// "position 1" alone: it did not wait for anybody.
-		if st.Name == StepQueued && st.Detail != "position 1" {
-			waited = true
-		}
-	}
-	if !waited {
-		return
-	}
-	r.s.tell(ctx, "your turn", func(n LifecycleNotifier) error { return n.YourTurn(ctx, r.rec) })
 }
 
 // heldBy is the journal's note of a hold a release waits behind.

@@ -9,17 +9,6 @@ import (
 	"time"
 )
 
-// Inspector reads what is deployed in an env's cloud. A Deployer that can
-// (the AWS one) implements it too; diff and drift need it.
-type Inspector interface {
-	// Deployed lists the stacks sha's deploy spec has for env, each with
-	// what its tags say it was last deployed from.
-	Deployed(ctx context.Context, env Env, sha string) ([]DeployedStack, error)
-	// Drift runs drift detection on the stacks sha's deploy spec has for
-	// env and reports the resources changed outside the deploys.
-	Drift(ctx context.Context, env Env, sha string) ([]StackDrift, error)
-}
-
 // DeployedStack is a stack as its last deploy left it.
 type DeployedStack struct {
 	Name      string

@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -62,4 +63,27 @@ func (s *Service) keepLease(ctx context.Context, l Lease, log *slog.Logger) (wor
 		deadline.Stop()
 		cancel(nil)
 	}
+}
+
+// releaseLease gives l back, even after ctx ended.
+func (s *Service) releaseLease(ctx context.Context, l Lease, log *slog.Logger) {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if _, err := s.store.ReleaseLease(bg, l.Env, l.Token); err != nil {
+		log.Error("release lease", slog.Any("err", err))
+	}
+}
+
+// underLease runs work while l is held: it renews l meanwhile and cancels
+// work's context when l is lost. It does not give l back.
+func (s *Service) underLease(ctx context.Context, l Lease, log *slog.Logger, work func(context.Context) error) (err error) {
+	wctx, stop := s.keepLease(ctx, l, log)
+	defer func() {
+		stop()
+		// A lost lease explains whatever error the cancellation caused.
+		if err != nil && errors.Is(context.Cause(wctx), ErrLeaseLost) && !errors.Is(err, ErrLeaseLost) {
+			err = fmt.Errorf("%w (after: %v)", ErrLeaseLost, err)
+		}
+	}()
+	return work(wctx)
 }

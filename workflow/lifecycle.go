@@ -107,21 +107,6 @@ func (p ApprovalPolicy) MayApprove(u User) bool {
 	return len(p.Approvers) > 0 && allowedBy(p.Approvers, u)
 }
 
-// LifecycleNotifier is implemented by Notifiers that tell people about
-// prod approvals and env lifecycle changes; the Service uses it when its
-// Notifier (or the one RecordTickets wraps) offers it. Errors are logged.
-type LifecycleNotifier interface {
-	// ApprovalRequested asks the approvers, with Approve/Reject buttons
-	// carrying a.ID.
-	ApprovalRequested(ctx context.Context, a ApprovalRequest, p Preview) error
-	// ApprovalChanged reports a vote or the end of a request.
-	ApprovalChanged(ctx context.Context, a ApprovalRequest) error
-	// YourTurn tells a requester who waited that their release started.
-	YourTurn(ctx context.Context, r Release) error
-	// EnvChanged tells an env's people what happened to it.
-	EnvChanged(ctx context.Context, c EnvChange) error
-}
-
 // EnvChange is a reset, remove, hold, unhold or cancel.
 type EnvChange struct {
 	Action  string // ActionReset, ActionRemoved, ActionHeld, ActionUnheld, ActionCancelled
@@ -135,43 +120,6 @@ type EnvChange struct {
 	Deploy  DeployResult // the redeploy after a reset or remove
 	Reason  string       // why a ticket was removed (expiry, a reason given); "" when asked plainly
 	AskedBy string       // who asked the owner to remove it (a handoff); "" when nobody
-}
-
-// lifecycleNotifier returns the Notifier's LifecycleNotifier, nil if none.
-func (s *Service) lifecycleNotifier() LifecycleNotifier {
-	ln, _ := notifierAs[LifecycleNotifier](s.notify)
-	return ln
-}
-
-// notifierAs returns n, or the Notifier it wraps (RecordTickets), as a T.
-func notifierAs[T any](n Notifier) (T, bool) {
-	for range 4 {
-		if t, ok := n.(T); ok {
-			return t, true
-		}
-		u, ok := n.(interface{ Unwrap() Notifier })
-		if !ok {
-			break
-		}
-		n = u.Unwrap()
-	}
-	var zero T
-	return zero, false
-}
-
-// Unwrap returns the Notifier RecordTickets wraps.
-func (n *recordingNotifier) Unwrap() Notifier { return n.Notifier }
-
-// tell passes f to the LifecycleNotifier, when there is one, logging its
-// error.
-func (s *Service) tell(ctx context.Context, what string, f func(LifecycleNotifier) error) {
-	ln := s.lifecycleNotifier()
-	if ln == nil {
-		return
-	}
-	if err := f(ln); err != nil {
-		s.log.Warn("notify", slog.String("what", what), slog.Any("err", err))
-	}
 }
 
 // auditEnv appends e to the trail, stamped now.

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// lifeNotes records the LifecycleNotifier calls on top of the fake.
+// lifeNotes records the approval and env notices on top of the fake.
 type lifeNotes struct {
 	*workflowtest.Notifier
 	mu        sync.Mutex

@@ -3,27 +3,38 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
-// Notifier tells people how a release goes: the Slack bot posts and edits
-// a message with a thread, the CLI prints lines. The workflow calls it once
-// the release is recorded; errors before that are only returned. A
-// Notifier's errors are logged and never stop a release.
-type Notifier interface {
-	// Queued says the release waits: its position, and who holds the env.
-	Queued(ctx context.Context, r Release, w Waiting) error
-	// Started says the release holds the env's lease and works.
-	Started(ctx context.Context, r Release) error
-	// Progress reports one journal step.
-	Progress(ctx context.Context, r Release, s Step) error
-	// Conflict reports a merge that conflicts; nothing was pushed.
-	Conflict(ctx context.Context, r Release, c ConflictReport) error
-	// Released announces a finished release and who else is in the env.
-	Released(ctx context.Context, a Announcement) error
-	// Failed reports a release that stopped; err carries a user message
-	// (UserMessage) and a Kind.
-	Failed(ctx context.Context, r Release, err error) error
+// NopNotifier tells nobody anything. Embedded in a Notifier, it answers
+// the notices that Notifier does not give.
+type NopNotifier struct{}
+
+var _ Notifier = NopNotifier{}
+
+func (NopNotifier) Queued(context.Context, Release, Waiting) error                    { return nil }
+func (NopNotifier) Started(context.Context, Release) error                            { return nil }
+func (NopNotifier) Progress(context.Context, Release, Step) error                     { return nil }
+func (NopNotifier) Conflict(context.Context, Release, ConflictReport) error           { return nil }
+func (NopNotifier) Released(context.Context, Announcement) error                      { return nil }
+func (NopNotifier) Failed(context.Context, Release, error) error                      { return nil }
+func (NopNotifier) ReleaseLink(context.Context, Release) string                       { return "" }
+func (NopNotifier) YourTurn(context.Context, Release) error                           { return nil }
+func (NopNotifier) SoakOverridden(context.Context, Release, SoakReport) error         { return nil }
+func (NopNotifier) ApprovalRequested(context.Context, ApprovalRequest, Preview) error { return nil }
+func (NopNotifier) ApprovalChanged(context.Context, ApprovalRequest) error            { return nil }
+func (NopNotifier) EnvChanged(context.Context, EnvChange) error                       { return nil }
+func (NopNotifier) Remind(context.Context, Reminder) error                            { return nil }
+func (NopNotifier) OccupancyNotice(context.Context, OccupancyNotice) error            { return nil }
+
+// told logs the error of a notice the Service gave about what, and
+// returns it; a notice never stops what it tells of.
+func (s *Service) told(what string, err error) error {
+	if err != nil {
+		s.log.Warn("notify", slog.String("what", what), slog.Any("err", err))
+	}
+	return err
 }
 
 // Waiting is why a release is queued.

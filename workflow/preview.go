@@ -11,17 +11,6 @@ import (
 	"strings"
 )
 
-// Planner is implemented by Deployers that can tell what a deploy would
-// change without changing anything (CloudFormation change sets). The prod
-// preview uses it when the Deployer offers it.
-type Planner interface {
-	Plan(ctx context.Context, env Env, sha string) (DeployPlan, error)
-}
-
-// ErrNoPlan is what a Planner returns for an env it cannot plan (e.g. one
-// that is not deployed to AWS): the preview then has no plan, and no error.
-var ErrNoPlan = errors.New("this env has no deploy plan")
-
 // DeployPlan is what deploying a commit would change. A Planner gives
 // Stacks and Changes in a stable order (by stack name, then logical ID) so
 // that the same commit and the same AWS state give the same digest.

@@ -137,7 +137,7 @@ func (s *Service) removeTicket(ctx context.Context, e Env, key TicketKey, by Use
 	if err != nil {
 		return c, err
 	}
-	s.tell(ctx, "removed", func(n LifecycleNotifier) error { return n.EnvChanged(ctx, c) })
+	s.told("removed", s.notify.EnvChanged(ctx, c))
 	log.Info("ticket removed", slog.String("sha", c.SHA), slog.Int("stayed", len(c.Stayed)))
 	return c, nil
 }

@@ -56,22 +56,9 @@ func (s *Service) Reset(ctx context.Context, env string, by User) (EnvChange, er
 	if err != nil {
 		return c, err
 	}
-	s.tell(ctx, "reset", func(n LifecycleNotifier) error { return n.EnvChanged(ctx, c) })
+	s.told("reset", s.notify.EnvChanged(ctx, c))
 	log.Info("env reset", slog.String("sha", c.SHA), slog.Int("left", len(c.Left)))
 	return c, nil
-}
-
-// underLease runs work while l is held, renewing it; work's context ends
-// when l is lost.
-func (s *Service) underLease(ctx context.Context, l Lease, log *slog.Logger, work func(context.Context) error) (err error) {
-	wctx, stop := s.keepLease(ctx, l, log)
-	defer func() {
-		stop()
-		if err != nil && errors.Is(context.Cause(wctx), ErrLeaseLost) && !errors.Is(err, ErrLeaseLost) {
-			err = fmt.Errorf("%w (after: %v)", ErrLeaseLost, err)
-		}
-	}()
-	return work(wctx)
 }
 
 // pushFenced checks l is still env's lease and pushes env's branch from old

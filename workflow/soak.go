@@ -31,7 +31,7 @@ import (
 // "why"); the request journals it (StepSoakOverride), and a gate that
 // would refuse lets the release go on to its approvals instead, with a
 // journal step, an audit event (ActionSoakOverridden) and a word in the
-// release's thread (SoakNotifier).
+// release's thread (Notifier.SoakOverridden).
 
 // Soak steps and actions.
 const (
@@ -112,12 +112,6 @@ func Human(d time.Duration) string {
 		return fmt.Sprintf("%dh", h)
 	}
 	return fmt.Sprintf("%dh%dm", h, m)
-}
-
-// SoakNotifier is implemented by Notifiers that tell a release's thread
-// that its soak gate was overridden. Errors are logged.
-type SoakNotifier interface {
-	SoakOverridden(ctx context.Context, r Release, report SoakReport) error
 }
 
 // validateSoak checks e's soak: only a production env with requires_env
@@ -332,9 +326,7 @@ func (r *run) checkSoak(ctx context.Context, master string) error {
 		r.step(ctx, StepSoak, rep.Override)
 		if !done { // a resumed job does not audit or tell it twice
 			r.audit(ctx, Event{Action: ActionSoakOverridden, SHA: master, Detail: rep.Override})
-			if sn := s.soakNotifier(); sn != nil {
-				r.note("soak overridden", sn.SoakOverridden(ctx, r.rec, rep))
-			}
+			r.note("soak overridden", s.notify.SoakOverridden(ctx, r.rec, rep))
 		}
 		return nil
 	}
@@ -422,20 +414,4 @@ func (r *run) journalOverride(ctx context.Context, reason string) {
 		r.step(ctx, StepSoakOverride, reason)
 		r.log.Info("soak override asked", slog.String("by", r.rec.By))
 	}
-}
-
-// soakNotifier is the Notifier's SoakNotifier, nil when it has none.
-func (s *Service) soakNotifier() SoakNotifier {
-	n := s.notify
-	for range 4 {
-		if sn, ok := n.(SoakNotifier); ok {
-			return sn
-		}
-		u, ok := n.(interface{ Unwrap() Notifier })
-		if !ok {
-			return nil
-		}
-		n = u.Unwrap()
-	}
-	return nil
 }

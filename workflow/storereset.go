@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 )
 
 // A store that lost its data (a Redis restarted empty, FLUSHALL) has lost
@@ -131,77 +130,4 @@ func keysOrNone(os []Occupant) string {
 		return "none"
 	}
 	return joinKeys(occupantKeys(os))
-}
-
-// storeReset reports whether the store lost its data since r began (its
-// epoch changed). It tells the Service too.
-func (r *run) storeReset(ctx context.Context) bool {
-	if r.epoch == "" {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	ep, _, err := r.s.store.Epoch(ctx)
-	if err != nil {
-		r.log.Warn("read the store's epoch", slog.Any("err", err))
-		return false
-	}
-	r.s.sawEpoch(ep)
-	return ep != r.epoch
-}
-
-// beganUnder remembers the store's epoch as r begins.
-func (r *run) beganUnder(ctx context.Context) {
-	ep, _, err := r.s.store.Epoch(ctx)
-	if err != nil {
-		r.log.Warn("read the store's epoch", slog.Any("err", err))
-		return
-	}
-	r.epoch = ep
-}
-
-// outliveReset runs as r finishes, with err its outcome. When the store
-// lost its data while r ran, the record (and the message references) went
-// with it: r writes its record again from memory, the occupants are
-// rebuilt from git, and an unfinished release's outcome becomes an
-// Unavailable error that says what git and the deploy show, so that the
-// user is not left with a release that seems to run forever.
-func (r *run) outliveReset(ctx context.Context, err error) error {
-	if !r.storeReset(ctx) {
-		return err
-	}
-	r.log.Warn("the state store lost its data during the release; writing its record again", slog.Any("outcome", err))
-	rec := r.rec
-	if cerr := r.s.store.CreateRelease(ctx, rec); cerr != nil && KindOf(cerr) != Invalid {
-		r.log.Error("write the release record again", slog.Any("err", cerr))
-	}
-	if rerr := r.s.RebuildOccupants(ctx); rerr != nil {
-		r.log.Error("rebuild the occupants from git", slog.Any("err", rerr))
-	}
-	if err == nil {
-		return nil // it finished: the record says so
-	}
-	return Wrap("release", Unavailable, r.unknownOutcome(), err)
-}
-
-// unknownOutcome says what is known of a release the store reset
-// interrupted.
-func (r *run) unknownOutcome() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "this release's outcome is unknown: the state store was reset while it ran; ")
-	switch {
-	case r.rec.PushedSHA != "":
-		fmt.Fprintf(&b, "%s is on %s at %s", r.rec.Ticket, r.env.Branch, short(r.rec.PushedSHA))
-	case r.env.Production:
-		fmt.Fprintf(&b, "nothing was deployed to %s by it", r.env.Name)
-	default:
-		fmt.Fprintf(&b, "nothing was pushed to %s", r.env.Branch)
-	}
-	switch {
-	case r.deployed.Status != "":
-		fmt.Fprintf(&b, "; its deploy ended %s: %s", r.deployed.Status, r.deployed.Summary)
-	case r.rec.PushedSHA != "":
-		fmt.Fprintf(&b, "; its deploy did not finish: release %s to %s again to deploy it", r.rec.Ticket, r.env.Name)
-	}
-	return b.String()
 }

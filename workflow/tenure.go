@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"context"
 	"fmt"
 	"time"
 )
@@ -74,21 +73,6 @@ type Tenure struct {
 	Ticket     TicketKey
 	ReleaseID  string
 	Extensions int
-}
-
-// Tenures keeps the extensions of the tickets in each env. In Redis: one
-// hash per env, under the env's hash tag.
-type Tenures interface {
-	// Tenures returns env's tenures by ticket.
-	Tenures(ctx context.Context, env string) (map[TicketKey]Tenure, error)
-	// Extend adds one extension to ticket's tenure in env for release
-	// releaseID (a tenure of another release counts as none) when it has
-	// exactly from extensions and fewer than max; otherwise ok is false
-	// and t is the tenure as it stands. A compare-and-set: of concurrent
-	// calls with the same from, one wins, and none passes max.
-	Extend(ctx context.Context, env string, ticket TicketKey, releaseID string, from, max int) (t Tenure, ok bool, err error)
-	// DropTenures forgets the tenures of tickets that left env.
-	DropTenures(ctx context.Context, env string, tickets ...TicketKey) error
 }
 
 // Tenancy is an occupant's place on the board: its age and expiry.

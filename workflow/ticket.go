@@ -98,13 +98,6 @@ type Ticket struct {
 	Unverified string
 }
 
-// Tickets looks tickets up in the tracker. Lookup returns a NotFound error
-// for a ticket that does not exist (or that the bot cannot see) and an
-// Unavailable error when the tracker cannot be reached.
-type Tickets interface {
-	Lookup(ctx context.Context, key TicketKey) (Ticket, error)
-}
-
 // UncheckedTickets is a Tickets that asks nothing of any tracker: every
 // well-formed key exists, with no summary. It is for local runs and the
 // demo, where there is no Jira.

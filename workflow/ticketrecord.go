@@ -10,17 +10,6 @@ import (
 // ticket (Detail: what was done, or what could not be).
 const StepTicket = "ticket"
 
-// TicketRecorder writes what a release did back to its ticket, so that the
-// ticket tells where its code runs: the Jira adapter comments and upserts a
-// link per env. It is called after the release is decided; its failures
-// are reported and never change the release's outcome.
-type TicketRecorder interface {
-	// Record writes n to the tracker. It returns a one-line account of what
-	// it did and an error (with a user message) for what it could not do;
-	// both may be set when some of the write-back worked.
-	Record(ctx context.Context, n TicketNote) (done string, err error)
-}
-
 // TicketNote is what a release leaves on its ticket.
 type TicketNote struct {
 	Release Release // the record as it ends (released or failed)
@@ -30,12 +19,6 @@ type TicketNote struct {
 	Deploy  DeployResult // the deploy's result; zero when it did not finish
 	Failure string       // the user message of a failed release; "" when released
 	Link    string       // the release's conversation (the Slack thread); "" when unknown
-}
-
-// ReleaseLinker is implemented by Notifiers that can give a link to a
-// release's conversation, such as the Slack thread of its message.
-type ReleaseLinker interface {
-	ReleaseLink(ctx context.Context, r Release) string
 }
 
 // RecordTickets returns a Notifier that passes every call to next and
@@ -91,18 +74,10 @@ func (n *recordingNotifier) Failed(ctx context.Context, r Release, err error) er
 	return nerr
 }
 
-// ReleaseLink passes the question on, so that decorators stack.
-func (n *recordingNotifier) ReleaseLink(ctx context.Context, r Release) string {
-	if l, ok := n.Notifier.(ReleaseLinker); ok {
-		return l.ReleaseLink(ctx, r)
-	}
-	return ""
-}
-
 func (n *recordingNotifier) record(ctx context.Context, note TicketNote) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.timeout)
 	defer cancel()
-	note.Link = n.ReleaseLink(ctx, note.Release)
+	note.Link = n.Notifier.ReleaseLink(ctx, note.Release)
 	log := n.log.With(slog.String("release", note.Release.ID), slog.String("ticket", string(note.Release.Ticket)))
 	done, err := n.rec.Record(ctx, note)
 	detail := done

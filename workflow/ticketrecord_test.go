@@ -106,3 +106,34 @@ func TestTicketPolicyRules(t *testing.T) {
 		}
 	}
 }
+
+// linkedLifeNotes is lifeNotes with a link to each release's thread.
+type linkedLifeNotes struct{ *lifeNotes }
+
+func (linkedLifeNotes) ReleaseLink(_ context.Context, r workflow.Release) string {
+	return "https://chat.example/" + r.ID
+}
+
+// RecordTickets' decorator passes on every notice it does not handle
+// itself: an env change reaches the notifier it wraps, and the wrapped
+// notifier's link reaches the ticket.
+func TestRecordTicketsPassesOtherNotices(t *testing.T) {
+	rec := &recorder{done: "commented"}
+	n := &lifeNotes{Notifier: &workflowtest.Notifier{}}
+	w := newWorld(t, func(_ *workflow.Config, d *workflow.Deps) {
+		d.Notifier = workflow.RecordTickets(nil, linkedLifeNotes{n}, rec, 0)
+	})
+	w.repo.Commit("OPS-1", "OPS-1", map[string]string{"a.yml": "one\n"})
+	r := w.mustRelease(t, "OPS-1", "dev", ana)
+	if len(rec.notes) != 1 || rec.notes[0].Link != "https://chat.example/"+r.ID {
+		t.Errorf("notes = %+v, want one linking to release %s's thread", rec.notes, r.ID)
+	}
+	if _, err := w.svc.Hold(t.Context(), workflow.HoldRequest{Env: "dev", By: ana, Reason: "testing"}); err != nil {
+		t.Fatal(err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.changes) != 1 || n.changes[0].Action != workflow.ActionHeld || n.changes[0].Env.Name != "dev" {
+		t.Errorf("env changes told = %+v, want dev held", n.changes)
+	}
+}

@@ -25,19 +25,19 @@ func (c config) jiraConfig() jira.Config {
 	}
 }
 
-// withJira returns the workflow's Tickets and Notifier: without jira.url,
-// every well-formed ticket passes unchecked and nothing is written back;
-// with it, tickets are looked up in Jira and releases written back to them.
-// It does no I/O; the serve command should also call Preflight at start.
-func withJira(log *slog.Logger, cfg config, n workflow.Notifier) (workflow.Tickets, workflow.Notifier, *jira.Client, error) {
+// openJira returns the workflow's Tickets: without jira.url, every
+// well-formed ticket passes unchecked (and the client is nil); with it,
+// tickets are looked up in Jira, whose client also writes releases back
+// (see wire). It does no I/O; serve also calls Preflight at start.
+func openJira(log *slog.Logger, cfg config) (workflow.Tickets, *jira.Client, error) {
 	if cfg.Jira.URL == "" {
-		return workflow.UncheckedTickets{}, n, nil, nil
+		return workflow.UncheckedTickets{}, nil, nil
 	}
 	c, err := jira.New(log, cfg.jiraConfig())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return c, workflow.RecordTickets(log, n, c, 0), c, nil
+	return c, c, nil
 }
 
 // webURL is the repo's URL for people: https without credentials or .git;

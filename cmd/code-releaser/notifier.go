@@ -13,8 +13,11 @@ import (
 
 // textNotifier is the workflow's Notifier for a terminal: it prints what
 // the Slack channel would show, one line per message, details indented as
-// they would be in the message's thread.
+// they would be in the message's thread. It prints a release's own
+// messages; the other notices (approvals, env changes, reminders) are
+// NopNotifier's: the terminal commands print their outcome themselves.
 type textNotifier struct {
+	workflow.NopNotifier
 	mu sync.Mutex
 	w  io.Writer
 }

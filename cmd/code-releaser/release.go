@@ -13,59 +13,24 @@ import (
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
-// app is the workflow wired for one terminal command: the git mirror, the
-// store (Redis when redis.url is set, else in memory) and the text
-// notifier.
+// app is the workflow wired for one terminal command (see wire), with
+// the text notifier.
 type app struct {
-	cfg        config
-	repo       *gitrepo.Mirror
-	svc        *workflow.Service
-	notify     *textNotifier
-	closeStore func()
+	cfg    config
+	repo   *gitrepo.Mirror
+	svc    *workflow.Service
+	notify *textNotifier
+	close  func() // releases the store and the mirror
 }
 
-// newApp builds the dependencies in order. close releases the mirror.
+// newApp wires the workflow for a terminal command printing to out.
 func newApp(ctx context.Context, log *slog.Logger, cfg config, out io.Writer) (*app, error) {
-	svcCfg := cfg.workflowConfig()
 	n := newTextNotifier(out)
-	tickets, notifier, _, err := withJira(log, cfg, n)
+	w, err := wire(ctx, log, cfg, wireOptions{notifier: func(workflow.Store) workflow.Notifier { return n }})
 	if err != nil {
 		return nil, err
 	}
-	repo, err := gitrepo.Open(ctx, log, cfg.gitConfig())
-	if err != nil {
-		return nil, err
-	}
-	st, closeStore, err := openStore(ctx, cfg)
-	if err != nil {
-		repo.Close()
-		return nil, err
-	}
-	deployer, err := newDeployer(log, cfg, repo)
-	if err != nil {
-		closeStore()
-		repo.Close()
-		return nil, err
-	}
-	svc, err := workflow.NewService(log, svcCfg, workflow.Deps{
-		Repo:     repo,
-		Tickets:  tickets,
-		Deployer: deployer,
-		Store:    st,
-		Notifier: notifier,
-	})
-	if err != nil {
-		closeStore()
-		repo.Close()
-		return nil, err
-	}
-	reconcileStore(ctx, log, svc)
-	return &app{cfg: cfg, repo: repo, svc: svc, notify: n, closeStore: closeStore}, nil
-}
-
-func (a *app) close() {
-	a.closeStore()
-	a.repo.Close()
+	return &app{cfg: cfg, repo: w.repo, svc: w.svc, notify: n, close: w.close}, nil
 }
 
 // cliLogger is the operator's log on stderr: warnings and errors only, so

@@ -225,7 +225,7 @@ func (w *replicaWorld) client() *redis.Client {
 	if w.sentinel != nil {
 		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: w.sentinel.Master, SentinelAddrs: w.sentinel.SentinelAddrs(), MaxRetries: -1})
 	}
-	return redis.NewClient(&redis.Options{Addr: w.redis.Addr, MaxRetries: -1})
+	return redis.NewClient(&redis.Options{Addr: w.redis.Addr, MaxRetries: -1, MaintNotificationsConfig: store.NoMaintNotifications()})
 }
 
 // runWorker starts the replica's job worker.

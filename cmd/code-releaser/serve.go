@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/code-releaser/code-releaser/bot"
-	"github.com/code-releaser/code-releaser/integrations/gitrepo"
 	"github.com/code-releaser/code-releaser/workflow"
 )
 
@@ -60,48 +59,25 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	repo, err := gitrepo.Open(ctx, log, cfg.gitConfig())
-	if err != nil {
-		return err
-	}
-	defer repo.Close()
-	st, closeStore, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
 	// The Notifier keeps where each release's message is in the shared
 	// store, so the replica that runs or resumes a job edits it.
-	notifier := bot.NewNotifier(log, client, bot.NotifierConfig{AnnounceChannel: cfg.Slack.AnnounceChannel, ApprovalsChannel: cfg.Slack.ApprovalsChannel}, st)
-	tickets, notified, jc, err := withJira(log, cfg, notifier)
+	var notifier *bot.Notifier
+	w, err := wire(ctx, log, cfg, wireOptions{serve: true, notifier: func(st workflow.Store) workflow.Notifier {
+		notifier = bot.NewNotifier(log, client, bot.NotifierConfig{AnnounceChannel: cfg.Slack.AnnounceChannel, ApprovalsChannel: cfg.Slack.ApprovalsChannel}, st)
+		return notifier
+	}})
 	if err != nil {
 		return err
 	}
-	if jc != nil {
-		// Jira credentials are checked once at start, not at the first release.
-		if _, err := jc.Preflight(ctx); err != nil {
-			return err
-		}
-	}
-	deployer, err := newDeployer(log, cfg, repo)
-	if err != nil {
-		return err
-	}
-	wdeps := workflow.Deps{Repo: repo, Tickets: tickets, Deployer: deployer, Store: st, Notifier: notified}
-	if jc != nil {
-		wdeps.Commenter = jc // expiries are written on the ticket
-	}
-	svc, err := workflow.NewService(log, cfg.workflowConfig(), wdeps)
-	if err != nil {
-		return err
-	}
-	reconcileStore(ctx, log, svc)
+	defer w.close()
+	svc := w.svc
 	// The job worker: runs jobs submitted by any replica (workflow.Submit),
 	// resumes those of replicas that died, hands its own off on shutdown.
 	// One slot per env, so that a prod release waiting for its approval
-	// does not hold up the other envs. Without redis.url the state ends
-	// with this process: on shutdown a release waiting for its approval
-	// ends at once and its request lapses (with Redis it is handed off).
+	// does not hold up the other envs. Without a redis section (url,
+	// sentinel or cluster) the state ends with this process: on shutdown a
+	// release waiting for its approval ends at once and its request lapses
+	// (with Redis it is handed off).
 	worker, err := svc.NewWorker(workflow.WorkerConfig{Slots: len(svc.Envs()), LocalState: !cfg.Redis.shared()})
 	if err != nil {
 		return err
@@ -122,9 +98,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		sched.Run(workerCtx)
 	}()
 	defer func() { stopWorker(); <-schedDone }()
-	deps := bot.Deps{Service: svc, Claims: st, Notifier: notifier, Lifecycle: svc, Approvals: svc, Occupancy: svc}
-	if jc != nil {
-		deps.Tickets = tickets // Jira statuses on the Home board
+	deps := bot.Deps{Service: svc, Claims: w.store, Notifier: notifier, Lifecycle: svc, Approvals: svc, Occupancy: svc}
+	if w.jira != nil {
+		deps.Tickets = w.tickets // Jira statuses on the Home board
 	}
 	b, err := bot.New(log, client, bot.Config{}, deps)
 	if err != nil {

@@ -87,7 +87,7 @@ func StartCluster(dir string, o ClusterOptions) (*Cluster, error) {
 func (c *Cluster) waitReady(within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for _, s := range c.Nodes {
-		rdb := redis.NewClient(&redis.Options{Addr: s.Addr, Password: c.password, MaxRetries: -1})
+		rdb := redis.NewClient(&redis.Options{Addr: s.Addr, Password: c.password, MaxRetries: -1, MaintNotificationsConfig: noMaint()})
 		for {
 			ok, why := c.nodeReady(rdb)
 			if ok {
@@ -136,14 +136,14 @@ func (c *Cluster) Addrs() []string {
 // Client returns a cluster client of c closed when tb ends. It re-reads
 // the slot map every second (see store.ClusterReload).
 func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Password: c.password, ClusterStateReloadInterval: time.Second})
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Password: c.password, ClusterStateReloadInterval: time.Second, MaintNotificationsConfig: noMaint()})
 	tb.Cleanup(func() { rdb.Close() })
 	return rdb
 }
 
 // PrimaryOf returns the node serving key's slot now.
 func (c *Cluster) PrimaryOf(ctx context.Context, key string) (*Server, error) {
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Password: c.password})
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Password: c.password, MaintNotificationsConfig: noMaint()})
 	defer rdb.Close()
 	m, err := rdb.MasterForKey(ctx, key)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Server is one redis-server process.
@@ -139,7 +140,7 @@ func (s *Server) start() error {
 		log.Close()
 		close(done)
 	}()
-	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.o.Password, MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.o.Password, MaxRetries: -1, MaintNotificationsConfig: noMaint()})
 	defer rdb.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -216,7 +217,7 @@ func (s *Server) Restart(down time.Duration) error {
 
 // Client returns a client of s closed when tb ends.
 func (s *Server) Client(tb testing.TB) *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.o.Password})
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.o.Password, MaintNotificationsConfig: noMaint()})
 	tb.Cleanup(func() { rdb.Close() })
 	return rdb
 }
@@ -295,4 +296,11 @@ func Prefix(tb testing.TB) string {
 		name = name[len(name)-60:]
 	}
 	return "test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
+}
+
+// noMaint leaves out go-redis's maintenance notifications, as the store's
+// own clients do (see store.NoMaintNotifications): in its default "auto"
+// mode, connections opened at once race on switching it off.
+func noMaint() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }

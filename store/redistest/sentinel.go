@@ -132,7 +132,7 @@ func (st *Sentinel) waitReady(within time.Duration) error {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	replica := redis.NewClient(&redis.Options{Addr: st.Data[1].Addr, Password: st.o.Password, MaxRetries: -1})
+	replica := redis.NewClient(&redis.Options{Addr: st.Data[1].Addr, Password: st.o.Password, MaxRetries: -1, MaintNotificationsConfig: noMaint()})
 	defer replica.Close()
 	err := check("replica "+st.Data[1].Addr, func(ctx context.Context) (bool, error) {
 		info, err := replica.Info(ctx, "replication").Result()
@@ -206,7 +206,7 @@ func (st *Sentinel) WaitFailover(ctx context.Context, old *Server, within time.D
 	for {
 		p, err := st.Primary(ctx)
 		if err == nil && p != old {
-			rdb := redis.NewClient(&redis.Options{Addr: p.Addr, Password: st.o.Password, MaxRetries: -1})
+			rdb := redis.NewClient(&redis.Options{Addr: p.Addr, Password: st.o.Password, MaxRetries: -1, MaintNotificationsConfig: noMaint()})
 			info, ierr := rdb.Info(ctx, "replication").Result()
 			rdb.Close()
 			if ierr == nil && strings.Contains(info, "role:master") {

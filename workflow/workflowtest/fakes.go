@@ -115,8 +115,11 @@ type Note struct {
 	Err          error
 }
 
-// Notifier is a fake workflow.Notifier that records every call.
+// Notifier is a fake workflow.Notifier that records every call about a
+// release's own message (Queued to Failed); the other notices are
+// NopNotifier's.
 type Notifier struct {
+	workflow.NopNotifier
 	mu    sync.Mutex
 	notes []Note
 }
