@@ -187,6 +187,14 @@ func TestGolden(t *testing.T) {
 	ctx := context.Background()
 	dev := workflow.Env{Name: "dev", Branch: "release/dev"}
 	others := []workflow.Occupant{{Ticket: "OPS-2", By: gBen, At: t0.Add(-3 * time.Hour)}, {Ticket: "OPS-4", By: gCy, At: t0.Add(-26 * time.Hour)}}
+	conflict := workflow.ConflictReport{Stage: workflow.ConflictTicket, Ticket: "OPS-7", Env: "dev", Ours: "release/dev", Theirs: "feature/OPS-7-vpc",
+		Files: []workflow.FileConflict{{Path: "stacks/network.yml", Kind: "content", Hunks: []workflow.ConflictHunk{
+			{OursStart: 12, OursLines: 1, TheirsStart: 12, TheirsLines: 2, Ours: []string{"CidrBlock: 10.0.0.0/16"}, Theirs: []string{"CidrBlock: 10.0.0.0/15", "# wider"}},
+			{OursStart: 30, OursLines: 0, TheirsStart: 31, TheirsLines: 1, Theirs: []string{"Tags: []"}}}},
+			{Path: "params/dev.json", Kind: "modify/delete"}},
+		Culprits: []workflow.Culprit{{Occupant: workflow.Occupant{Ticket: "OPS-2", By: gAna, At: t0.Add(-3 * time.Hour)}, Files: []string{"stacks/network.yml"},
+			Commits: []workflow.Commit{{SHA: gBase, Subject: "OPS-2: narrow the VPC"}}}},
+		Hint: "ask " + gAna + " whether OPS-2 can leave dev, or rebase OPS-7 on it"}
 	cases := []struct {
 		name string
 		cfg  NotifierConfig
@@ -255,14 +263,7 @@ func TestGolden(t *testing.T) {
 			if err := n.Started(ctx, r); err != nil {
 				return err
 			}
-			return n.Conflict(ctx, r, workflow.ConflictReport{Stage: workflow.ConflictTicket, Ticket: "OPS-7", Env: "dev", Ours: "release/dev", Theirs: "feature/OPS-7-vpc",
-				Files: []workflow.FileConflict{{Path: "stacks/network.yml", Kind: "content", Hunks: []workflow.ConflictHunk{
-					{OursStart: 12, OursLines: 1, TheirsStart: 12, TheirsLines: 2, Ours: []string{"CidrBlock: 10.0.0.0/16"}, Theirs: []string{"CidrBlock: 10.0.0.0/15", "# wider"}},
-					{OursStart: 30, OursLines: 0, TheirsStart: 31, TheirsLines: 1, Theirs: []string{"Tags: []"}}}},
-					{Path: "params/dev.json", Kind: "modify/delete"}},
-				Culprits: []workflow.Culprit{{Occupant: workflow.Occupant{Ticket: "OPS-2", By: gAna, At: t0.Add(-3 * time.Hour)}, Files: []string{"stacks/network.yml"},
-					Commits: []workflow.Commit{{SHA: gBase, Subject: "OPS-2: narrow the VPC"}}}},
-				Hint: "ask " + gAna + " whether OPS-2 can leave dev, or rebase OPS-7 on it"})
+			return n.Conflict(ctx, r, conflict)
 		}},
 		{"conflict_requester_not_in_channel", NotifierConfig{}, func(n *Notifier) error {
 			r := goldenRelease("dev", workflow.StateConflict, steps(nonProdSteps[:6]...))
@@ -270,14 +271,7 @@ func TestGolden(t *testing.T) {
 			if err := n.Started(ctx, r); err != nil {
 				return err
 			}
-			return n.Conflict(ctx, r, workflow.ConflictReport{Stage: workflow.ConflictTicket, Ticket: "OPS-7", Env: "dev", Ours: "release/dev", Theirs: "feature/OPS-7-vpc",
-				Files: []workflow.FileConflict{{Path: "stacks/network.yml", Kind: "content", Hunks: []workflow.ConflictHunk{
-					{OursStart: 12, OursLines: 1, TheirsStart: 12, TheirsLines: 2, Ours: []string{"CidrBlock: 10.0.0.0/16"}, Theirs: []string{"CidrBlock: 10.0.0.0/15", "# wider"}},
-					{OursStart: 30, OursLines: 0, TheirsStart: 31, TheirsLines: 1, Theirs: []string{"Tags: []"}}}},
-					{Path: "params/dev.json", Kind: "modify/delete"}},
-				Culprits: []workflow.Culprit{{Occupant: workflow.Occupant{Ticket: "OPS-2", By: gAna, At: t0.Add(-3 * time.Hour)}, Files: []string{"stacks/network.yml"},
-					Commits: []workflow.Commit{{SHA: gBase, Subject: "OPS-2: narrow the VPC"}}}},
-				Hint: "ask " + gAna + " whether OPS-2 can leave dev, or rebase OPS-7 on it"})
+			return n.Conflict(ctx, r, conflict)
 		}},
 		{"failed", NotifierConfig{}, func(n *Notifier) error {
 			r := goldenRelease("dev", workflow.StateFailed, steps(nonProdSteps[:10]...))
