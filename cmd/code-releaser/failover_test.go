@@ -85,16 +85,7 @@ func TestReleaseThroughSentinelFailover(t *testing.T) {
 
 			// The journal's leases: one (A's fence stayed valid), or A's
 			// then a later one that resumed the job.
-			var leases []string
-			resumed := false
-			for _, st := range final.Steps {
-				switch st.Name {
-				case workflow.StepLeased:
-					leases = append(leases, st.Detail)
-				case workflow.StepResumed:
-					resumed = true
-				}
-			}
+			leases, resumed := journalLeases(final.Steps)
 			if tc.resumed {
 				var f1, f2 int64
 				if len(leases) != 2 || !resumed {

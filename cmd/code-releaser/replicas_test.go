@@ -328,16 +328,7 @@ func TestReplicaDiesMidRelease(t *testing.T) {
 	}
 
 	// The journal: leased by A, then resumed and leased by B.
-	var leases []string
-	resumed := false
-	for _, st := range final.Steps {
-		switch st.Name {
-		case workflow.StepLeased:
-			leases = append(leases, st.Detail)
-		case workflow.StepResumed:
-			resumed = true
-		}
-	}
+	leases, resumed := journalLeases(final.Steps)
 	if len(leases) != 2 || !strings.Contains(leases[0], "worker replica-a") || !strings.Contains(leases[1], "worker replica-b") || !resumed {
 		t.Errorf("leases %q, resumed %v; want A's then B's and a resumed step", leases, resumed)
 	}
@@ -527,4 +518,18 @@ func waitRecord(ctx context.Context, st workflow.Store, id string) (workflow.Rel
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// journalLeases returns the details of a release journal's leased steps,
+// in order, and whether it has a resumed step.
+func journalLeases(steps []workflow.Step) (leases []string, resumed bool) {
+	for _, st := range steps {
+		switch st.Name {
+		case workflow.StepLeased:
+			leases = append(leases, st.Detail)
+		case workflow.StepResumed:
+			resumed = true
+		}
+	}
+	return leases, resumed
 }
