@@ -10,6 +10,9 @@ const (
 	TrailerReleasedBy  = "Released-By"
 	TrailerReleasedFor = "Released-For"
 	TrailerReleaseID   = "Release-Id"
+	// TrailerRolledBackTo is on a rollback commit: the earlier commit of
+	// the env branch whose tree it restores (see RollbackTarget).
+	TrailerRolledBackTo = "Rolled-Back-To"
 	releasedByValue    = "code-releaser"
 )
 
@@ -105,6 +108,38 @@ func IsReleaseMerge(msg string) bool {
 		}
 	}
 	return false
+}
+
+// rollbackMessage is the commit message of a rollback of envBranch to the
+// commit to, undoing the release undone.
+func rollbackMessage(envBranch, to string, undone Release, why, user, id string) string {
+	var b strings.Builder
+	b.WriteString("Roll back " + envBranch + " to " + short(to) + "\n\n")
+	b.WriteString(oneLine(fmt.Sprintf("Undoes release %s of %s by %s: %s", undone.ID, undone.Ticket, undone.By, why), 300) + "\n")
+	b.WriteString("The tree is " + short(to) + "'s; the bot reads this branch's history as if this commit's parent were " + short(to) + ".\n\n")
+	b.WriteString(TrailerReleasedBy + ": " + releasedByValue + "\n")
+	b.WriteString(TrailerReleasedFor + ": " + oneLine(user, 100) + "\n")
+	b.WriteString(TrailerReleaseID + ": " + id + "\n")
+	b.WriteString(TrailerRolledBackTo + ": " + to + "\n")
+	return b.String()
+}
+
+// RollbackTarget reads a rollback commit's message (see rollbackMessage):
+// the full SHA of the earlier env branch commit it restores. The bot reads
+// an env branch's history as if a rollback commit's parent were that
+// commit, so the releases it undid count as never merged (a later release
+// of the ticket, or a sync of master, merges them again in full) — but
+// only for the bot's own commits on an env branch's first-parent chain
+// whose target is further down that chain: the Repo checks that.
+func RollbackTarget(msg string) (string, bool) {
+	if !IsReleaseMerge(msg) {
+		return "", false
+	}
+	to := Trailers(msg)[TrailerRolledBackTo]
+	if len(to) != 1 || !fullSHA.MatchString(to[0]) {
+		return "", false
+	}
+	return to[0], true
 }
 
 // joinComma joins s with ", ".

@@ -31,6 +31,10 @@ type Repo interface {
 	// (parents ours, theirs) when clean. It pushes nothing. When ours
 	// already contains theirs it returns SHA == ours and UpToDate true.
 	Merge(ctx context.Context, req MergeRequest) (MergeOutcome, error)
+	// CommitTree writes a commit whose only parent is req.Parent and whose
+	// tree is req.TreeOf's (a rollback: TreeOf is an earlier commit of
+	// Parent's history), and returns its SHA. It pushes nothing.
+	CommitTree(ctx context.Context, req CommitRequest) (string, error)
 	// Push moves branch on the remote from old (""= must not exist) to new,
 	// as a compare-and-swap. A lost race returns an error of kind Busy that
 	// wraps ErrRefMoved; nothing else is changed.
@@ -58,6 +62,14 @@ type MergeRequest struct {
 	Message                string // commit message, trailers included
 	Author                 string // who asked, for the commit's author name
 	When                   time.Time
+}
+
+// CommitRequest asks the Repo for a commit with another commit's tree.
+type CommitRequest struct {
+	Parent, TreeOf string // SHAs
+	Message        string // commit message, trailers included
+	Author         string // who asked, for the commit's author name
+	When           time.Time
 }
 
 // MergeOutcome is what a merge produced.

@@ -35,6 +35,9 @@ func (m *Mirror) IsAncestor(ctx context.Context, a, b string) (bool, error) {
 			return false, err
 		}
 	}
+	if err := m.syncGrafts(ctx); err != nil {
+		return false, m.localError(op, err)
+	}
 	ok, err := m.merger.IsAncestor(ctx, ha, hb)
 	if err != nil {
 		return false, workflow.Wrap(op, workflow.Internal, "", err)
@@ -70,6 +73,9 @@ func (m *Mirror) Log(ctx context.Context, base, tip string) ([]workflow.Commit, 
 		if err := m.haveCommit(op, h); err != nil {
 			return nil, err
 		}
+	}
+	if err := m.syncGrafts(ctx); err != nil {
+		return nil, m.localError(op, err)
 	}
 	commits, err := m.revList(ctx, []plumbing.Hash{ht}, bases)
 	if err != nil {
@@ -211,7 +217,7 @@ func (m *Mirror) revList(ctx context.Context, include, exclude []plumbing.Hash) 
 				interesting--
 			}
 			if n.flags&popped != 0 {
-				for _, p := range n.c.ParentHashes {
+				for _, p := range m.parents(n.c) {
 					if pn := nodes[p]; pn != nil {
 						stack = append(stack, pn)
 					}
@@ -270,7 +276,7 @@ func (m *Mirror) revList(ctx context.Context, include, exclude []plumbing.Hash) 
 				oldest = when
 			}
 		}
-		for _, p := range n.c.ParentHashes {
+		for _, p := range m.parents(n.c) {
 			if err := add(p, n.flags&uninteresting, true); err != nil {
 				return nil, err
 			}

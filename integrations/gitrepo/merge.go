@@ -48,6 +48,9 @@ func (m *Mirror) Merge(ctx context.Context, req workflow.MergeRequest) (workflow
 			return workflow.MergeOutcome{}, err
 		}
 	}
+	if err := m.syncGrafts(ctx); err != nil {
+		return workflow.MergeOutcome{}, m.localError(op, err)
+	}
 
 	contained, err := m.merger.IsAncestor(ctx, theirs, ours)
 	if err != nil {
@@ -72,30 +75,84 @@ func (m *Mirror) Merge(ctx context.Context, req workflow.MergeRequest) (workflow
 		return workflow.MergeOutcome{Conflicts: conflicts}, nil
 	}
 
-	when := req.When
+	h, err := m.writeCommit(op, res.Tree, req.Message, req.Author, req.When, ours, theirs)
+	if err != nil {
+		return workflow.MergeOutcome{}, err
+	}
+	return workflow.MergeOutcome{SHA: h.String()}, nil
+}
+
+// writeCommit writes a commit of tree with parents (author: the requester
+// with the configured author e-mail; committer: the bot).
+func (m *Mirror) writeCommit(op string, tree plumbing.Hash, msg, author string, when time.Time, parents ...plumbing.Hash) (plumbing.Hash, error) {
 	if when.IsZero() {
 		when = time.Now()
 	}
-	author := strings.TrimSpace(req.Author)
+	author = strings.TrimSpace(author)
 	if author == "" {
 		author = m.cfg.BotName
 	}
 	c := &object.Commit{
 		Author:       object.Signature{Name: sanitizeIdent(author), Email: m.cfg.AuthorEmail, When: when},
 		Committer:    object.Signature{Name: m.cfg.BotName, Email: m.cfg.BotEmail, When: when},
-		Message:      normalizeMessage(req.Message),
-		TreeHash:     res.Tree,
-		ParentHashes: []plumbing.Hash{ours, theirs},
+		Message:      normalizeMessage(msg),
+		TreeHash:     tree,
+		ParentHashes: parents,
 	}
 	obj := m.st.NewEncodedObject()
 	if err := c.Encode(obj); err != nil {
-		return workflow.MergeOutcome{}, workflow.Wrap(op, workflow.Internal, "", err)
+		return plumbing.ZeroHash, workflow.Wrap(op, workflow.Internal, "", err)
 	}
 	h, err := m.st.SetEncodedObject(obj)
 	if err != nil {
-		return workflow.MergeOutcome{}, workflow.Wrap(op, workflow.Internal, "", fmt.Errorf("write the merge commit: %w", err))
+		return plumbing.ZeroHash, workflow.Wrap(op, workflow.Internal, "", fmt.Errorf("write the commit: %w", err))
 	}
-	return workflow.MergeOutcome{SHA: h.String()}, nil
+	return h, nil
+}
+
+// CommitTree writes a commit whose only parent is req.Parent and whose tree
+// is req.TreeOf's, which must be an ancestor of Parent (a rollback to an
+// earlier commit of the branch). Nothing is pushed.
+func (m *Mirror) CommitTree(ctx context.Context, req workflow.CommitRequest) (string, error) {
+	const op = "git.commit_tree"
+	parent, err := parseSHA(op, "parent", req.Parent)
+	if err != nil {
+		return "", err
+	}
+	to, err := parseSHA(op, "tree_of", req.TreeOf)
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(req.Message) == "" {
+		return "", workflow.Errorf(op, workflow.Invalid, "a commit needs a message")
+	}
+	done, err := m.begin(op)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	for _, h := range []plumbing.Hash{parent, to} {
+		if err := m.haveCommit(op, h); err != nil {
+			return "", err
+		}
+	}
+	if err := m.syncGrafts(ctx); err != nil {
+		return "", m.localError(op, err)
+	}
+	if ok, err := m.merger.IsAncestor(ctx, to, parent); err != nil {
+		return "", m.localError(op, err)
+	} else if !ok {
+		return "", workflow.Errorf(op, workflow.Invalid, "%s is not in %s's history", workflow.ShortSHA(to.String()), workflow.ShortSHA(parent.String()))
+	}
+	c, err := object.GetCommit(m.objects(), to)
+	if err != nil {
+		return "", m.localError(op, fmt.Errorf("read %s: %w", to, err))
+	}
+	h, err := m.writeCommit(op, c.TreeHash, req.Message, req.Author, req.When, parent)
+	if err != nil {
+		return "", err
+	}
+	return h.String(), nil
 }
 
 // haveCommit returns a NotFound error when h is not a commit of the mirror.

@@ -48,6 +48,13 @@ type Mirror struct {
 	// graphMinNew is how many commits must be missing from the
 	// commit-graph before a fetch rewrites it.
 	graphMinNew int
+
+	// The env branches' rollbacks (grafts.go): chain maps each of the
+	// bot's commits read on an env branch's first-parent chain to its first
+	// parent, grafts each valid rollback commit to the commit it restores.
+	chain       map[plumbing.Hash]plumbing.Hash
+	grafts      map[plumbing.Hash]plumbing.Hash
+	graftsStale bool
 }
 
 var _ workflow.Repo = (*Mirror)(nil)
@@ -154,6 +161,7 @@ func (m *Mirror) reopenMerger() error {
 		m.merger.Close()
 	}
 	m.merger = mg
+	m.markGraftsStale()
 	return nil
 }
 

@@ -200,6 +200,7 @@ func (m *Mirror) setBranch(op string, name plumbing.ReferenceName, h plumbing.Ha
 	if err := m.st.SetReference(plumbing.NewHashReference(name, h)); err != nil {
 		return workflow.Wrap(op, workflow.Internal, "the push succeeded but the mirror's branch was not updated", err)
 	}
+	m.markGraftsStale()
 	return nil
 }
 

@@ -236,6 +236,12 @@ func (r *Repo) reach(sha string) map[string]bool {
 		}
 		seen[s] = true
 		if c, ok := r.commits[s]; ok {
+			if to, ok := workflow.RollbackTarget(c.message); ok && len(c.parents) == 1 {
+				// as the real mirror reads a rollback commit (without its
+				// checks that the commit is on an env branch)
+				stack = append(stack, to)
+				continue
+			}
 			stack = append(stack, c.parents...)
 		}
 	}
@@ -385,6 +391,23 @@ func (r *Repo) Merge(ctx context.Context, req workflow.MergeRequest) (workflow.M
 		return workflow.MergeOutcome{Conflicts: conflicts}, nil
 	}
 	return workflow.MergeOutcome{SHA: r.write([]string{req.Ours, req.Theirs}, tree, req.Message, req.Author)}, nil
+}
+
+// CommitTree implements workflow.Repo.
+func (r *Repo) CommitTree(ctx context.Context, req workflow.CommitRequest) (string, error) {
+	err := r.enter("CommitTree")
+	defer r.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	to := r.commits[req.TreeOf]
+	if r.commits[req.Parent] == nil || to == nil {
+		return "", workflow.Errorf("git.commit_tree", workflow.NotFound, "no commit %s or %s", req.Parent, req.TreeOf)
+	}
+	if !r.reach(req.Parent)[req.TreeOf] {
+		return "", workflow.Errorf("git.commit_tree", workflow.Invalid, "%s is not in %s's history", req.TreeOf, req.Parent)
+	}
+	return r.write([]string{req.Parent}, maps.Clone(to.files), req.Message, req.Author), nil
 }
 
 // Push implements workflow.Repo as a compare-and-swap on the ref.

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,9 @@ type graphCommit struct {
 	gen       uint64
 	inGraph   bool
 	parentPos []uint32
+	// grafted marks a commit whose parents the graft table replaced:
+	// parentPos is not used for it.
+	grafted bool
 
 	// parentPtrs caches the resolved parents (same order as parents).
 	parentPtrs atomic.Pointer[[]*graphCommit]
@@ -87,6 +91,34 @@ type commitGraph struct {
 	buf    []byte     // read buffer, guarded by loadMu
 
 	virtualSeq atomic.Uint64
+
+	// grafts replaces the parents of some commits (see Merger.SetGrafts).
+	grafts atomic.Pointer[map[plumbing.Hash]plumbing.Hash]
+}
+
+// graft gives c the parent the graft table names for it, if any. Every
+// commit is made through it, before it is shared.
+func (g *commitGraph) graft(c *graphCommit) *graphCommit {
+	if t := g.grafts.Load(); t != nil {
+		if p, ok := (*t)[c.hash]; ok {
+			c.parents, c.parentPos, c.grafted = []plumbing.Hash{p}, nil, true
+		}
+	}
+	return c
+}
+
+// setGrafts replaces the graft table; when it changed, the parsed commits
+// are forgotten (their parents may be others now).
+func (g *commitGraph) setGrafts(t map[plumbing.Hash]plumbing.Hash) {
+	old := g.grafts.Load()
+	if (old == nil || len(*old) == 0) && len(t) == 0 || old != nil && maps.Equal(*old, t) {
+		return
+	}
+	t = maps.Clone(t)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.grafts.Store(&t)
+	g.commits = make(map[plumbing.Hash]*graphCommit)
 }
 
 // newCommitGraph reads s's commit-graph file when s is a repository on a
@@ -153,7 +185,7 @@ func (g *commitGraph) fromGraph(h plumbing.Hash, pos uint32) (*graphCommit, erro
 			return nil, err
 		}
 	}
-	return c, nil
+	return g.graft(c), nil
 }
 
 // load reads and parses one commit from the storer.
@@ -195,7 +227,11 @@ func (g *commitGraph) load(h plumbing.Hash) (*graphCommit, error) {
 	if cap(buf) <= 1<<16 {
 		g.buf = buf
 	}
-	return parseGraphCommit(h, buf)
+	c, err := parseGraphCommit(h, buf)
+	if err != nil {
+		return nil, err
+	}
+	return g.graft(c), nil
 }
 
 // parseGraphCommit reads the header of a raw commit the way git's
@@ -308,7 +344,7 @@ func (g *commitGraph) parentsOf(ctx context.Context, c *graphCommit) ([]*graphCo
 		return *p, nil
 	}
 	ps := make([]*graphCommit, len(c.parents))
-	if c.inGraph {
+	if c.inGraph && !c.grafted {
 		// by position: no lookup of the hash in the graph
 		for i, h := range c.parents {
 			g.mu.RLock()

@@ -24,6 +24,14 @@ func New(s storer.EncodedObjectStorer) *Merger {
 	return &Merger{store: s, graph: newCommitGraph(s)}
 }
 
+// SetGrafts makes the Merger see the commits of grafts (keys) as having the
+// one parent named (values) instead of their own, in every walk of history
+// (merge bases, IsAncestor): a commit that stands for an earlier commit of
+// its own history (a rollback) hides what came between. A graft's parent
+// must be an ancestor of the commit's own parents: generation numbers and
+// dates then still order the walks. The table replaces the previous one.
+func (m *Merger) SetGrafts(grafts map[plumbing.Hash]plumbing.Hash) { m.graph.setGrafts(grafts) }
+
 // IsAncestor reports whether commit a is reachable from commit b (a == b counts).
 func (m *Merger) IsAncestor(ctx context.Context, a, b plumbing.Hash) (bool, error) {
 	return m.graph.isAncestor(ctx, a, b)
