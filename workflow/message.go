@@ -13,7 +13,7 @@ const (
 	// TrailerRolledBackTo is on a rollback commit: the earlier commit of
 	// the env branch whose tree it restores (see RollbackTarget).
 	TrailerRolledBackTo = "Rolled-Back-To"
-	releasedByValue    = "code-releaser"
+	releasedByValue     = "code-releaser"
 )
 
 // releaseMessage is the commit message of a ticket's merge into an env
