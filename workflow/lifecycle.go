@@ -107,7 +107,7 @@ func (p ApprovalPolicy) MayApprove(u User) bool {
 	return len(p.Approvers) > 0 && allowedBy(p.Approvers, u)
 }
 
-// EnvChange is a reset, remove, hold, unhold or cancel.
+// EnvChange is a reset, remove, rollback, hold, unhold or cancel.
 type EnvChange struct {
 	Action  string // ActionReset, ActionRemoved, ActionHeld, ActionUnheld, ActionCancelled
 	Env     Env
@@ -120,6 +120,8 @@ type EnvChange struct {
 	Deploy  DeployResult // the redeploy after a reset or remove
 	Reason  string       // why a ticket was removed (expiry, a reason given); "" when asked plainly
 	AskedBy string       // who asked the owner to remove it (a handoff); "" when nobody
+	Undone  string       // a rollback: the release it undid
+	To      string       // a rollback: the earlier commit whose tree the env branch has again
 }
 
 // auditEnv appends e to the trail, stamped now.

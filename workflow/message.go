@@ -121,6 +121,7 @@ func rollbackMessage(envBranch, to string, undone Release, why, user, id string)
 	b.WriteString(TrailerReleasedFor + ": " + oneLine(user, 100) + "\n")
 	b.WriteString(TrailerReleaseID + ": " + id + "\n")
 	b.WriteString(TrailerRolledBackTo + ": " + to + "\n")
+	b.WriteString(TrailerRollsBack + ": " + undone.ID + "\n")
 	return b.String()
 }
 

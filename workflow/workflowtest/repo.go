@@ -162,12 +162,15 @@ func (r *Repo) Head(branch string) string {
 	return r.refs[branch]
 }
 
-// Files returns the files at branch's tip.
+// Files returns the files at branch's tip (or at a commit, given its SHA).
 func (r *Repo) Files(branch string) map[string]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sha, ok := r.refs[branch]; ok {
 		return maps.Clone(r.commits[sha].files)
+	}
+	if c, ok := r.commits[branch]; ok { // a commit's SHA
+		return maps.Clone(c.files)
 	}
 	return nil
 }
