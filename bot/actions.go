@@ -11,11 +11,12 @@ import (
 
 // The action_ids of the bot's buttons.
 const (
-	ActionApprove = "release_approve" // value: release id
-	ActionReject  = "release_reject"  // value: release id
-	ActionConfirm = "release_confirm" // value: what to confirm, e.g. reset:dev
-	ActionCancel  = "release_cancel"  // value: what to dismiss, e.g. reset:dev
-	ActionRefresh = "home_refresh"    // value: unused
+	ActionApprove  = "release_approve"  // value: release id
+	ActionReject   = "release_reject"   // value: release id
+	ActionConfirm  = "release_confirm"  // value: what to confirm, e.g. reset:dev
+	ActionCancel   = "release_cancel"   // value: what to dismiss, e.g. reset:dev
+	ActionRefresh  = "home_refresh"     // value: unused
+	ActionRollback = "release_rollback" // value: release id
 )
 
 // action is one button's handler. A click is claimed in the shared store
@@ -39,8 +40,12 @@ func (b *Bot) actionTable() map[string]action {
 		ActionConfirm: {check: b.mayConfirm, run: b.confirm},
 		ActionCancel:  {run: b.dismiss},
 		ActionRefresh: {noClaim: true, run: b.refresh},
-		ActionKeep:    {run: b.keep},
-		ActionLeave:   {run: b.leave},
+		// Rollback checks who may (the release's requester, or who may
+		// remove tickets from the env) and that the release is the env's
+		// last change; a second click finds it rolled back already.
+		ActionRollback: {run: b.rollback},
+		ActionKeep:     {run: b.keep},
+		ActionLeave:    {run: b.leave},
 		// Handoff: anyone may ask; the owner (or an env admin) answers.
 		ActionAskRelease:    {run: b.askRelease},
 		ActionHandoffRemove: {run: b.answerRelease(true)},
@@ -129,6 +134,26 @@ func (b *Bot) confirm(ctx context.Context, req *Request) (Reply, error) {
 		return Reply{ReplaceOriginal: true, Text: fmt.Sprintf(":recycle: *%s* is master again (`%s`); %s", env, shortSHA(c.SHA), whoLeft(c.Left))}, nil
 	}
 	return Reply{}, fmt.Errorf("unknown confirmation %q", req.Action.Value)
+}
+
+// rollback is the Roll back button of a failed release: the env branch
+// back to before it, redeployed. The announcement tells the channel; the
+// button's message says what was done.
+func (b *Bot) rollback(ctx context.Context, req *Request) (Reply, error) {
+	c, err := b.d.Lifecycle.Rollback(withOrigin(ctx, req), req.Action.Value, req.User)
+	if err != nil {
+		return Reply{}, err
+	}
+	left := whoLeft(c.Left)
+	if len(c.Left) == 0 {
+		left = fmt.Sprintf("*%s* stays, as it was before this release.", c.Ticket)
+	}
+	text := fmt.Sprintf(":rewind: You rolled back *%s*'s release: *%s* is back to `%s` (commit `%s` on `%s`); %s",
+		c.Ticket, c.Env.Name, shortSHA(c.To), shortSHA(c.SHA), c.Env.Branch, left)
+	if c.Deploy.Status != "" {
+		text += "\n" + deployLine(c.Deploy)
+	}
+	return Reply{ReplaceOriginal: true, Text: text}, nil
 }
 
 // dismiss is the Cancel button of a confirmation.

@@ -39,6 +39,9 @@ type Lifecycle interface {
 	// ForceRemove is a remove with a reason (an env admin's), recorded and
 	// announced.
 	ForceRemove(ctx context.Context, ticket, env string, by workflow.User, reason string) (workflow.EnvChange, error)
+	// Rollback undoes a release that pushed (its ID), with a new commit
+	// on the env branch; it is announced.
+	Rollback(ctx context.Context, releaseID string, by workflow.User) (workflow.EnvChange, error)
 	// Authorize says, without I/O, whether by may do act (workflow.ActReset,
 	// …) on env: nil, or the error the act itself would give.
 	Authorize(env, act string, by workflow.User) error

@@ -282,6 +282,7 @@ func TestGolden(t *testing.T) {
 		}},
 		{"failed_internal", NotifierConfig{}, func(n *Notifier) error {
 			r := goldenRelease("dev", workflow.StateFailed, steps(nonProdSteps[:3]...))
+			r.PushedSHA, r.DeployedSHA = "", ""
 			return n.Failed(ctx, r, errors.New("boom: token xoxb-secret leaked into an error"))
 		}},
 		{"your_turn", NotifierConfig{}, func(n *Notifier) error {
@@ -304,6 +305,12 @@ func TestGolden(t *testing.T) {
 			return n.EnvChanged(ctx, workflow.EnvChange{Action: workflow.ActionRemoved, Env: dev, By: workflow.User{ID: "code-releaser"}, Ticket: "OPS-2", SHA: gBase,
 				Left: []workflow.Occupant{{Ticket: "OPS-2", By: gAna}}, Stayed: []workflow.Occupant{{Ticket: "OPS-4", By: gCy}},
 				Reason: "expired: in dev for 7d (expire_after 7d)", Deploy: workflow.DeployResult{Status: workflow.DeploySucceeded, Summary: "2 stacks updated"}})
+		}},
+		{"env_changed_rolled_back", NotifierConfig{}, func(n *Notifier) error {
+			return n.EnvChanged(ctx, workflow.EnvChange{Action: workflow.ActionRolledBack, Env: dev, By: workflow.User{ID: gAna}, Ticket: "OPS-7", SHA: gSHA, To: gBase,
+				Undone: "sl-1a2b3c4d5e6f70819203", Left: []workflow.Occupant{{Ticket: "OPS-7", By: gAna}}, Stayed: []workflow.Occupant{{Ticket: "OPS-2", By: gBen}},
+				Reason: "verification health failed: GET https://dev.example.com/health: want 200, answered 502 Bad Gateway after 3 tries",
+				Deploy: workflow.DeployResult{Status: workflow.DeploySucceeded, Summary: "1 stack updated"}})
 		}},
 		{"env_changed_handoff", NotifierConfig{}, func(n *Notifier) error {
 			return n.EnvChanged(ctx, workflow.EnvChange{Action: workflow.ActionRemoved, Env: dev, By: workflow.User{ID: gAna}, Ticket: "OPS-2", SHA: gBase,
@@ -445,6 +452,10 @@ func (g goldenService) Remove(_ context.Context, ticket, env string, by workflow
 }
 func (g goldenService) ForceRemove(ctx context.Context, ticket, env string, by workflow.User, _ string) (workflow.EnvChange, error) {
 	return g.Remove(ctx, ticket, env, by)
+}
+func (g goldenService) Rollback(_ context.Context, id string, by workflow.User) (workflow.EnvChange, error) {
+	return workflow.EnvChange{Action: workflow.ActionRolledBack, Undone: id, SHA: gSHA, To: gBase, Ticket: "OPS-7",
+		Left: []workflow.Occupant{{Ticket: "OPS-7", By: gAna}}, Stayed: []workflow.Occupant{{Ticket: "OPS-2", By: gBen}}}, nil
 }
 func (g goldenService) Authorize(string, string, workflow.User) error { return nil }
 

@@ -393,7 +393,26 @@ func (n *Notifier) Failed(ctx context.Context, r workflow.Release, err error) er
 		return uerr
 	}
 	j := journal(r.Steps)
-	return n.thread(ctx, ref, j, []slack.Block{section(j)})
+	if err := n.thread(ctx, ref, j, []slack.Block{section(j)}); err != nil {
+		return err
+	}
+	if r.PushedSHA == "" {
+		return nil
+	}
+	text, blocks := rollbackOffer(r)
+	return n.thread(ctx, ref, text, blocks)
+}
+
+// rollbackOffer is the Roll back button of a release that failed after
+// it pushed: its ticket is on the env branch, maybe half deployed.
+func rollbackOffer(r workflow.Release) (string, []slack.Block) {
+	text := fmt.Sprintf("*%s* is on *%s*'s branch (`%s`) although its release failed. *Roll back* puts the branch back to how it was before this release (with a new commit: its history is kept), takes *%s* out and redeploys *%s*. %s, or whoever may remove tickets from *%s*, may do it.",
+		r.Ticket, r.Env, shortSHA(r.PushedSHA), r.Ticket, r.Env, capitalize(mention(r.By)), r.Env)
+	b := button(ActionRollback, r.ID, "Roll back", slack.StyleDanger)
+	b.Confirm = slack.NewConfirmationBlockObject(plain("Roll back "+r.Env+"?"),
+		plain(fmt.Sprintf("%s leaves %s and %s is redeployed as it was before this release.", r.Ticket, r.Env, r.Env)),
+		plain("Roll back"), plain("Cancel"))
+	return text, []slack.Block{section(text), slack.NewActionBlock("rollback", b)}
 }
 
 // conflictBlocks lists the conflict's files with their hunks, the

@@ -150,6 +150,12 @@ func (n *Notifier) EnvChanged(ctx context.Context, c workflow.EnvChange) error {
 			}
 			fmt.Fprintf(&s, "\n%s: %s merged again on master; the env was redeployed.", owners(c.Stayed), what)
 		}
+	case workflow.ActionRolledBack:
+		fmt.Fprintf(&s, ":rewind: %s rolled back the release of *%s* to *%s*: `%s` has its tree from before it again (`%s`); in it: %s.",
+			by, c.Ticket, c.Env.Name, c.Env.Branch, shortSHA(c.To), orNone(occupantList(c.Stayed), "nothing but master"))
+		if len(c.Left) > 0 {
+			fmt.Fprintf(&s, "\n%s: %s left %s; release it again once it is fixed: all of it comes back.", owners(c.Left), tickets(c.Left), c.Env.Name)
+		}
 	case workflow.ActionHeld:
 		return nil // the command's public reply says it
 	case workflow.ActionUnheld:

@@ -81,6 +81,22 @@ func runRemove(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// runRollback is `rollback RELEASE --as USER --config FILE`.
+func runRollback(ctx context.Context, e *env, args []string) error {
+	a, pos, opts, err := lifecycleArgs(ctx, e, "rollback", args, 1)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	c, err := a.svc.Rollback(ctx, pos[0], workflow.User{ID: opts["as"], Via: workflow.ViaTerminal})
+	if err != nil {
+		return failWith(e, "rollback", err)
+	}
+	fmt.Fprintf(e.stdout, "rolled back %s's release %s in %s: %s at %s (the tree of %s); left: %s; in it: %s; deploy %s\n",
+		c.Ticket, c.Undone, c.Env.Name, c.Env.Branch, shortSHA(c.SHA), shortSHA(c.To), tickets(c.Left), tickets(c.Stayed), c.Deploy.Status)
+	return nil
+}
+
 // runHold is `hold ENV [REASON...] [--until DURATION|RFC3339] --as USER --config FILE`.
 func runHold(ctx context.Context, e *env, args []string) error {
 	a, pos, opts, err := lifecycleArgs(ctx, e, "hold", args, -1, "until")

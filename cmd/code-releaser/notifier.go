@@ -115,6 +115,10 @@ func (n *textNotifier) Failed(ctx context.Context, r workflow.Release, err error
 		msg = "internal error, logged as release " + r.ID
 	}
 	n.printf("[channel] :warning: @%s: %s to %s %s: %s\n", r.By, r.Ticket, r.Env, r.State, msg)
+	if r.PushedSHA != "" {
+		n.printf("[thread] %s is on %s's branch (%s) although its release failed; to put the branch back as it was before: code-releaser rollback %s --as USER\n",
+			r.Ticket, r.Env, shortSHA(r.PushedSHA), r.ID)
+	}
 	return nil
 }
 

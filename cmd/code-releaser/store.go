@@ -55,6 +55,8 @@ func sharedStateOf(cmd string) string {
 		return "the env's queue"
 	case "approve", "reject":
 		return "the pending prod approvals"
+	case "rollback":
+		return "the release's record"
 	}
 	return ""
 }
