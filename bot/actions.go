@@ -140,9 +140,19 @@ func (b *Bot) confirm(ctx context.Context, req *Request) (Reply, error) {
 // back to before it, redeployed. The announcement tells the channel; the
 // button's message says what was done.
 func (b *Bot) rollback(ctx context.Context, req *Request) (Reply, error) {
-	c, err := b.d.Lifecycle.Rollback(withOrigin(ctx, req), req.Action.Value, req.User)
+	// A production rollback is a release of its own: its messages go
+	// where the button was clicked.
+	id := releaseID(req)
+	if err := b.d.Notifier.Expect(ctx, id, Origin{Channel: req.Channel, User: req.User.ID}); err != nil {
+		return Reply{}, err
+	}
+	c, err := b.d.Lifecycle.Rollback(withOrigin(ctx, req), workflow.RollbackRequest{Release: req.Action.Value, By: req.User, ID: id})
 	if err != nil {
 		return Reply{}, err
+	}
+	if c.Action == workflow.ActionRollbackRequested {
+		return Reply{ReplaceOriginal: true, Text: fmt.Sprintf(":rewind: You asked to roll back *%s* to `%s`, its deploy before `%s`: release `%s` deploys it once *%s*'s approvers approve.",
+			c.Env.Name, shortSHA(c.To), shortSHA(c.SHA), c.Release, c.Env.Name)}, nil
 	}
 	left := whoLeft(c.Left)
 	if len(c.Left) == 0 {

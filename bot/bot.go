@@ -39,9 +39,10 @@ type Lifecycle interface {
 	// ForceRemove is a remove with a reason (an env admin's), recorded and
 	// announced.
 	ForceRemove(ctx context.Context, ticket, env string, by workflow.User, reason string) (workflow.EnvChange, error)
-	// Rollback undoes a release that pushed (its ID), with a new commit
-	// on the env branch; it is announced.
-	Rollback(ctx context.Context, releaseID string, by workflow.User) (workflow.EnvChange, error)
+	// Rollback undoes a release: in an env with a branch at once (a new
+	// commit, announced); in production by a release job that waits for
+	// the approvals.
+	Rollback(ctx context.Context, req workflow.RollbackRequest) (workflow.EnvChange, error)
 	// Authorize says, without I/O, whether by may do act (workflow.ActReset,
 	// …) on env: nil, or the error the act itself would give.
 	Authorize(env, act string, by workflow.User) error

@@ -250,6 +250,19 @@ func TestGolden(t *testing.T) {
 			return n.Released(ctx, workflow.Announcement{Release: r, Env: workflow.Env{Name: "prod", Branch: "master", Production: true},
 				Ticket: workflow.Ticket{Key: "OPS-7", Summary: "Widen the VPC"}, Deploy: workflow.DeployResult{SHA: gSHA, Status: workflow.DeploySucceeded, Summary: "2 stacks updated"}})
 		}},
+		{"failed_prod_offers_rollback", NotifierConfig{}, func(n *Notifier) error {
+			r := goldenRelease("prod", workflow.StateFailed, steps("validated=OPS-7 Widen the VPC", "leased=fence 9", "resolved=feature/OPS-7-vpc@3fa9c2e",
+				"checked=OPS-7 is in master", "approval=approved by "+gBen, "deploying=3fa9c2e to prod", "verification failed=health: 502"))
+			r.PushedSHA, r.DeployedSHA, r.MergedSHA = "", "", gSHA
+			return n.Failed(ctx, r, workflow.Errorf("deploy", workflow.Invalid, "the deploy of 3fa9c2e to prod failed: verification health failed"))
+		}},
+		{"released_prod_rollback", NotifierConfig{}, func(n *Notifier) error {
+			r := goldenRelease("prod", workflow.StateReleased, steps("validated=OPS-7 rollback of release sl-0f", "rollback of=sl-0f "+gBase, "leased=fence 10",
+				"checked=0badf00 is in master and was deployed to prod before release sl-0f", "approval=approved by "+gBen, "deploying=0badf00 to prod", "deployed=succeeded: 2 stacks updated"))
+			r.PushedSHA, r.DeployedSHA, r.MergedSHA = "", gBase, gBase
+			return n.Released(ctx, workflow.Announcement{Release: r, Env: workflow.Env{Name: "prod", Branch: "master", Production: true}, RollbackOf: "sl-0f",
+				Ticket: workflow.Ticket{Key: "OPS-7", Summary: "rollback of release sl-0f"}, Deploy: workflow.DeployResult{SHA: gBase, Status: workflow.DeploySucceeded, Summary: "2 stacks updated"}})
+		}},
 		{"progress_after_outcome", NotifierConfig{}, func(n *Notifier) error {
 			r := goldenRelease("dev", workflow.StateReleased, steps(nonProdSteps...))
 			if err := n.Started(ctx, r); err != nil {
@@ -343,6 +356,12 @@ func TestGolden(t *testing.T) {
 				Soak: &workflow.SoakReport{Env: "stg", Need: 2 * time.Hour, At: t0, Tickets: []workflow.TicketSoak{
 					{Ticket: "OPS-7", Since: t0.Add(-40 * time.Minute)}, {Ticket: "OPS-2", Since: t0.Add(-50 * time.Hour), AtLeast: true}},
 					Override: "overridden by " + gBen + ": hotfix for the outage", OverrideBy: gBen, OverrideReason: "hotfix for the outage <INC-42>"}})
+		}},
+		{"approval_requested_rollback", NotifierConfig{ApprovalsChannel: "C0APPROVE"}, func(n *Notifier) error {
+			a := goldenApproval(workflow.ApprovalPending)
+			a.SHA = gBase
+			return n.ApprovalRequested(ctx, a, workflow.Preview{Env: "prod", SHA: gBase, Base: gSHA, RollbackOf: "sl-0f",
+				Leaving: []workflow.Commit{{SHA: gSHA, Subject: "Merge OPS-7: widen the VPC"}}, LeavingTickets: []workflow.TicketKey{"OPS-7"}})
 		}},
 		{"approval_requested_first_prod_deploy", NotifierConfig{ApprovalsChannel: "C0APPROVE"}, func(n *Notifier) error {
 			return n.ApprovalRequested(ctx, goldenApproval(workflow.ApprovalPending), workflow.Preview{Env: "prod", SHA: gSHA,
@@ -453,8 +472,8 @@ func (g goldenService) Remove(_ context.Context, ticket, env string, by workflow
 func (g goldenService) ForceRemove(ctx context.Context, ticket, env string, by workflow.User, _ string) (workflow.EnvChange, error) {
 	return g.Remove(ctx, ticket, env, by)
 }
-func (g goldenService) Rollback(_ context.Context, id string, by workflow.User) (workflow.EnvChange, error) {
-	return workflow.EnvChange{Action: workflow.ActionRolledBack, Undone: id, SHA: gSHA, To: gBase, Ticket: "OPS-7",
+func (g goldenService) Rollback(_ context.Context, req workflow.RollbackRequest) (workflow.EnvChange, error) {
+	return workflow.EnvChange{Action: workflow.ActionRolledBack, Undone: req.Release, SHA: gSHA, To: gBase, Ticket: "OPS-7",
 		Left: []workflow.Occupant{{Ticket: "OPS-7", By: gAna}}, Stayed: []workflow.Occupant{{Ticket: "OPS-2", By: gBen}}}, nil
 }
 func (g goldenService) Authorize(string, string, workflow.User) error { return nil }

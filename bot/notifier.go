@@ -288,8 +288,13 @@ func (n *Notifier) Released(ctx context.Context, a workflow.Announcement) error 
 	r := a.Release
 	sha := orNone(r.PushedSHA, r.DeployedSHA)
 	var h strings.Builder
-	fmt.Fprintf(&h, ":white_check_mark: %s released *%s* to *%s*: `%s` at `%s`", mention(r.By), r.Ticket, r.Env, a.Env.Branch, shortSHA(sha))
-	if a.Ticket.Summary != "" {
+	if a.RollbackOf != "" {
+		fmt.Fprintf(&h, ":rewind: %s rolled back *%s*: it runs `%s` again, its deploy before release `%s` of *%s*. `%s` is unchanged: fix or revert *%s* there before the next release to *%s*.",
+			mention(r.By), r.Env, shortSHA(r.MergedSHA), a.RollbackOf, r.Ticket, a.Env.Branch, r.Ticket, r.Env)
+	} else {
+		fmt.Fprintf(&h, ":white_check_mark: %s released *%s* to *%s*: `%s` at `%s`", mention(r.By), r.Ticket, r.Env, a.Env.Branch, shortSHA(sha))
+	}
+	if a.Ticket.Summary != "" && a.RollbackOf == "" {
 		fmt.Fprintf(&h, " — %s", escape(truncate(a.Ticket.Summary, 120)))
 	}
 	if a.Ticket.Unverified != "" {
@@ -396,23 +401,44 @@ func (n *Notifier) Failed(ctx context.Context, r workflow.Release, err error) er
 	if err := n.thread(ctx, ref, j, []slack.Block{section(j)}); err != nil {
 		return err
 	}
-	if r.PushedSHA == "" {
+	text, blocks, ok := rollbackOffer(r)
+	if !ok {
 		return nil
 	}
-	text, blocks := rollbackOffer(r)
 	return n.thread(ctx, ref, text, blocks)
 }
 
 // rollbackOffer is the Roll back button of a release that failed after
-// it pushed: its ticket is on the env branch, maybe half deployed.
-func rollbackOffer(r workflow.Release) (string, []slack.Block) {
-	text := fmt.Sprintf("*%s* is on *%s*'s branch (`%s`) although its release failed. *Roll back* puts the branch back to how it was before this release (with a new commit: its history is kept), takes *%s* out and redeploys *%s*. %s, or whoever may remove tickets from *%s*, may do it.",
-		r.Ticket, r.Env, shortSHA(r.PushedSHA), r.Ticket, r.Env, capitalize(mention(r.By)), r.Env)
+// it changed its env: in an env with a branch, after its push (its ticket
+// is on the branch, maybe half deployed); in production, after its deploy
+// started (prod may run a half-deployed master). ok is false for a
+// release that changed nothing, and for a rollback itself.
+func rollbackOffer(r workflow.Release) (text string, blocks []slack.Block, ok bool) {
+	var confirm string
+	switch {
+	case r.PushedSHA != "":
+		text = fmt.Sprintf("*%s* is on *%s*'s branch (`%s`) although its release failed. *Roll back* puts the branch back to how it was before this release (with a new commit: its history is kept), takes *%s* out and redeploys *%s*. %s, or whoever may remove tickets from *%s*, may do it.",
+			r.Ticket, r.Env, shortSHA(r.PushedSHA), r.Ticket, r.Env, capitalize(mention(r.By)), r.Env)
+		confirm = fmt.Sprintf("%s leaves %s and %s is redeployed as it was before this release.", r.Ticket, r.Env, r.Env)
+	case r.MergedSHA != "" && hasStep(r.Steps, workflow.StepDeploying) && !hasStep(r.Steps, workflow.StepRollbackOf):
+		text = fmt.Sprintf("*%s* may run part of `%s` now: its deploy failed. *Roll back* asks *%s*'s approvers to deploy its previous deploy again, as for a release; master stays as it is.",
+			r.Env, shortSHA(r.MergedSHA), r.Env)
+		confirm = fmt.Sprintf("%s's approvers are asked to deploy its previous deploy again.", r.Env)
+	default:
+		return "", nil, false
+	}
 	b := button(ActionRollback, r.ID, "Roll back", slack.StyleDanger)
-	b.Confirm = slack.NewConfirmationBlockObject(plain("Roll back "+r.Env+"?"),
-		plain(fmt.Sprintf("%s leaves %s and %s is redeployed as it was before this release.", r.Ticket, r.Env, r.Env)),
-		plain("Roll back"), plain("Cancel"))
-	return text, []slack.Block{section(text), slack.NewActionBlock("rollback", b)}
+	b.Confirm = slack.NewConfirmationBlockObject(plain("Roll back "+r.Env+"?"), plain(confirm), plain("Roll back"), plain("Cancel"))
+	return text, []slack.Block{section(text), slack.NewActionBlock("rollback", b)}, true
+}
+
+func hasStep(steps []workflow.Step, name string) bool {
+	for _, st := range steps {
+		if st.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // conflictBlocks lists the conflict's files with their hunks, the

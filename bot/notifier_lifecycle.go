@@ -32,8 +32,15 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 		return nil
 	}
 	var s strings.Builder
-	fmt.Fprintf(&s, ":rocket: %s asks to deploy `%s` (master) to *%s* for *%s*.\n", mention(a.By), shortSHA(a.SHA), a.Env, a.Ticket)
+	if p.RollbackOf != "" {
+		fmt.Fprintf(&s, ":rewind: %s asks to roll back *%s* to `%s`, its deploy before release `%s` of *%s*, in place of `%s`. Master stays as it is.\n",
+			mention(a.By), a.Env, shortSHA(a.SHA), p.RollbackOf, a.Ticket, shortSHA(p.Base))
+		fmt.Fprintf(&s, "Leaving %s: %s; tickets: %s.\n", a.Env, plural(len(p.Leaving)+p.LeavingMore, "commit"), orNone(keyList(p.LeavingTickets), "none named"))
+	} else {
+		fmt.Fprintf(&s, ":rocket: %s asks to deploy `%s` (master) to *%s* for *%s*.\n", mention(a.By), shortSHA(a.SHA), a.Env, a.Ticket)
+	}
 	switch n := len(p.Commits) + p.More; {
+	case p.RollbackOf != "":
 	case p.Base != "" && n == 0:
 		fmt.Fprintf(&s, "Nothing new in master since `%s`, the last prod deploy.\n", shortSHA(p.Base))
 	case p.Base != "":
@@ -48,9 +55,13 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 	case p.PlanErr != "":
 		fmt.Fprintf(&s, ":grey_question: no deploy plan: %s\n", escape(p.PlanErr))
 	}
-	for i, c := range p.Commits {
+	commits, more := p.Commits, p.More
+	if p.RollbackOf != "" {
+		commits, more = p.Leaving, p.LeavingMore
+	}
+	for i, c := range commits {
 		if i == 10 {
-			fmt.Fprintf(&s, "…and %d more\n", len(p.Commits)+p.More-10)
+			fmt.Fprintf(&s, "…and %d more\n", len(commits)+more-10)
 			break
 		}
 		fmt.Fprintf(&s, "• `%s` %s\n", shortSHA(c.SHA), escape(truncate(c.Subject, 80)))

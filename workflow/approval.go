@@ -126,7 +126,7 @@ func (r *run) awaitApproval(ctx context.Context, sha string) error {
 	const op = "approval"
 	s := r.s
 	pol := r.env.Approvals
-	p, err := s.preview(ctx, r.env, sha)
+	p, err := r.preview(ctx, sha)
 	if err != nil {
 		return err
 	}
@@ -243,17 +243,25 @@ func (r *run) stillValid(ctx context.Context, a ApprovalRequest, full bool) (str
 	if err := s.repo.Fetch(ctx); err != nil {
 		return "", fmt.Errorf("fetch: %w", err)
 	}
-	tip, err := r.productionTip(ctx)
-	if err != nil {
-		return "", err
-	}
-	if tip != a.SHA {
-		return fmt.Sprintf("%s moved from %s to %s after the request: approvals bind to the exact commit", s.cfg.ProductionBranch, short(a.SHA), short(tip)), nil
+	if of, _, ok := r.rollbackOf(); ok {
+		// A rollback deploys an earlier commit, not master's tip: it holds
+		// while prod still runs what it undoes.
+		if why, err := r.stillToRollBack(ctx, of); err != nil || why != "" {
+			return why, err
+		}
+	} else {
+		tip, err := r.productionTip(ctx)
+		if err != nil {
+			return "", err
+		}
+		if tip != a.SHA {
+			return fmt.Sprintf("%s moved from %s to %s after the request: approvals bind to the exact commit", s.cfg.ProductionBranch, short(a.SHA), short(tip)), nil
+		}
 	}
 	if !full {
 		return "", nil
 	}
-	p, err := s.preview(ctx, r.env, a.SHA)
+	p, err := r.preview(ctx, a.SHA)
 	if err != nil {
 		return "", err
 	}

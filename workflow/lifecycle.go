@@ -121,7 +121,8 @@ type EnvChange struct {
 	Reason  string       // why a ticket was removed (expiry, a reason given); "" when asked plainly
 	AskedBy string       // who asked the owner to remove it (a handoff); "" when nobody
 	Undone  string       // a rollback: the release it undid
-	To      string       // a rollback: the earlier commit whose tree the env branch has again
+	To      string       // a rollback: the earlier commit whose tree the env branch has again (deployed again, in production)
+	Release string       // a production rollback: the release (queued job) that deploys To once approved
 }
 
 // auditEnv appends e to the trail, stamped now.

@@ -53,6 +53,9 @@ type Announcement struct {
 	Others    []Occupant // the occupants other than this ticket: to mention
 	Graduated []Occupant // occupants that left because they are in master
 	Deploy    DeployResult
+	// RollbackOf is the release a production rollback undid ("" for a
+	// release): the env runs an earlier commit again.
+	RollbackOf string
 }
 
 // ConflictStage says which merge conflicted.

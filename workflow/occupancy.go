@@ -175,6 +175,7 @@ func (r *run) announce(ctx context.Context, occupants, graduated []Occupant) {
 		Release: r.rec, Env: r.env, Ticket: r.ticket,
 		Occupants: occupants, Others: others, Graduated: graduated, Deploy: r.deployed,
 	}
+	a.RollbackOf, _, _ = r.rollbackOf()
 	if err := r.s.notify.Released(ctx, a); err != nil {
 		r.log.Warn("notify", slog.String("what", "released"), slog.Any("err", err))
 		return

@@ -68,6 +68,14 @@ type Preview struct {
 	// has a soak (Env.Soak), else nil. Digest leaves it out: it grows
 	// while the approvers look.
 	Soak *SoakReport
+	// RollbackOf is the release a production rollback undoes ("" for a
+	// release): SHA is then an earlier deploy, and Leaving lists what
+	// leaves the env (SHA..Base, newest first, at most maxPreviewCommits;
+	// LeavingMore left out) with the tickets it names.
+	RollbackOf     string
+	Leaving        []Commit
+	LeavingMore    int
+	LeavingTickets []TicketKey
 }
 
 // Replacements returns the planned changes that replace resources or may
@@ -192,5 +200,11 @@ func (p Preview) digest() string {
 		}
 	}
 	fmt.Fprintf(h, "planerr %s\n", p.PlanErr)
+	if p.RollbackOf != "" {
+		fmt.Fprintf(h, "rollback of %s, %d more leaving\n", p.RollbackOf, p.LeavingMore)
+		for _, c := range p.Leaving {
+			fmt.Fprintf(h, "leaving %s\n", c.SHA)
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }

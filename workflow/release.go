@@ -18,6 +18,11 @@ type ReleaseRequest struct {
 	// OverrideSoak, when not empty, is why a production release may skip
 	// its env's soak gate; only the env's approvers may ask (see soak.go).
 	OverrideSoak string
+	// RollbackOf and RollbackTo make the request a production rollback:
+	// deploy RollbackTo (an earlier production deploy) in place of what
+	// release RollbackOf deployed, after the env's approvals. Only
+	// Service.Rollback sets them.
+	RollbackOf, RollbackTo string
 }
 
 // Release runs one release to completion in this process, as a job: it
@@ -71,6 +76,9 @@ func (s *Service) record(ctx context.Context, req ReleaseRequest, env Env, ticke
 	}
 	r.step(ctx, StepValidated, oneLine(string(ticket.Key)+" "+ticket.Summary, 200))
 	r.journalOverride(ctx, req.OverrideSoak)
+	if req.RollbackOf != "" {
+		r.step(ctx, StepRollbackOf, req.RollbackOf+" "+req.RollbackTo)
+	}
 	r.audit(ctx, Event{Action: ActionRequested, Actor: req.User.ID, Detail: strings.TrimSpace(req.User.via())})
 	return r, nil
 }

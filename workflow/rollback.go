@@ -5,11 +5,31 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 )
 
 // ActionRolledBack is the audit action (and EnvChange action) of a
 // rollback: an env branch back to the commit before a release.
 const ActionRolledBack = "env.rolled_back"
+
+// RollbackRequest asks to undo a release.
+type RollbackRequest struct {
+	Release string // the ID of the release to undo
+	By      User
+	// ID is the ID of a production rollback's own release (its messages
+	// find their channel by it, and a repeated request by it); "" makes
+	// one.
+	ID string
+}
+
+// ActionRollbackRequested is the EnvChange action of a production
+// rollback asked for: a release job that deploys the earlier commit once
+// the env's approvers approve.
+const ActionRollbackRequested = "env.rollback_requested"
+
+// StepRollbackOf journals that a release is a production rollback
+// (Detail: the release it undoes, then the commit it deploys).
+const StepRollbackOf = "rollback of"
 
 // StepRolledBack is added to the journal of a release that was rolled
 // back (Detail: by whom, to which commit).
@@ -19,8 +39,10 @@ const StepRolledBack = "rolled back"
 // undid.
 const TrailerRollsBack = "Rolls-Back"
 
-// Rollback undoes release id in its env (not a production env: those
-// deploy the production branch): under the env's lease it puts a new
+// Rollback undoes release id in its env. A production env deploys the
+// production branch, which a rollback does not change: there it asks for
+// a release job that deploys the env's previous deploy again, after the
+// same approvals as a release (see rollbackProd). In other envs, under the env's lease it puts a new
 // commit on top of the env branch whose tree is the branch's as it was
 // before the release (never a force-push: the branch's history is kept),
 // pushes it as a compare-and-swap, records the occupants git now shows,
@@ -32,8 +54,9 @@ const TrailerRollsBack = "Rolls-Back"
 // The release must have pushed, and must still be the env's last change:
 // a release made since would be undone too. Its requester may roll it
 // back, and so may whoever may remove tickets from the env.
-func (s *Service) Rollback(ctx context.Context, id string, by User) (EnvChange, error) {
+func (s *Service) Rollback(ctx context.Context, req RollbackRequest) (EnvChange, error) {
 	const op = "rollback"
+	id, by := req.Release, req.By
 	if by.ID == "" {
 		return EnvChange{}, Errorf(op, Invalid, "who is asking? a user is required")
 	}
@@ -45,11 +68,12 @@ func (s *Service) Rollback(ctx context.Context, id string, by User) (EnvChange, 
 	if err != nil {
 		return EnvChange{}, err
 	}
+	if e.Production {
+		return s.rollbackProd(ctx, e, rec, by, req.ID)
+	}
 	switch {
 	case by.ID != rec.By && !e.May(ActRemove, by):
 		return EnvChange{}, Errorf(op, Forbidden, "only %s, who released %s, or someone who may remove tickets from %s may roll it back", rec.By, rec.Ticket, e.Name)
-	case e.Production:
-		return EnvChange{}, Errorf(op, Invalid, "%s deploys %s: a release to it is rolled back by a revert in %s", e.Name, s.cfg.ProductionBranch, s.cfg.ProductionBranch)
 	case !rec.State.Final():
 		return EnvChange{}, Errorf(op, Busy, "the release of %s to %s is still %s; roll it back once it has ended", rec.Ticket, e.Name, rec.State)
 	case rec.PushedSHA == "":
@@ -174,4 +198,165 @@ func firstOf(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// rollbackProd asks for the deploy of production env e's deploy before
+// release rec, in its place: a release job (so it queues behind the env's
+// lease, and is resumed by another replica) that needs the env's
+// approvals like a release. Whoever may release to e may ask. rec must be
+// the env's last deploy; the commit before it is the newest successful
+// deploy of another release the trail records.
+func (s *Service) rollbackProd(ctx context.Context, e Env, rec Release, by User, id string) (EnvChange, error) {
+	const op = "rollback"
+	if !rec.State.Final() {
+		return EnvChange{}, Errorf(op, Busy, "the release of %s to %s is still %s; roll it back once it has ended", rec.Ticket, e.Name, rec.State)
+	}
+	if _, _, ok := rollbackStep(rec); ok {
+		return EnvChange{}, Errorf(op, Invalid, "release %s is itself a rollback; to go further back, release a revert through %s", rec.ID, s.cfg.ProductionBranch)
+	}
+	last, ok, err := s.store.LastDeploy(ctx, e.Name)
+	if err != nil {
+		return EnvChange{}, fmt.Errorf("read %s's last deploy: %w", e.Name, err)
+	}
+	if !ok || last.ReleaseID != rec.ID {
+		what := "nothing is recorded"
+		if ok {
+			what = fmt.Sprintf("it is release %s's (%s)", last.ReleaseID, short(last.Result.SHA))
+		}
+		return EnvChange{}, Errorf(op, Invalid, "the release of %s is not %s's last deploy (%s): only the last deploy can be rolled back; nothing was changed", rec.Ticket, e.Name, what)
+	}
+	to, err := s.previousDeploy(ctx, e, rec.ID, last.Result.SHA)
+	if err != nil {
+		return EnvChange{}, err
+	}
+	r, pos, err := s.Submit(ctx, ReleaseRequest{ID: id, Ticket: string(rec.Ticket), Env: e.Name, User: by, RollbackOf: rec.ID, RollbackTo: to})
+	if err != nil {
+		return EnvChange{}, err
+	}
+	s.log.Info("production rollback asked", slog.String("env", e.Name), slog.String("undoes", rec.ID), slog.String("to", to), slog.String("release", r.ID), slog.Int("position", pos))
+	return EnvChange{Action: ActionRollbackRequested, Env: e, By: by, Ticket: rec.Ticket, Undone: rec.ID, To: to, SHA: last.Result.SHA, Release: r.ID}, nil
+}
+
+// previousDeploy is the commit of env's newest successful deploy by
+// another release than undone (whose deploy was at sha), from the trail.
+func (s *Service) previousDeploy(ctx context.Context, e Env, undone, sha string) (string, error) {
+	evs, err := s.store.Events(ctx, e.Name, 500)
+	if err != nil {
+		return "", fmt.Errorf("read %s's history: %w", e.Name, err)
+	}
+	for _, ev := range evs { // newest first
+		if ev.Action != ActionDeployed || ev.Status != DeploySucceeded || ev.ReleaseID == undone || ev.SHA == "" {
+			continue
+		}
+		if ev.SHA == sha {
+			return "", Errorf("rollback", Invalid, "%s ran %s before this release too: redeploying it would change nothing; release a revert through %s", e.Name, short(sha), s.cfg.ProductionBranch)
+		}
+		return ev.SHA, nil
+	}
+	return "", Errorf("rollback", NotFound, "no earlier successful deploy of %s is recorded to go back to; release a revert through %s", e.Name, s.cfg.ProductionBranch)
+}
+
+// rollbackStep reads a release's StepRollbackOf: the release it undoes
+// and the commit it deploys.
+func rollbackStep(rec Release) (of, to string, ok bool) {
+	for _, st := range rec.Steps {
+		if st.Name == StepRollbackOf {
+			of, to, ok = strings.Cut(st.Detail, " ")
+			return of, to, ok && fullSHA.MatchString(to)
+		}
+	}
+	return "", "", false
+}
+
+// rollbackOf says whether the run is a production rollback, of which
+// release, to which commit.
+func (r *run) rollbackOf() (of, to string, ok bool) { return rollbackStep(r.rec) }
+
+// prodRollback deploys to (an earlier deploy of the production env) in
+// place of release of, after the env's approvals, and tells the channel.
+func (r *run) prodRollback(ctx context.Context, of, to string) error {
+	const op = "rollback"
+	s := r.s
+	master, err := r.fetchProductionTip(ctx)
+	if err != nil {
+		return err
+	}
+	if in, err := s.repo.IsAncestor(ctx, to, master); err != nil {
+		return fmt.Errorf("is %s in %s: %w", short(to), s.cfg.ProductionBranch, err)
+	} else if !in {
+		return Errorf(op, Invalid, "%s is not in %s's history: %s deploys %s only", short(to), s.cfg.ProductionBranch, r.env.Name, s.cfg.ProductionBranch)
+	}
+	if why, err := r.stillToRollBack(ctx, of); err != nil {
+		return err
+	} else if why != "" {
+		return Errorf(op, Invalid, "%s; nothing was deployed", why)
+	}
+	r.step(ctx, StepChecked, fmt.Sprintf("%s is in %s and was deployed to %s before release %s", short(to), s.cfg.ProductionBranch, r.env.Name, of))
+	r.update(ctx, ReleaseUpdate{MergedSHA: to})
+	if r.env.Approvals.Required > 0 {
+		if err := r.awaitApproval(ctx, to); err != nil {
+			return fmt.Errorf("approval of %s at %s: %w", r.rec.ID, short(to), err)
+		}
+	} else {
+		r.step(ctx, StepApproval, "not required: approvals are not configured")
+	}
+	if _, err := r.deploy(ctx, to); err != nil {
+		return err
+	}
+	if err := s.store.AppendStep(ctx, of, Step{Name: StepRolledBack, At: s.clock.Now(),
+		Detail: fmt.Sprintf("by %s: %s runs %s again (release %s)", r.rec.By, r.env.Name, short(to), r.rec.ID)}); err != nil {
+		r.log.Warn("journal the rollback", slog.Any("err", err))
+	}
+	r.audit(ctx, Event{Action: ActionRolledBack, SHA: to, Detail: fmt.Sprintf("%s rolled back release %s of %s: %s runs %s again", r.rec.By, of, r.rec.Ticket, r.env.Name, short(to))})
+	r.announce(ctx, nil, nil)
+	return nil
+}
+
+// stillToRollBack says why release of can no longer be rolled back
+// (something else was deployed since), "" while it can.
+func (r *run) stillToRollBack(ctx context.Context, of string) (string, error) {
+	last, ok, err := r.s.store.LastDeploy(ctx, r.env.Name)
+	if err != nil {
+		return "", fmt.Errorf("read %s's last deploy: %w", r.env.Name, err)
+	}
+	if !ok || last.ReleaseID != of {
+		return fmt.Sprintf("%s was deployed again after release %s (by release %s, %s): the rollback would undo that instead", r.env.Name, of, last.ReleaseID, short(last.Result.SHA)), nil
+	}
+	return "", nil
+}
+
+// preview is the approvers' preview of deploying sha; for a rollback, what
+// leaves the env instead of what comes.
+func (r *run) preview(ctx context.Context, sha string) (Preview, error) {
+	p, err := r.s.preview(ctx, r.env, sha)
+	if err != nil {
+		return p, err
+	}
+	of, _, ok := r.rollbackOf()
+	if !ok {
+		return p, nil
+	}
+	p.RollbackOf, p.Soak = of, nil
+	if p.Base != "" {
+		leaving, err := r.s.repo.Log(ctx, sha, p.Base)
+		if err != nil {
+			return p, fmt.Errorf("log %s..%s: %w", short(sha), short(p.Base), err)
+		}
+		seen := map[TicketKey]bool{}
+		for i := len(leaving) - 1; i >= 0; i-- {
+			for _, key := range namedTickets(leaving[i]) {
+				if !seen[key] {
+					seen[key] = true
+					p.LeavingTickets = append(p.LeavingTickets, key)
+				}
+			}
+		}
+		if len(leaving) > maxPreviewCommits {
+			p.LeavingMore = len(leaving) - maxPreviewCommits
+			leaving = leaving[:maxPreviewCommits]
+		}
+		p.Leaving = leaving
+	}
+	p.Digest = p.digest()
+	return p, nil
 }

@@ -1,10 +1,12 @@
 package workflow_test
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -33,10 +35,10 @@ func TestRollbackUndoesAFailedRelease(t *testing.T) {
 	}
 	w.deployer.FailWith("", nil)
 
-	if _, err := w.svc.Rollback(ctx, failed.ID, ana); workflow.KindOf(err) != workflow.Forbidden {
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: failed.ID, By: ana}); workflow.KindOf(err) != workflow.Forbidden {
 		t.Errorf("rollback by ana (not its requester, may not remove): %v, want forbidden", err)
 	}
-	c, err := w.svc.Rollback(ctx, failed.ID, ben)
+	c, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: failed.ID, By: ben})
 	if err != nil {
 		t.Fatalf("rollback by its requester: %v", err)
 	}
@@ -68,7 +70,7 @@ func TestRollbackUndoesAFailedRelease(t *testing.T) {
 		t.Errorf("history %+v; want the rollback by ben", evs)
 	}
 
-	if _, err := w.svc.Rollback(ctx, failed.ID, ben); workflow.KindOf(err) != workflow.Invalid || !strings.Contains(err.Error(), "rolled back already") {
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: failed.ID, By: ben}); workflow.KindOf(err) != workflow.Invalid || !strings.Contains(err.Error(), "rolled back already") {
 		t.Errorf("second rollback: %v, want 'rolled back already'", err)
 	}
 
@@ -81,10 +83,10 @@ func TestRollbackUndoesAFailedRelease(t *testing.T) {
 	}
 	w.repo.Commit("OPS-4", "OPS-4 dns", map[string]string{"dns.yml": "ttl: 60\n"})
 	four := w.mustRelease(t, "OPS-4", "dev", ana)
-	if _, err := w.svc.Rollback(ctx, again.ID, ben); workflow.KindOf(err) != workflow.Busy || !strings.Contains(err.Error(), "Release OPS-4 to dev") {
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: again.ID, By: ben}); workflow.KindOf(err) != workflow.Busy || !strings.Contains(err.Error(), "Release OPS-4 to dev") {
 		t.Errorf("rollback of OPS-2's release after OPS-4's: %v, want busy, naming OPS-4's release", err)
 	}
-	if _, err := w.svc.Rollback(ctx, four.ID, cy); err != nil {
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: four.ID, By: cy}); err != nil {
 		t.Errorf("rollback by cy (may remove from dev): %v", err)
 	}
 	if got := w.occupants(t, "dev"); !slices.Equal(got, []workflow.TicketKey{"OPS-1", "OPS-2"}) {
@@ -105,18 +107,134 @@ func TestRollbackRefusals(t *testing.T) {
 		t.Fatalf("OPS-3: %s, want a conflict", conflict.State)
 	}
 	pushes := len(w.repo.Pushes())
-	if _, err := w.svc.Rollback(ctx, conflict.ID, ana); workflow.KindOf(err) != workflow.Invalid || !strings.Contains(err.Error(), "pushed nothing") {
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: conflict.ID, By: ana}); workflow.KindOf(err) != workflow.Invalid || !strings.Contains(err.Error(), "pushed nothing") {
 		t.Errorf("rollback of a conflict: %v, want invalid, pushed nothing", err)
 	}
-	if _, err := w.svc.Rollback(ctx, "r404", ana); workflow.KindOf(err) != workflow.NotFound {
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: "r404", By: ana}); workflow.KindOf(err) != workflow.NotFound {
 		t.Errorf("rollback of an unknown release: %v, want not found", err)
 	}
 	w.repo.MergeBranch("master", "OPS-1", "Merge OPS-1")
 	prod := w.mustRelease(t, "OPS-1", "prod", ana)
-	if _, err := w.svc.Rollback(ctx, prod.ID, ana); workflow.KindOf(err) != workflow.Invalid {
-		t.Errorf("rollback of a prod release: %v, want invalid", err)
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: prod.ID, By: ana}); workflow.KindOf(err) != workflow.NotFound || !strings.Contains(err.Error(), "no earlier successful deploy of prod") {
+		t.Errorf("rollback of prod's first release: %v, want not found: nothing to go back to", err)
 	}
 	if len(w.repo.Pushes()) != pushes {
 		t.Errorf("refused rollbacks pushed %d times", len(w.repo.Pushes())-pushes)
+	}
+}
+
+// A production rollback deploys prod's previous deploy again in place of
+// a failed release, after the same approvals as a release; the approvers
+// see what leaves prod. Master is not changed; a second rollback of the
+// same release is refused.
+func TestProdRollbackNeedsApproval(t *testing.T) {
+	w, ln, _ := approvalWorld(t)
+	ctx := t.Context()
+	approve := func(i int) workflow.ApprovalRequest {
+		t.Helper()
+		a, _ := ln.request(t, i)
+		for _, u := range []workflow.User{benP, cyP} {
+			if _, err := w.svc.Approve(ctx, a.ID, u); err != nil {
+				t.Fatalf("approve request %d by %s: %v", i, u.Name, err)
+			}
+		}
+		return a
+	}
+	done := goRelease(t, w, "OPS-5", "prod", anaP)
+	approve(0)
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	good := w.repo.Head("master")
+	w.repo.Commit("OPS-6", "OPS-6: prod change", map[string]string{"six.yml": "6\n"})
+	bad := w.repo.MergeBranch("master", "OPS-6", "Merge pull request #6 from OPS-6")
+	w.deployer.FailWith(workflow.DeployFailed, nil)
+	done = goRelease(t, w, "OPS-6", "prod", anaP)
+	approve(1)
+	if err := wait(t, done); err == nil {
+		t.Fatal("OPS-6's prod release succeeded; want its deploy failed")
+	}
+	w.deployer.FailWith("", nil)
+	failed := lastRelease(t, w, "OPS-6")
+
+	worker, err := w.svc.NewWorker(workflow.WorkerConfig{ID: "w1", DrainTimeout: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); worker.Run(wctx) }()
+	defer func() { stop(); <-stopped }()
+
+	c, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: failed.ID, By: anaP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Action != workflow.ActionRollbackRequested || c.To != good || c.SHA != bad || c.Release == "" {
+		t.Errorf("change %+v; want a rollback asked from %s to %s", c, bad[:7], good[:7])
+	}
+	a, p := ln.request(t, 2)
+	if a.SHA != good || p.RollbackOf != failed.ID || !slices.Contains(p.LeavingTickets, "OPS-6") || p.Base != bad {
+		t.Errorf("request %+v, preview %+v: want bound to %s, OPS-6 leaving", a, p, good[:7])
+	}
+	if n := len(w.deployer.Deploys()); n != 2 { // OPS-5's, and OPS-6's that failed
+		t.Errorf("deploys before the approval: %v", w.deployer.Deploys())
+	}
+	approve(2)
+	waitFor(t, "the rollback deployed", func() bool {
+		r, err := w.store.GetRelease(ctx, c.Release)
+		return err == nil && r.State.Final()
+	})
+	rb, _ := w.store.GetRelease(ctx, c.Release)
+	if rb.State != workflow.StateReleased {
+		t.Fatalf("the rollback ended %s: %s", rb.State, rb.Error)
+	}
+	deploys := w.deployer.Deploys()
+	if got := deploys[len(deploys)-1]; got != (workflowtest.Deploy{Env: "prod", SHA: good}) {
+		t.Errorf("last deploy %v, want prod at %s again", got, good[:7])
+	}
+	if w.repo.Head("master") != bad {
+		t.Errorf("master moved: a production rollback changes no branch")
+	}
+	rec, _ := w.store.GetRelease(ctx, failed.ID)
+	if !slices.Contains(stepNames(rec), workflow.StepRolledBack) {
+		t.Errorf("the failed release's journal %v lacks the rollback", stepNames(rec))
+	}
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: failed.ID, By: anaP}); workflow.KindOf(err) != workflow.Invalid || !strings.Contains(err.Error(), "only the last deploy can be rolled back") {
+		t.Errorf("second rollback: %v", err)
+	}
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: rb.ID, By: anaP}); workflow.KindOf(err) != workflow.Invalid || !strings.Contains(err.Error(), "is itself a rollback") {
+		t.Errorf("rollback of the rollback: %v", err)
+	}
+}
+
+// lastRelease is the newest release record of key, from the trail.
+func lastRelease(t *testing.T, w *world, key workflow.TicketKey) workflow.Release {
+	t.Helper()
+	evs, err := w.store.Events(t.Context(), "prod", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Ticket == key && e.ReleaseID != "" {
+			r, err := w.store.GetRelease(t.Context(), e.ReleaseID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+	}
+	t.Fatalf("no release of %s in the trail", key)
+	return workflow.Release{}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }

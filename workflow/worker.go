@@ -30,9 +30,15 @@ func (s *Service) Submit(ctx context.Context, req ReleaseRequest) (Release, int,
 			return s.resubmit(ctx, rec)
 		}
 	}
-	ticket, err := s.lookup(ctx, key)
-	if err != nil {
-		return Release{}, 0, err
+	var ticket Ticket
+	if req.RollbackOf == "" {
+		if ticket, err = s.lookup(ctx, key); err != nil {
+			return Release{}, 0, err
+		}
+	} else {
+		// A rollback undoes what was deployed, whatever the ticket's
+		// status says now.
+		ticket = Ticket{Key: key, Summary: "rollback of release " + req.RollbackOf}
 	}
 	r, err := s.record(ctx, req, env, ticket)
 	if err != nil {
@@ -423,6 +429,9 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) (jo
 			r.step(work, StepResumed, "after "+last)
 		}
 		if env.Production {
+			if of, to, ok := r.rollbackOf(); ok {
+				return r.prodRollback(work, of, to)
+			}
 			return r.prod(work)
 		}
 		if rec.PushedSHA != "" {

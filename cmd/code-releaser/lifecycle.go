@@ -88,7 +88,7 @@ func runRollback(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
-	c, err := a.svc.Rollback(ctx, pos[0], workflow.User{ID: opts["as"], Via: workflow.ViaTerminal})
+	c, err := a.svc.Rollback(ctx, workflow.RollbackRequest{Release: pos[0], By: workflow.User{ID: opts["as"], Via: workflow.ViaTerminal}})
 	if err != nil {
 		return failWith(e, "rollback", err)
 	}
