@@ -238,3 +238,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// The release that created the env branch rolls back to the production
+// branch's commit it started from: the branch stays (history kept), with
+// master's tree, and nobody is in the env.
+func TestRollbackOfTheBranchCreatingRelease(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	master := w.repo.Head("master")
+	w.repo.Commit("OPS-1", "OPS-1 vpc", map[string]string{"vpc.yml": "cidr: 10.1\n"})
+	w.deployer.FailWith(workflow.DeployFailed, nil)
+	failed, _ := w.release(t, "OPS-1", "dev", ana)
+	w.deployer.FailWith("", nil)
+	if failed.PushedSHA == "" || !slices.Contains(stepNames(failed), workflow.StepCreated) {
+		t.Fatalf("release %+v; want release/dev created and pushed", failed)
+	}
+	c, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: failed.ID, By: ana})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.To != master {
+		t.Errorf("rolled back to %s, want master's %s", c.To, master)
+	}
+	if diff := cmp.Diff(w.repo.Files("release/dev"), w.repo.Files("master")); diff != "" {
+		t.Errorf("release/dev (-got +want master):\n%s", diff)
+	}
+	if got := w.occupants(t, "dev"); len(got) != 0 {
+		t.Errorf("occupants %v, want none", got)
+	}
+}
