@@ -60,20 +60,7 @@ var approveValue = regexp.MustCompile(`"action_id":"release_approve"[^}]*?"value
 // request ID its buttons carry.
 func (w *world) approvalRequest(t *testing.T) (slacktest.Message, string) {
 	t.Helper()
-	var m slacktest.Message
-	waitFor(t, "the approval request", func() bool {
-		ms := w.slack.Messages(approvalsChann)
-		if len(ms) == 0 {
-			return false
-		}
-		m = ms[0]
-		return true
-	})
-	sm := approveValue.FindStringSubmatch(m.Blocks)
-	if sm == nil {
-		t.Fatalf("no Approve button in %s", m.Blocks)
-	}
-	return m, sm[1] + sm[2]
+	return w.approval(t, "")
 }
 
 func TestProdApprovalThroughSlack(t *testing.T) {

@@ -34,14 +34,13 @@ func (h healthSource) Files(context.Context, string) (fs.FS, error) {
 	return fstest.MapFS{deploy.SpecFile: {Data: []byte(spec)}, "web.yml": {Data: []byte("Resources: {T: {Type: AWS::SNS::Topic}}\n")}}, nil
 }
 
-// A release whose verification fails: the Slack message shows the checks
-// ran and failed, and the release fails with the check's reason.
-func TestReleaseMessageShowsVerification(t *testing.T) {
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
-	defer app.Close()
+// healthDeployer deploys healthSource's stack to the local CloudFormation;
+// stg's verification GETs url.
+func healthDeployer(t *testing.T, url string) *deploy.Deployer {
+	t.Helper()
 	srv := cfntest.New(cfntest.Options{Account: "111111111111", Region: "eu-west-1", ResourceDelay: 5 * time.Millisecond, ChangeSetDelay: 5 * time.Millisecond})
 	t.Cleanup(srv.Close)
-	d, err := deploy.New(slog.New(slog.NewTextHandler(io.Discard, nil)), healthSource{app.URL + "/health"}, deploy.Config{
+	d, err := deploy.New(slog.New(slog.NewTextHandler(io.Discard, nil)), healthSource{url}, deploy.Config{
 		Envs:         map[string]deploy.EnvAWS{"stg": {Region: "eu-west-1", AccountID: "111111111111"}},
 		PollInterval: 10 * time.Millisecond,
 		LoadAWS:      func(ctx context.Context, _ string) (aws.Config, error) { return srv.Config(ctx) },
@@ -49,6 +48,15 @@ func TestReleaseMessageShowsVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+// A release whose verification fails: the Slack message shows the checks
+// ran and failed, and the release fails with the check's reason.
+func TestReleaseMessageShowsVerification(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
+	defer app.Close()
+	d := healthDeployer(t, app.URL+"/health")
 	w := prodWorld(t, d)
 	w.send(t, w.slack.SlashCommand(ana, "OPS-1 stg"), 0)
 	m := w.waitMessage(t, "*OPS-1* to *stg* failed")
@@ -80,16 +88,7 @@ func TestRollBackAFailedVerificationThroughSlack(t *testing.T) {
 		}
 	}))
 	defer app.Close()
-	srv := cfntest.New(cfntest.Options{Account: "111111111111", Region: "eu-west-1", ResourceDelay: 5 * time.Millisecond, ChangeSetDelay: 5 * time.Millisecond})
-	t.Cleanup(srv.Close)
-	d, err := deploy.New(slog.New(slog.NewTextHandler(io.Discard, nil)), healthSource{app.URL + "/health"}, deploy.Config{
-		Envs:         map[string]deploy.EnvAWS{"stg": {Region: "eu-west-1", AccountID: "111111111111"}},
-		PollInterval: 10 * time.Millisecond,
-		LoadAWS:      func(ctx context.Context, _ string) (aws.Config, error) { return srv.Config(ctx) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := healthDeployer(t, app.URL+"/health")
 	w := newWorld(t, options{deployer: d, envs: []workflow.Env{{Name: "dev"},
 		{Name: "stg", AllowedFor: map[string][]string{workflow.ActRemove: {ben}}}}})
 	healthy.Store(true)

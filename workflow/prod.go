@@ -24,12 +24,8 @@ func (r *run) prod(ctx context.Context) error {
 	}
 	r.update(ctx, ReleaseUpdate{MergedSHA: master})
 
-	if r.env.Approvals.Required > 0 {
-		if err := r.awaitApproval(ctx, master); err != nil {
-			return fmt.Errorf("approval of %s at %s: %w", r.rec.ID, short(master), err)
-		}
-	} else {
-		r.step(ctx, StepApproval, "not required: approvals are not configured")
+	if err := r.approved(ctx, master); err != nil {
+		return err
 	}
 	if _, err := r.deploy(ctx, master); err != nil {
 		return err
@@ -84,5 +80,18 @@ func (r *run) checkInProduction(ctx context.Context, master string) error {
 			key, s.cfg.ProductionBranch, br.Name, short(br.SHA), s.cfg.ProductionBranch, s.cfg.ProductionBranch)
 	}
 	r.step(ctx, StepChecked, fmt.Sprintf("%s is in %s", key, s.cfg.ProductionBranch))
+	return nil
+}
+
+// approved waits for the env's approvals of deploying sha, when it needs
+// any.
+func (r *run) approved(ctx context.Context, sha string) error {
+	if r.env.Approvals.Required == 0 {
+		r.step(ctx, StepApproval, "not required: approvals are not configured")
+		return nil
+	}
+	if err := r.awaitApproval(ctx, sha); err != nil {
+		return fmt.Errorf("approval of %s at %s: %w", r.rec.ID, short(sha), err)
+	}
 	return nil
 }

@@ -293,12 +293,8 @@ func (r *run) prodRollback(ctx context.Context, of, to string) error {
 	}
 	r.step(ctx, StepChecked, fmt.Sprintf("%s is in %s and was deployed to %s before release %s", short(to), s.cfg.ProductionBranch, r.env.Name, of))
 	r.update(ctx, ReleaseUpdate{MergedSHA: to})
-	if r.env.Approvals.Required > 0 {
-		if err := r.awaitApproval(ctx, to); err != nil {
-			return fmt.Errorf("approval of %s at %s: %w", r.rec.ID, short(to), err)
-		}
-	} else {
-		r.step(ctx, StepApproval, "not required: approvals are not configured")
+	if err := r.approved(ctx, to); err != nil {
+		return err
 	}
 	if _, err := r.deploy(ctx, to); err != nil {
 		return err
