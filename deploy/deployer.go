@@ -389,9 +389,23 @@ func summarize(results []workflow.StackResult, plan bool) (workflow.DeployStatus
 	return workflow.DeploySucceeded, strings.Join(parts, ", ")
 }
 
+// firstLine is a step's reason on one line: its first line, and when that
+// ends with a command's "last output:", the output's last line (what a
+// failing check says last is what people need).
 func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
+	first, rest, _ := strings.Cut(s, "\n")
+	if !strings.HasSuffix(first, "last output:") {
+		return first
+	}
+	lines := strings.Split(strings.TrimRight(rest, "\n "), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if last == "" {
+		return strings.TrimSuffix(first, "; last output:")
+	}
+	if len(last) > 200 {
+		last = strings.ToValidUTF8(last[:200], "") + "…"
+	}
+	return first + " " + last
 }
 
 // checkExports checks the plan's exports and imports against the

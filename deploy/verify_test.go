@@ -235,3 +235,17 @@ func TestAnsibleReceivesOutputs(t *testing.T) {
 		t.Errorf("the play recap is not in the step's output:\n%s", strings.Join(f.stepLines("site"), "\n"))
 	}
 }
+
+// A failed command check's one-line reason ends with what the command said
+// last, not with a dangling "last output:".
+func TestFirstLineKeepsTheLastOutput(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"command exit status 1 after 6ms; last output:\nstarting\napp/status is starting, want ready\n", "command exit status 1 after 6ms; last output: app/status is starting, want ready"},
+		{"want 200, answered 502\nbody ignored", "want 200, answered 502"},
+		{"exit status 2 after 1s; last output:\n\n", "exit status 2 after 1s"},
+	} {
+		if got := firstLine(tc.in); got != tc.want {
+			t.Errorf("firstLine(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -39,7 +39,10 @@ func TestDemo(t *testing.T) {
 		"bob presses Approve: sorry, only prod's approvers may vote",
 		"approval  approved by dave",
 		"released JIRA-1 to prod",
-		"=== 4. /release status ===",
+		"=== 5. /release status ===",
+		"verification smoke failed",
+		"rolled back: release/dev is at ",
+		"left: JIRA-4",
 		"demo: the story played as expected",
 	} {
 		if !strings.Contains(out, want) {

@@ -69,6 +69,18 @@ Resources:
     template: stacks/app.yml
     parameters: {Env: "{env}"}
 `
+	// demoSmokeSpec and demoSmoke: JIRA-4's check of dev after a deploy.
+	demoSmokeSpec = `envs:
+  dev:
+    verify:
+      - name: smoke
+        command: {argv: [sh, smoke.sh]}
+`
+	demoSmoke = `#!/bin/sh
+# dev is up when the app says ready
+status=$(cat app/status)
+[ "$status" = ready ] || { echo "app/status is $status, want ready" >&2; exit 1; }
+`
 	demoPlaybook = `- hosts: app
   become: true
   tasks:
@@ -184,7 +196,19 @@ func buildDemoRemote(ctx context.Context, dir string) (remote, work string, err 
 			return "", "", err
 		}
 	}
-	if _, err := demoGit(ctx, work, "push", "-q", remote, "master", "JIRA-1", "JIRA-2", "JIRA-3"); err != nil {
+	// JIRA-4 adds a smoke check to dev that its own status file fails.
+	if err := branch("JIRA-4", "JIRA-4: smoke-test dev after each deploy", map[string]string{
+		"code-releaser.yml": demoSpec + demoSmokeSpec, "smoke.sh": demoSmoke, "app/status": "starting\n",
+	}); err != nil {
+		return "", "", err
+	}
+	if _, err := demoGit(ctx, work, "add", "-A"); err != nil {
+		return "", "", err
+	}
+	if _, err := demoGit(ctx, work, "commit", "-q", "--amend", "--no-edit"); err != nil {
+		return "", "", err
+	}
+	if _, err := demoGit(ctx, work, "push", "-q", remote, "master", "JIRA-1", "JIRA-2", "JIRA-3", "JIRA-4"); err != nil {
 		return "", "", err
 	}
 	return remote, work, nil
@@ -202,7 +226,7 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "sample infra repo at %s: master plus ticket branches JIRA-1 (stacks/network.yml), JIRA-2 (playbooks/site.yml), JIRA-3 (stacks/network.yml, same lines as JIRA-1)\n", remote)
+	fmt.Fprintf(e.stdout, "sample infra repo at %s: master plus ticket branches JIRA-1 (stacks/network.yml), JIRA-2 (playbooks/site.yml), JIRA-3 (stacks/network.yml, same lines as JIRA-1), JIRA-4 (a smoke check of dev)\n", remote)
 	cfg := defaultConfig(e.getenv)
 	cfg.Repo.URL = "file://" + filepath.ToSlash(remote)
 	cfg.Repo.CacheDir = filepath.Join(dir, "cache")
@@ -262,7 +286,42 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 		return fmt.Errorf("carol's conflict does not name alice's JIRA-1: %v", cr)
 	}
 
-	section(e, "4. /release status")
+	section(e, "4. bob: /release JIRA-4 dev (its smoke check fails), [Roll back], then the fix")
+	failed, err := release("JIRA-4", "dev", "bob")
+	if err == nil || failed.PushedSHA == "" {
+		return fmt.Errorf("bob's JIRA-4 to dev: %v (pushed %q); want its smoke check to fail after the push", err, failed.PushedSHA)
+	}
+	fmt.Fprintln(e.stdout, "bob presses [Roll back] in the release's thread:")
+	rb, err := a.svc.Rollback(ctx, workflow.RollbackRequest{Release: failed.ID, By: workflow.User{ID: "bob"}})
+	if err != nil {
+		return fmt.Errorf("bob's rollback of JIRA-4: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "rolled back: %s is at %s with the tree of %s (history kept); left: %s; in it: %s; deploy %s\n",
+		rb.Env.Branch, shortSHA(rb.SHA), shortSHA(rb.To), tickets(rb.Left), tickets(rb.Stayed), rb.Deploy.Status)
+	if parent, err := demoGit(ctx, remote, "rev-parse", "release/dev~1"); err != nil || parent != failed.PushedSHA {
+		return fmt.Errorf("remote release/dev~1 is %q (%v), want the failed release %s kept in the history", parent, err, failed.PushedSHA)
+	}
+	fmt.Fprintln(e.stdout, "bob fixes app/status on JIRA-4 and releases it again: all of JIRA-4 comes back, the commit the rollback undid too")
+	if _, err := demoGit(ctx, work, "checkout", "-q", "JIRA-4"); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(work, "app", "status"), []byte("ready\n"), 0o644); err != nil {
+		return err
+	}
+	if _, err := demoGit(ctx, work, "commit", "-q", "-am", "JIRA-4: the app reports ready"); err != nil {
+		return err
+	}
+	if _, err := demoGit(ctx, work, "push", "-q", remote, "JIRA-4"); err != nil {
+		return err
+	}
+	if _, err := release("JIRA-4", "dev", "bob"); err != nil {
+		return fmt.Errorf("bob's fixed JIRA-4 to dev: %w", err)
+	}
+	if smoke, err := demoGit(ctx, remote, "show", "release/dev:smoke.sh"); err != nil || !strings.Contains(smoke, "want ready") {
+		return fmt.Errorf("remote release/dev lacks JIRA-4's smoke.sh after its new release (%v)", err)
+	}
+
+	section(e, "5. /release status")
 	if err := a.repo.Fetch(ctx); err != nil {
 		return err
 	}
@@ -272,14 +331,14 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 	for _, want := range []struct {
 		ticket string
 		in     bool
-	}{{"JIRA-1", true}, {"JIRA-2", true}, {"JIRA-3", false}} {
+	}{{"JIRA-1", true}, {"JIRA-2", true}, {"JIRA-3", false}, {"JIRA-4", true}} {
 		_, err := demoGit(ctx, remote, "merge-base", "--is-ancestor", "refs/heads/"+want.ticket, "refs/heads/release/dev")
 		if got := err == nil; got != want.in {
 			return fmt.Errorf("remote release/dev contains %s: %t, want %t", want.ticket, got, want.in)
 		}
 	}
 
-	section(e, "5. alice: /release JIRA-1 stg; its pull request is merged into master; alice: /release JIRA-1 prod")
+	section(e, "6. alice: /release JIRA-1 stg; its pull request is merged into master; alice: /release JIRA-1 prod")
 	fmt.Fprintln(e.stdout, "(prod takes only tickets that went through stg (requires_env), deploys master only, and waits for one of its approvers, dave)")
 	if _, err := release("JIRA-1", "stg", "alice"); err != nil {
 		return fmt.Errorf("alice's JIRA-1 to stg: %w", err)
@@ -302,7 +361,7 @@ func playDemo(ctx context.Context, e *env, dir string) error {
 		}
 	}
 
-	section(e, "6. /release status (JIRA-1 is in master: it has graduated from dev)")
+	section(e, "7. /release status (JIRA-1 is in master: it has graduated from dev)")
 	if err := a.repo.Fetch(ctx); err != nil {
 		return err
 	}
