@@ -137,21 +137,30 @@ func (b *Bot) confirm(ctx context.Context, req *Request) (Reply, error) {
 }
 
 // rollback is the Roll back button of a failed release: the env branch
-// back to before it, redeployed. The announcement tells the channel; the
-// button's message says what was done.
+// back to before it, redeployed (in production: a release job that waits
+// for the approvals). The announcement tells the channel; the button's
+// message says what was done.
 func (b *Bot) rollback(ctx context.Context, req *Request) (Reply, error) {
+	r, err := b.rollBack(ctx, req, workflow.RollbackRequest{Release: req.Action.Value, By: req.User})
+	r.ReplaceOriginal = err == nil
+	return r, err
+}
+
+// rollBack runs rr for req (a click or /release rollback) and says what
+// was done.
+func (b *Bot) rollBack(ctx context.Context, req *Request, rr workflow.RollbackRequest) (Reply, error) {
 	// A production rollback is a release of its own: its messages go
-	// where the button was clicked.
-	id := releaseID(req)
-	if err := b.d.Notifier.Expect(ctx, id, Origin{Channel: req.Channel, User: req.User.ID}); err != nil {
+	// where it was asked for.
+	rr.ID = releaseID(req)
+	if err := b.d.Notifier.Expect(ctx, rr.ID, Origin{Channel: req.Channel, User: req.User.ID}); err != nil {
 		return Reply{}, err
 	}
-	c, err := b.d.Lifecycle.Rollback(withOrigin(ctx, req), workflow.RollbackRequest{Release: req.Action.Value, By: req.User, ID: id})
+	c, err := b.d.Lifecycle.Rollback(withOrigin(ctx, req), rr)
 	if err != nil {
 		return Reply{}, err
 	}
 	if c.Action == workflow.ActionRollbackRequested {
-		return Reply{ReplaceOriginal: true, Text: fmt.Sprintf(":rewind: You asked to roll back *%s* to `%s`, its deploy before `%s`: release `%s` deploys it once *%s*'s approvers approve.",
+		return Reply{Text: fmt.Sprintf(":rewind: You asked to roll back *%s* to `%s`, its deploy before `%s`: release `%s` deploys it once *%s*'s approvers approve.",
 			c.Env.Name, shortSHA(c.To), shortSHA(c.SHA), c.Release, c.Env.Name)}, nil
 	}
 	left := whoLeft(c.Left)
@@ -163,7 +172,7 @@ func (b *Bot) rollback(ctx context.Context, req *Request) (Reply, error) {
 	if c.Deploy.Status != "" {
 		text += "\n" + deployLine(c.Deploy)
 	}
-	return Reply{ReplaceOriginal: true, Text: text}, nil
+	return Reply{Text: text}, nil
 }
 
 // dismiss is the Cancel button of a confirmation.

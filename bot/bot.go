@@ -152,6 +152,7 @@ func (b *Bot) commands() *Table {
 		b.historyCommand(),
 		b.resetCommand(),
 		b.removeCommand(),
+		b.rollbackCommand(),
 		b.holdCommand(),
 		b.unholdCommand(),
 		b.cancelCommand(),

@@ -31,3 +31,15 @@ func (b *Bot) remove(ctx context.Context, req *Request) (Reply, error) {
 	}
 	return textReply(fmt.Sprintf("*%s* left *%s*: `%s` is master plus %s.", req.Args.Ticket, req.Args.Env, shortSHA(c.SHA), orNone(occupantList(c.Stayed), "nothing else"))), nil
 }
+
+// rollbackCommand is /release rollback TICKET ENV.
+func (b *Bot) rollbackCommand() Command {
+	return Command{
+		Name:    "rollback",
+		Args:    []Arg{ArgTicket, ArgEnv},
+		Summary: "undo the ticket's last release to the env: the env as before it (prod: its previous deploy, after approvals)",
+		Run: func(ctx context.Context, req *Request) (Reply, error) {
+			return b.rollBack(ctx, req, workflow.RollbackRequest{Ticket: req.Args.Ticket, Env: req.Args.Env, By: req.User})
+		},
+	}
+}

@@ -226,6 +226,12 @@ func (n *Notifier) thread(ctx context.Context, ref workflow.MessageRef, text str
 }
 
 func working(r workflow.Release) string {
+	for _, st := range r.Steps {
+		if st.Name == workflow.StepRollbackOf {
+			of, _, _ := strings.Cut(st.Detail, " ")
+			return fmt.Sprintf(":gear: %s is rolling back *%s* (release `%s` of *%s*)", mention(r.By), r.Env, of, r.Ticket)
+		}
+	}
 	return fmt.Sprintf(":gear: %s is releasing *%s* to *%s*", mention(r.By), r.Ticket, r.Env)
 }
 

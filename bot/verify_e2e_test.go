@@ -146,4 +146,18 @@ func TestRollBackAFailedVerificationThroughSlack(t *testing.T) {
 	if w.repo.Head("release/stg") != head {
 		t.Errorf("the second click moved release/stg")
 	}
+
+	// Released again (healthy now), and rolled back by name.
+	w.send(t, w.slack.SlashCommand(ana, "OPS-1 stg"), 0)
+	waitFor(t, "OPS-1 released to stg again", func() bool {
+		occ, err := w.store.Occupants(t.Context(), "stg")
+		return err == nil && len(occ) == 2
+	})
+	w.waitIdle(t, "stg")
+	if got := w.reply(t, w.slack.SlashCommand(ana, "rollback OPS-1 stg")); !strings.Contains(got, "You rolled back *OPS-1*'s release: *stg* is back to `"+head[:7]+"`") {
+		t.Errorf("/release rollback OPS-1 stg: %q", got)
+	}
+	if got := w.reply(t, w.slack.SlashCommand(ana, "rollback OPS-3 stg")); !strings.Contains(got, "no release of OPS-3 to stg") {
+		t.Errorf("/release rollback of a ticket never released: %q", got)
+	}
 }

@@ -15,7 +15,10 @@ const ActionRolledBack = "env.rolled_back"
 // RollbackRequest asks to undo a release.
 type RollbackRequest struct {
 	Release string // the ID of the release to undo
-	By      User
+	// Ticket and Env name it instead of Release: the ticket's newest
+	// release to the env in the env's history.
+	Ticket, Env string
+	By          User
 	// ID is the ID of a production rollback's own release (its messages
 	// find their channel by it, and a repeated request by it); "" makes
 	// one.
@@ -59,6 +62,12 @@ func (s *Service) Rollback(ctx context.Context, req RollbackRequest) (EnvChange,
 	id, by := req.Release, req.By
 	if by.ID == "" {
 		return EnvChange{}, Errorf(op, Invalid, "who is asking? a user is required")
+	}
+	if id == "" {
+		var err error
+		if id, err = s.lastReleaseOf(ctx, req.Ticket, req.Env); err != nil {
+			return EnvChange{}, err
+		}
 	}
 	rec, err := s.store.GetRelease(ctx, id)
 	if err != nil {
@@ -355,4 +364,27 @@ func (r *run) preview(ctx context.Context, sha string) (Preview, error) {
 	}
 	p.Digest = p.digest()
 	return p, nil
+}
+
+// lastReleaseOf is the ID of ticket's newest release to env that ended
+// (released or failed), from env's history.
+func (s *Service) lastReleaseOf(ctx context.Context, ticket, env string) (string, error) {
+	e, err := s.Env(env)
+	if err != nil {
+		return "", err
+	}
+	key, err := ParseTicketKey(ticket)
+	if err != nil {
+		return "", err
+	}
+	evs, err := s.store.Events(ctx, e.Name, 500)
+	if err != nil {
+		return "", fmt.Errorf("read %s's history: %w", e.Name, err)
+	}
+	for _, ev := range evs { // newest first
+		if ev.Ticket == key && ev.ReleaseID != "" && (ev.Action == ActionReleased || ev.Action == ActionFailed) {
+			return ev.ReleaseID, nil
+		}
+	}
+	return "", Errorf("rollback", NotFound, "no release of %s to %s is in its history to roll back", key, e.Name)
 }

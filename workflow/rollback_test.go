@@ -86,8 +86,12 @@ func TestRollbackUndoesAFailedRelease(t *testing.T) {
 	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: again.ID, By: ben}); workflow.KindOf(err) != workflow.Busy || !strings.Contains(err.Error(), "Release OPS-4 to dev") {
 		t.Errorf("rollback of OPS-2's release after OPS-4's: %v, want busy, naming OPS-4's release", err)
 	}
-	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: four.ID, By: cy}); err != nil {
-		t.Errorf("rollback by cy (may remove from dev): %v", err)
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Ticket: "OPS-9", Env: "dev", By: cy}); workflow.KindOf(err) != workflow.NotFound {
+		t.Errorf("rollback of a ticket never released to dev: %v, want not found", err)
+	}
+	c, err = w.svc.Rollback(ctx, workflow.RollbackRequest{Ticket: "ops-4", Env: "dev", By: cy})
+	if err != nil || c.Undone != four.ID {
+		t.Errorf("rollback of OPS-4's last release to dev, by cy (may remove from dev): %+v, %v; want release %s undone", c, err, four.ID)
 	}
 	if got := w.occupants(t, "dev"); !slices.Equal(got, []workflow.TicketKey{"OPS-1", "OPS-2"}) {
 		t.Errorf("occupants after rolling back OPS-4 = %v, want OPS-1 and OPS-2", got)

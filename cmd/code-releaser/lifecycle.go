@@ -81,14 +81,37 @@ func runRemove(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// runRollback is `rollback RELEASE --as USER --config FILE`.
+// runRollback is `rollback (RELEASE | TICKET ENV) --as USER --config FILE`.
 func runRollback(ctx context.Context, e *env, args []string) error {
-	a, pos, opts, err := lifecycleArgs(ctx, e, "rollback", args, 1)
+	a, pos, opts, err := lifecycleArgs(ctx, e, "rollback", args, -1)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	c, err := a.svc.Rollback(ctx, workflow.RollbackRequest{Release: pos[0], By: workflow.User{ID: opts["as"], Via: workflow.ViaTerminal}})
+	rr := workflow.RollbackRequest{By: workflow.User{ID: opts["as"], Via: workflow.ViaTerminal}}
+	switch len(pos) {
+	case 1:
+		rr.Release = pos[0]
+	case 2:
+		rr.Ticket, rr.Env = pos[0], pos[1]
+	default:
+		return usageError{"rollback takes a release ID, or a ticket and an env"}
+	}
+	c, err := a.svc.Rollback(ctx, rr)
+	if c.Action == workflow.ActionRollbackRequested && err == nil {
+		// A release job, run here as `release` runs its own.
+		fmt.Fprintf(e.stdout, "asked to roll back %s to %s (its deploy before %s): release %s\n", c.Env.Name, shortSHA(c.To), shortSHA(c.SHA), c.Release)
+		w, err := a.svc.NewWorker(workflow.WorkerConfig{Envs: []string{c.Env.Name}})
+		if err != nil {
+			return failWith(e, "rollback", err)
+		}
+		rec, err := w.RunUntil(ctx, c.Release)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "code-releaser rollback: %s %s: %s\n", rec.State, c.Env.Name, oneLineErr(err))
+			return exitError{1}
+		}
+		return nil
+	}
 	if err != nil {
 		return failWith(e, "rollback", err)
 	}

@@ -57,7 +57,7 @@ func commands() map[string]command {
 		{"serve", "--config FILE [--listen ADDR]", "the Slack bot (Socket Mode), /healthz, /readyz, /metrics", runServe},
 		{"reset", "ENV --as USER --config FILE", "make the env branch master again; its tickets leave it", runReset},
 		{"remove", "TICKET ENV [--reason TEXT] --as USER --config FILE", "rebuild the env branch from master and the other tickets", runRemove},
-		{"rollback", "RELEASE --as USER --config FILE", "undo a release that pushed: the env branch back to before it (a new commit), redeployed (shared store)", runRollback},
+		{"rollback", "(RELEASE | TICKET ENV) --as USER --config FILE", "undo a release (or a ticket's last one): the env as before it, with a new commit (prod: its previous deploy, once approved) (shared store)", runRollback},
 		{"hold", "ENV [REASON] [--until T] --as USER --config FILE", "freeze an env: releases queue (shared store)", runHold},
 		{"unhold", "ENV --as USER --config FILE", "lift an env's hold", runUnhold},
 		{"cancel", "TICKET ENV --as USER --config FILE", "take a ticket's release out of an env's queue", runCancel},

@@ -91,7 +91,12 @@ func (n *textNotifier) Released(ctx context.Context, a workflow.Announcement) er
 	if sha == "" {
 		sha = r.DeployedSHA
 	}
-	fmt.Fprintf(&b, "[channel] :white_check_mark: @%s released %s to %s (%s, %s)\n", r.By, r.Ticket, r.Env, a.Env.Branch, shortSHA(sha))
+	if a.RollbackOf != "" {
+		fmt.Fprintf(&b, "[channel] :rewind: @%s rolled back %s: it runs %s again, its deploy before release %s of %s; %s is unchanged\n",
+			r.By, r.Env, shortSHA(sha), a.RollbackOf, r.Ticket, a.Env.Branch)
+	} else {
+		fmt.Fprintf(&b, "[channel] :white_check_mark: @%s released %s to %s (%s, %s)\n", r.By, r.Ticket, r.Env, a.Env.Branch, shortSHA(sha))
+	}
 	if a.Ticket.Unverified != "" {
 		fmt.Fprintf(&b, "  :warning: %s was not checked in Jira: %s\n", r.Ticket, a.Ticket.Unverified)
 	}

@@ -88,3 +88,46 @@ func TestCLIRollbackOnRealGit(t *testing.T) {
 		t.Errorf("status after the new release: exit %d\n%s", code, out)
 	}
 }
+
+// A prod rollback from the terminal runs its release job in the process,
+// like release: prod (no approvals here) runs its previous deploy again.
+func TestCLIProdRollback(t *testing.T) {
+	rs := redistest.Dedicated(t, redistest.Options{})
+	var healthy atomic.Bool
+	healthy.Store(true)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer app.Close()
+	_, w, dir := deployWorld(t, "  - {name: prod, production: true, aws: {region: eu-west-1, account_id: \"111111111111\"}}\n",
+		"redis: {url: \"redis://"+rs.Addr+"/0\", prefix: \""+redistest.Prefix(t)+":\"}\n")
+	spec := "stacks:\n  net: {name: \"{env}-net\", template: net.yml}\n" +
+		"envs:\n  prod:\n    verify:\n      - name: health\n        http: {url: \"" + app.URL + "/health\", retries: 1, interval: 10ms}\n"
+	w.Checkout(t, "master")
+	good := w.Commit(t, "JIRA-8: health check prod", map[string]string{"code-releaser.yml": spec})
+	w.Push(t, "master")
+	if code, out, errs := runCLI(t, dir, nil, "deploy", "prod", "--as", "alice", "--config", "c.yml"); code != 0 {
+		t.Fatalf("deploy prod: exit %d\n%s\n%s", code, out, errs)
+	}
+	w.Branch(t, "JIRA-9", "master")
+	bad := w.Commit(t, "JIRA-9: a change prod does not survive", map[string]string{"nine.txt": "9\n"})
+	w.Push(t, "JIRA-9")
+	w.Checkout(t, "master")
+	w.Git(t, "merge", "-q", "--ff-only", "JIRA-9")
+	w.Push(t, "master")
+	healthy.Store(false)
+	if code, out, errs := runCLI(t, dir, nil, "release", "JIRA-9", "prod", "--as", "alice", "--config", "c.yml"); code != 1 {
+		t.Fatalf("release JIRA-9 to prod with prod unhealthy: exit %d, want 1\n%s\n%s", code, out, errs)
+	}
+	healthy.Store(true)
+	code, out, errs := runCLI(t, dir, nil, "rollback", "JIRA-9", "prod", "--as", "bob", "--config", "c.yml")
+	if code != 0 || !strings.Contains(out, "asked to roll back prod to "+good[:7]+" (its deploy before "+bad[:7]+")") || !strings.Contains(out, "rolled back prod") {
+		t.Fatalf("rollback JIRA-9 prod: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = runCLI(t, dir, nil, "diff", "prod", "--config", "c.yml")
+	if code != 0 || !strings.Contains(out, good[:7]) {
+		t.Errorf("diff prod after the rollback: exit %d\n%s\n%s", code, out, errs)
+	}
+}
