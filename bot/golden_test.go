@@ -407,7 +407,7 @@ func TestGolden(t *testing.T) {
 
 func goldenApproval(state workflow.ApprovalState) workflow.ApprovalRequest {
 	a := workflow.ApprovalRequest{ID: "sl-1a2b3c4d5e6f70819203-3fa9c2e-0c0ffee0", ReleaseID: "sl-1a2b3c4d5e6f70819203", Env: "prod", Ticket: "OPS-7", By: gAna,
-		SHA: gSHA, Required: 1, State: state, Created: t0, Expires: t0.Add(4 * time.Hour)}
+		SHA: gSHA, Required: 1, Approvers: []string{gGroup, gBen}, State: state, Created: t0, Expires: t0.Add(4 * time.Hour)}
 	switch state {
 	case workflow.ApprovalPending:
 		a.Votes = nil

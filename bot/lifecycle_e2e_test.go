@@ -76,7 +76,7 @@ func TestProdApprovalThroughSlack(t *testing.T) {
 
 	w.send(t, w.slack.SlashCommand(ana, "OPS-1 prod"), 0)
 	m, id := w.approvalRequest(t)
-	for _, want := range []string{"<@U0ANA> asks to deploy `" + master[:7] + "`", "*prod*", "tickets: OPS-1", "Needs 1 approval"} {
+	for _, want := range []string{"<@U0ANA> asks to deploy `" + master[:7] + "`", "*prod*", "tickets: OPS-1", "Needs 1 approval from <@U0ANA>, <@U0BEN>"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("approval request %q lacks %q", m.Text, want)
 		}

@@ -66,7 +66,11 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a workflow.ApprovalReq
 		}
 		fmt.Fprintf(&s, "• `%s` %s\n", shortSHA(c.SHA), escape(truncate(c.Subject, 80)))
 	}
-	fmt.Fprintf(&s, "Needs %s; expires %s.", plural(a.Required, "approval"), a.Expires.UTC().Format("Jan 2 15:04 MST"))
+	fmt.Fprintf(&s, "Needs %s", plural(a.Required, "approval"))
+	if len(a.Approvers) > 0 {
+		fmt.Fprintf(&s, " from %s", mentions(a.Approvers))
+	}
+	fmt.Fprintf(&s, "; expires %s.", a.Expires.UTC().Format("Jan 2 15:04 MST"))
 	text := s.String()
 	blocks := append(ApprovalBlocks(text, a.ID), contextBlock(fmt.Sprintf("request `%s` · release `%s` · approving binds to `%s` and this preview", a.ID, a.ReleaseID, shortSHA(a.SHA))))
 	defer n.lock(approvalKey(a.ID))()

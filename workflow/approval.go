@@ -134,7 +134,7 @@ func (r *run) awaitApproval(ctx context.Context, sha string) error {
 	now := s.clock.Now()
 	a := ApprovalRequest{
 		ID: approvalID(r.rec.ID, sha, p.Digest), ReleaseID: r.rec.ID, Env: r.env.Name, Ticket: r.rec.Ticket, By: r.rec.By,
-		SHA: sha, Digest: p.Digest, Required: pol.Required, State: ApprovalPending,
+		SHA: sha, Digest: p.Digest, Required: pol.Required, Approvers: pol.Approvers, State: ApprovalPending,
 		Created: now, Expires: now.Add(pol.expireAfter()),
 	}
 	switch err := s.store.CreateApproval(ctx, a); {

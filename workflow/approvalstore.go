@@ -29,6 +29,7 @@ type ApprovalRequest struct {
 	SHA       string // the exact commit to deploy
 	Digest    string // of the Preview shown (Preview.Digest)
 	Required  int    // approvals needed
+	Approvers []string // who may vote: user and user-group IDs (the env's policy when asked)
 	State     ApprovalState
 	Reason    string // why it ended, for people ("" while pending)
 	Created   time.Time
