@@ -187,7 +187,7 @@ func TestProdApprovalNamesPeople(t *testing.T) {
 	w.repo.MergeBranch("master", "OPS-1", "Merge OPS-1")
 	w.send(t, w.slack.SlashCommand(ana, "OPS-1 prod"), 0)
 	m, id := w.approvalRequest(t)
-	for _, want := range []string{"No prod deploy is recorded yet", "Needs 1 approval;"} {
+	for _, want := range []string{"No prod deploy is recorded yet", "Needs 1 approval from <!subteam^S0PRODAPP>, <@U0ANA>;"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("approval request %q lacks %q", m.Text, want)
 		}

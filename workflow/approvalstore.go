@@ -25,10 +25,10 @@ type ApprovalRequest struct {
 	ReleaseID string
 	Env       string
 	Ticket    TicketKey
-	By        string // the requester's user ID
-	SHA       string // the exact commit to deploy
-	Digest    string // of the Preview shown (Preview.Digest)
-	Required  int    // approvals needed
+	By        string   // the requester's user ID
+	SHA       string   // the exact commit to deploy
+	Digest    string   // of the Preview shown (Preview.Digest)
+	Required  int      // approvals needed
 	Approvers []string // who may vote: user and user-group IDs (the env's policy when asked)
 	State     ApprovalState
 	Reason    string // why it ended, for people ("" while pending)
