@@ -169,7 +169,7 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 		for _, cp := range plan.Commands {
 			tasks = append(tasks, &task{
 				id: commandNode(cp.Name), after: cp.AfterStacks,
-				run: func(ctx context.Context) bool {
+				run: func(ctx context.Context, _ func()) bool {
 					omu.Lock()
 					outs := planOutputs(plan, outcomes)
 					omu.Unlock()
@@ -338,9 +338,12 @@ func stackTasks(ctx context.Context, plan *Plan, runner *stackRunner, mu *sync.M
 	var tasks []*task
 	for _, sp := range plan.Stacks {
 		tasks = append(tasks, &task{
-			id: sp.ID, after: sp.After,
-			run: func(ctx context.Context) bool {
-				o := runner.deploy(ctx, sp)
+			// A stack may start as soon as those it waits for are ready
+			// (an update cleaning up: see stackRunner.follow); a command
+			// waits for them to be done.
+			id: sp.ID, after: sp.After, early: true,
+			run: func(ctx context.Context, ready func()) bool {
+				o := runner.deploy(ctx, sp, ready)
 				mu.Lock()
 				outcomes[sp.ID] = &o
 				mu.Unlock()
