@@ -338,10 +338,11 @@ func stackTasks(ctx context.Context, plan *Plan, runner *stackRunner, mu *sync.M
 	var tasks []*task
 	for _, sp := range plan.Stacks {
 		tasks = append(tasks, &task{
-			// A stack may start as soon as those it waits for are ready
-			// (an update cleaning up: see stackRunner.follow); a command
-			// waits for them to be done.
-			id: sp.ID, after: sp.After, early: true,
+			// A stack may start as soon as the stacks it imports from are
+			// ready (an update cleaning up: see stackRunner.follow); those
+			// its depends_on names (which may be about what the cleanup
+			// deletes), and a command's, are waited for to the end.
+			id: sp.ID, after: sp.After, early: true, full: sp.DependsOn,
 			run: func(ctx context.Context, ready func()) bool {
 				o := runner.deploy(ctx, sp, ready)
 				mu.Lock()

@@ -440,6 +440,8 @@ func TestDeployCommands(t *testing.T) {
 // UPDATE_COMPLETE_CLEANUP_IN_PROGRESS its exports are the new ones and
 // its success is settled, so the stack importing them starts while the
 // removed resources are still being deleted, and both end UPDATE_COMPLETE.
+// A stack that names it in depends_on (which may be about what the
+// cleanup deletes) still waits for the end.
 func TestDeployImportersStartDuringCleanup(t *testing.T) {
 	f := newFixture(t)
 	tree := func(name string, old int) fstest.MapFS {
@@ -449,7 +451,9 @@ func TestDeployImportersStartDuringCleanup(t *testing.T) {
 		}
 		base += "Outputs:\n  Arn: {Value: !Ref Topic, Export: {Name: !Sub \"${AWS::StackName}-arn\"}}\n"
 		return fstest.MapFS{
-			SpecFile:   {Data: []byte("stacks:\n  base: {name: \"{env}-base\", template: base.yml}\n  app: {name: \"{env}-app\", template: app.yml}\n")},
+			SpecFile: {Data: []byte("stacks:\n  base: {name: \"{env}-base\", template: base.yml}\n  app: {name: \"{env}-app\", template: app.yml}\n" +
+				"  late: {name: \"{env}-late\", template: late.yml, depends_on: [base]}\n")},
+			"late.yml": {Data: []byte("Resources:\n  Bucket: {Type: AWS::S3::Bucket, Properties: {Tags: [{Key: v, Value: " + name + "}]}}\n")},
 			"base.yml": {Data: []byte(base)},
 			"app.yml":  {Data: []byte("Resources:\n  Queue: {Type: AWS::SQS::Queue, Properties: {Tags: [{Key: topic, Value: !ImportValue dev-base-arn}, {Key: v, Value: " + name + "}]}}\n")},
 		}
@@ -464,20 +468,21 @@ func TestDeployImportersStartDuringCleanup(t *testing.T) {
 	if err != nil || res.Status != workflow.DeploySucceeded {
 		t.Fatalf("v2: %v %s", err, res.Summary)
 	}
-	if got := statuses(res); got["dev-base"] != "UPDATE_COMPLETE" || got["dev-app"] != "UPDATE_COMPLETE" {
+	if got := statuses(res); got["dev-base"] != "UPDATE_COMPLETE" || got["dev-app"] != "UPDATE_COMPLETE" || got["dev-late"] != "UPDATE_COMPLETE" {
 		t.Errorf("statuses %v", got)
 	}
-	var base, app cfntest.Operation
+	ops := map[string]cfntest.Operation{}
 	for _, op := range f.srv.Operations() {
-		if op.Kind == "UPDATE" && op.Stack == "dev-base" {
-			base = op
-		}
-		if op.Kind == "UPDATE" && op.Stack == "dev-app" {
-			app = op
+		if op.Kind == "UPDATE" {
+			ops[op.Stack] = op
 		}
 	}
+	base, app, late := ops["dev-base"], ops["dev-app"], ops["dev-late"]
 	if !app.Start.Before(base.End) {
 		t.Errorf("app's update started %v after base's ended: it waited for the cleanup", app.Start.Sub(base.End))
+	}
+	if late.Start.Before(base.End) {
+		t.Errorf("late's update started %v before base's ended, despite its depends_on", base.End.Sub(late.Start))
 	}
 	if f.srv.StackStatus("dev-base") != "UPDATE_COMPLETE" || len(f.srv.Exports()) != 1 {
 		t.Errorf("base %s, exports %v", f.srv.StackStatus("dev-base"), f.srv.Exports())

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -10,8 +11,9 @@ type task struct {
 	id    string
 	after []string
 	// early tasks start once every task they wait for is ready (see run),
-	// not only done.
+	// not only done, but for those in full.
 	early bool
+	full  []string
 	// run does the work and reports success. It is not called when a task
 	// it waits for failed or was skipped; skip is called instead. run may
 	// call ready once, before it returns, when what the early tasks that
@@ -75,7 +77,7 @@ func runGraph(ctx context.Context, tasks []*task, parallel int) {
 	// release starts what waits early for id.
 	release := func(id string) {
 		for _, d := range dependents[id] {
-			if byID[d].early {
+			if t := byID[d]; t.early && !slices.Contains(t.full, id) {
 				count(d, id)
 			}
 		}
