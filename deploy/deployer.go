@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -168,7 +169,7 @@ func (d *Deployer) Deploy(ctx context.Context, env workflow.Env, sha string, pro
 		for _, cp := range plan.Commands {
 			tasks = append(tasks, &task{
 				id: commandNode(cp.Name), after: cp.AfterStacks,
-				run: func(ctx context.Context) bool {
+				run: func(ctx context.Context, _ func()) bool {
 					omu.Lock()
 					outs := planOutputs(plan, outcomes)
 					omu.Unlock()
@@ -254,11 +255,27 @@ func planOutputs(plan *Plan, outcomes map[string]*stackOutcome) map[string]stack
 // open reads sha's spec and templates for env (no AWS call), then, when
 // there is something to deploy, gets the env's credentials, checks the
 // account guard and the exports. Nothing is changed.
+//
+// What does not wait on each other overlaps: the env's SDK configuration
+// loads while the commit is read (it makes no call), and once the account
+// guard has passed, the export check and the rollback alarms' look-up
+// (both reads) run together.
 func (d *Deployer) open(ctx context.Context, op string, env workflow.Env, sha string) (*target, error) {
 	a, ok := d.cfg.Envs[env.Name]
 	if !ok {
 		return nil, workflow.Errorf(op, workflow.Invalid, "env %s has no AWS settings (environments[].aws in the config)", env.Name)
 	}
+	type loaded struct {
+		cfg aws.Config
+		err error
+	}
+	lctx, cancelLoad := context.WithCancel(ctx)
+	defer cancelLoad()
+	cfgc := make(chan loaded, 1)
+	go func() {
+		cfg, err := envConfig(lctx, d.cfg.LoadAWS, env.Name, a)
+		cfgc <- loaded{cfg, err}
+	}()
 	files, err := d.src.Files(ctx, sha)
 	if err != nil {
 		return nil, err
@@ -280,23 +297,35 @@ func (d *Deployer) open(ctx context.Context, op string, env workflow.Env, sha st
 			}
 		}
 	}
-	if t.aws, err = envConfig(ctx, d.cfg.LoadAWS, env.Name, a); err != nil {
-		return nil, err
+	l := <-cfgc
+	if l.err != nil {
+		return nil, l.err
 	}
+	t.aws = l.cfg
+	cfn := cloudformation.NewFromConfig(t.aws)
+	if plan.readsAlarms() {
+		t.cw = cloudwatchClient(t.aws)
+	}
+	// Nothing, not even a read, reaches an account before the guard has
+	// said it is the env's.
 	if err := guardAccount(ctx, sts.NewFromConfig(t.aws), env.Name, a); err != nil {
 		return nil, err
 	}
-	cfn := cloudformation.NewFromConfig(t.aws)
-	if err := checkExports(ctx, cfn, plan); err != nil {
+	var alarmsErr error
+	var wg sync.WaitGroup
+	if t.cw != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.rollback, t.alarmNames, alarmsErr = rollbackConfiguration(ctx, t.cw, env.Name, plan)
+		}()
+	}
+	exportsErr := checkExports(ctx, cfn, plan)
+	wg.Wait()
+	if err := cmp.Or(exportsErr, alarmsErr); err != nil {
 		return nil, err
 	}
 	t.cfn = cfn
-	if plan.readsAlarms() {
-		t.cw = cloudwatchClient(t.aws)
-		if t.rollback, t.alarmNames, err = rollbackConfiguration(ctx, t.cw, env.Name, plan); err != nil {
-			return nil, err
-		}
-	}
 	if a.TemplateBucket != "" {
 		t.templates = newTemplateStore(t.aws, a)
 	}
@@ -309,9 +338,13 @@ func stackTasks(ctx context.Context, plan *Plan, runner *stackRunner, mu *sync.M
 	var tasks []*task
 	for _, sp := range plan.Stacks {
 		tasks = append(tasks, &task{
-			id: sp.ID, after: sp.After,
-			run: func(ctx context.Context) bool {
-				o := runner.deploy(ctx, sp)
+			// A stack may start as soon as the stacks it imports from are
+			// ready (an update cleaning up: see stackRunner.follow); those
+			// its depends_on names (which may be about what the cleanup
+			// deletes), and a command's, are waited for to the end.
+			id: sp.ID, after: sp.After, early: true, full: sp.DependsOn,
+			run: func(ctx context.Context, ready func()) bool {
+				o := runner.deploy(ctx, sp, ready)
 				mu.Lock()
 				outcomes[sp.ID] = &o
 				mu.Unlock()

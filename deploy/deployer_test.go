@@ -435,3 +435,56 @@ func TestDeployCommands(t *testing.T) {
 		t.Errorf("slow: %q", r.Reason)
 	}
 }
+
+// TestDeployImportersStartDuringCleanup: once an update reaches
+// UPDATE_COMPLETE_CLEANUP_IN_PROGRESS its exports are the new ones and
+// its success is settled, so the stack importing them starts while the
+// removed resources are still being deleted, and both end UPDATE_COMPLETE.
+// A stack that names it in depends_on (which may be about what the
+// cleanup deletes) still waits for the end.
+func TestDeployImportersStartDuringCleanup(t *testing.T) {
+	f := newFixture(t)
+	tree := func(name string, old int) fstest.MapFS {
+		base := "Resources:\n  Topic: {Type: AWS::SNS::Topic, Properties: {DisplayName: " + name + "}}\n"
+		for i := range old {
+			base += fmt.Sprintf("  Old%d: {Type: AWS::SNS::Topic}\n", i)
+		}
+		base += "Outputs:\n  Arn: {Value: !Ref Topic, Export: {Name: !Sub \"${AWS::StackName}-arn\"}}\n"
+		return fstest.MapFS{
+			SpecFile: {Data: []byte("stacks:\n  base: {name: \"{env}-base\", template: base.yml}\n  app: {name: \"{env}-app\", template: app.yml}\n" +
+				"  late: {name: \"{env}-late\", template: late.yml, depends_on: [base]}\n")},
+			"late.yml": {Data: []byte("Resources:\n  Bucket: {Type: AWS::S3::Bucket, Properties: {Tags: [{Key: v, Value: " + name + "}]}}\n")},
+			"base.yml": {Data: []byte(base)},
+			"app.yml":  {Data: []byte("Resources:\n  Queue: {Type: AWS::SQS::Queue, Properties: {Tags: [{Key: topic, Value: !ImportValue dev-base-arn}, {Key: v, Value: " + name + "}]}}\n")},
+		}
+	}
+	// v2 updates both and removes base's four old topics: 80 ms of cleanup.
+	f.src["v1"], f.src["v2"] = tree("v1", 4), tree("v2", 0)
+	d := f.deployer(t, nil)
+	if res, err := f.deploy(t, d, "v1"); err != nil || res.Status != workflow.DeploySucceeded {
+		t.Fatalf("v1: %v %s", err, res.Summary)
+	}
+	res, err := f.deploy(t, d, "v2")
+	if err != nil || res.Status != workflow.DeploySucceeded {
+		t.Fatalf("v2: %v %s", err, res.Summary)
+	}
+	if got := statuses(res); got["dev-base"] != "UPDATE_COMPLETE" || got["dev-app"] != "UPDATE_COMPLETE" || got["dev-late"] != "UPDATE_COMPLETE" {
+		t.Errorf("statuses %v", got)
+	}
+	ops := map[string]cfntest.Operation{}
+	for _, op := range f.srv.Operations() {
+		if op.Kind == "UPDATE" {
+			ops[op.Stack] = op
+		}
+	}
+	base, app, late := ops["dev-base"], ops["dev-app"], ops["dev-late"]
+	if !app.Start.Before(base.End) {
+		t.Errorf("app's update started %v after base's ended: it waited for the cleanup", app.Start.Sub(base.End))
+	}
+	if late.Start.Before(base.End) {
+		t.Errorf("late's update started %v before base's ended, despite its depends_on", base.End.Sub(late.Start))
+	}
+	if f.srv.StackStatus("dev-base") != "UPDATE_COMPLETE" || len(f.srv.Exports()) != 1 {
+		t.Errorf("base %s, exports %v", f.srv.StackStatus("dev-base"), f.srv.Exports())
+	}
+}

@@ -88,8 +88,11 @@ type StackPlan struct {
 	Exports      []string
 	Imports      []string
 	After        []string // ids of the stacks it waits for
-	Why          map[string]string
-	Digest       string // of what is deployed; kept as a stack tag
+	// DependsOn are those of After its depends_on names: waited for to
+	// their end, where an import's stack may be only ready (see task).
+	DependsOn []string
+	Why       map[string]string
+	Digest    string // of what is deployed; kept as a stack tag
 }
 
 // CommandPlan is one command step to run.
@@ -224,6 +227,7 @@ func BuildPlan(files fs.FS, spec *Spec, t Target) (*Plan, error) {
 	for _, sp := range stacks {
 		// A depends_on on a stack the env filter removed is dropped.
 		sp.After = slices.DeleteFunc(sp.After, func(d string) bool { return ids[d] == nil })
+		sp.DependsOn = slices.Clone(sp.After)
 		for _, im := range sp.Imports {
 			from, ok := exporters[im]
 			switch {

@@ -207,8 +207,9 @@ func tagOf(st *types.Stack, key string) string {
 	return ""
 }
 
-// deploy brings one stack to its plan.
-func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
+// deploy brings one stack to its plan; ready is called when the stacks
+// that wait for it may start (see follow).
+func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan, ready func()) stackOutcome {
 	res := func(status, format string, args ...any) stackOutcome {
 		return stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: status, Reason: fmt.Sprintf(format, args...)}}
 	}
@@ -224,7 +225,7 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 		// A deploy resumed after a lost lease finds its own operation
 		// still running; or someone else's runs. Either way CloudFormation
 		// takes no change set until it ends.
-		o, adopted := r.await(ctx, sp, st)
+		o, adopted := r.await(ctx, sp, st, ready)
 		if adopted {
 			return o
 		}
@@ -353,7 +354,7 @@ func (r *stackRunner) deploy(ctx context.Context, sp *StackPlan) stackOutcome {
 		cleanup()
 		return res(StatusFailed, "execute change set: %s", apiMessage(err))
 	}
-	return r.finish(ctx, sp, aws.ToString(cs.StackId), token, start, act == actCreate)
+	return r.finish(ctx, sp, aws.ToString(cs.StackId), token, start, act == actCreate, ready)
 }
 
 // tokenPrefix starts the ClientRequestToken of this release's operation
@@ -374,12 +375,12 @@ func tokenPart(s string) string {
 }
 
 // finish follows the stack's operation with token to its end and gives
-// the stack's outcome.
-func (r *stackRunner) finish(ctx context.Context, sp *StackPlan, stackID, token string, start time.Time, created bool) stackOutcome {
+// the stack's outcome (ready: see follow).
+func (r *stackRunner) finish(ctx context.Context, sp *StackPlan, stackID, token string, start time.Time, created bool, ready func()) stackOutcome {
 	res := func(status, format string, args ...any) stackOutcome {
 		return stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: status, Reason: fmt.Sprintf(format, args...)}}
 	}
-	final, stackReason, failures, err := r.follow(ctx, sp.Name, stackID, token, start)
+	final, stackReason, failures, err := r.follow(ctx, sp.Name, stackID, token, start, ready)
 	if err != nil {
 		return res(StatusFailed, "following %s: %s", sp.Name, apiMessage(err))
 	}
@@ -428,7 +429,7 @@ func busy(status string) bool {
 // and its end is the stack's outcome (adopted). Otherwise await waits for
 // it to end and returns neither adopted nor a result, and the deploy goes
 // on; a result without adoption is a failure to wait.
-func (r *stackRunner) await(ctx context.Context, sp *StackPlan, st *types.Stack) (o stackOutcome, adopted bool) {
+func (r *stackRunner) await(ctx context.Context, sp *StackPlan, st *types.Stack, ready func()) (o stackOutcome, adopted bool) {
 	fail := func(format string, args ...any) (stackOutcome, bool) {
 		return stackOutcome{result: workflow.StackResult{Name: sp.Name, Status: StatusFailed, Reason: fmt.Sprintf(format, args...)}}, false
 	}
@@ -439,7 +440,7 @@ func (r *stackRunner) await(ctx context.Context, sp *StackPlan, st *types.Stack)
 	}
 	if token != "" && strings.HasPrefix(token, r.tokenPrefix(sp)) {
 		r.progress(sp.Name, "%s: this release's earlier attempt is still running; following it", st.StackStatus)
-		return r.finish(ctx, sp, stackID, token, at, st.StackStatus == types.StackStatusCreateInProgress), true
+		return r.finish(ctx, sp, stackID, token, at, st.StackStatus == types.StackStatusCreateInProgress, ready), true
 	}
 	r.progress(sp.Name, "%s: waiting for another operation on the stack to finish", st.StackStatus)
 	wait := r.backoff()
@@ -570,7 +571,14 @@ func terminalStackStatus(s string) bool {
 // follow reads the stack's events of this operation (ClientRequestToken
 // token) until the stack reaches a final status. It returns that status,
 // the stack-level reason of the failure, and the failing resources.
-func (r *stackRunner) follow(ctx context.Context, name, stackID, token string, start time.Time) (string, string, []ResourceFailure, error) {
+//
+// It calls ready (when not nil) once the update reaches
+// UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: CloudFormation has then put the
+// new outputs and exports in place, and the cleanup (deleting replaced
+// and removed resources, which can take long) does not change the
+// outcome: a resource it fails to delete is left behind and the stack
+// still ends UPDATE_COMPLETE. The stacks importing its exports may start.
+func (r *stackRunner) follow(ctx context.Context, name, stackID, token string, start time.Time, ready func()) (string, string, []ResourceFailure, error) {
 	seen := map[string]bool{}
 	var failures []ResourceFailure
 	stackReason := ""
@@ -624,6 +632,9 @@ func (r *stackRunner) follow(ctx context.Context, name, stackID, token string, s
 				}
 				if !terminalStackStatus(status) || final == status {
 					r.progress(name, "%s", status)
+				}
+				if status == string(types.StackStatusUpdateCompleteCleanupInProgress) && ready != nil {
+					ready()
 				}
 			case strings.HasSuffix(status, "_FAILED") && reason != "" && !strings.Contains(reason, "cancelled"):
 				failures = append(failures, ResourceFailure{LogicalID: aws.ToString(e.LogicalResourceId), Type: aws.ToString(e.ResourceType), Status: status, Reason: reason})

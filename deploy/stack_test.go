@@ -28,7 +28,7 @@ func TestNoChangesAsValidationError(t *testing.T) {
 	}
 	r := &stackRunner{cfn: noUpdates{cloudformation.NewFromConfig(cfg)}, poll: time.Millisecond, sha: "abc", all: true,
 		progress: func(string, string, ...any) {}}
-	o := r.deploy(context.Background(), &StackPlan{ID: "a", Name: "a", Body: "Resources: {T: {Type: AWS::SNS::Topic}}\n"})
+	o := r.deploy(context.Background(), &StackPlan{ID: "a", Name: "a", Body: "Resources: {T: {Type: AWS::SNS::Topic}}\n"}, nil)
 	if o.result.Status != StatusNoChanges {
 		t.Errorf("status %s (%s), want %s", o.result.Status, o.result.Reason, StatusNoChanges)
 	}

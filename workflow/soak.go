@@ -408,10 +408,12 @@ func (r *run) overrideNote() string {
 }
 
 // journalOverride journals a request's soak override once the release is
-// recorded.
+// recorded. One asked from the terminal says so: its --as is unverified,
+// and the reason goes on to the gate's step, the audit event and the
+// thread.
 func (r *run) journalOverride(ctx context.Context, reason string) {
 	if reason = cleanText(reason, 200); reason != "" {
-		r.step(ctx, StepSoakOverride, reason)
+		r.step(ctx, StepSoakOverride, reason+r.user.via())
 		r.log.Info("soak override asked", slog.String("by", r.rec.By))
 	}
 }

@@ -47,7 +47,7 @@ func commands() map[string]command {
 	for _, c := range []command{
 		{"merge-tree", "[--name-only] OURS THEIRS", "merge two commits in the current repository, like git merge-tree --write-tree", runMergeTree},
 		{"version", "", "print build information", runVersion},
-		{"release", "TICKET ENV --as USER --config FILE", "merge a ticket into an env branch, push and deploy it", runRelease},
+		{"release", "TICKET ENV --as USER [--override-soak REASON] --config FILE", "merge a ticket into an env branch, push and deploy it (prod: ask for approval; an approver may override the soak with a reason)", runRelease},
 		{"status", "[ENV] --config FILE", "env branches and the tickets in them, from git", runStatus},
 		{"history", "ENV [N] --config FILE", "the last N releases to an env, from git", runHistory},
 		{"demo", "[--keep] [--dir DIR]", "play the release story on a sample repo in a temp dir", runDemo},

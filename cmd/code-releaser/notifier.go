@@ -14,7 +14,7 @@ import (
 // textNotifier is the workflow's Notifier for a terminal: it prints what
 // the Slack channel would show, one line per message, details indented as
 // they would be in the message's thread. It prints a release's own
-// messages; the other notices (approvals, env changes, reminders) are
+// messages (the soak override's included); the other notices (approvals, env changes, reminders) are
 // NopNotifier's: the terminal commands print their outcome themselves.
 type textNotifier struct {
 	workflow.NopNotifier
@@ -124,6 +124,23 @@ func (n *textNotifier) Failed(ctx context.Context, r workflow.Release, err error
 		n.printf("[thread] %s is on %s's branch (%s) although its release failed; to put the branch back as it was before: code-releaser rollback %s --as USER\n",
 			r.Ticket, r.Env, shortSHA(r.PushedSHA), r.ID)
 	}
+	return nil
+}
+
+// SoakOverridden prints what Slack posts in the release's thread when an
+// approver's override let the release past the soak gate: who, why, and
+// the tickets short of the soak.
+func (n *textNotifier) SoakOverridden(ctx context.Context, r workflow.Release, rep workflow.SoakReport) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  [thread] :rotating_light: @%s overrode %s's soak of %s in %s", r.By, r.Env, workflow.Human(rep.Need), rep.Env)
+	if rep.OverrideReason != "" {
+		fmt.Fprintf(&b, ": %s", rep.OverrideReason)
+	}
+	b.WriteString("\n")
+	for _, t := range rep.Short() {
+		fmt.Fprintf(&b, "           %s\n", rep.Describe(t))
+	}
+	n.printf("%s", b.String())
 	return nil
 }
 

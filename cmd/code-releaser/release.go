@@ -97,9 +97,13 @@ func failWith(e *env, cmd string, err error) error {
 	return exitError{1}
 }
 
-// runRelease is `release TICKET ENV --as USER --config FILE`.
+// runRelease is `release TICKET ENV --as USER [--override-soak REASON]
+// --config FILE`. --override-soak is Slack's break-glass (/release T prod
+// --override-soak "why"): the workflow lets only the env's approvers ask,
+// with a reason, and journals and audits it; from here the --as user is
+// self-declared, which the journal and the trail say.
 func runRelease(ctx context.Context, e *env, args []string) error {
-	pos, opts, err := parseFlags(args, []string{"as", "config"}, nil)
+	pos, opts, err := parseFlags(args, []string{"as", "config", overrideSoakOpt}, nil)
 	if err != nil {
 		return err
 	}
@@ -108,6 +112,10 @@ func runRelease(ctx context.Context, e *env, args []string) error {
 	}
 	if opts["as"] == "" {
 		return usageError{"--as USER is required: who is releasing?"}
+	}
+	override, overriding := opts[overrideSoakOpt]
+	if overriding && strings.TrimSpace(override) == "" {
+		return usageError{"--" + overrideSoakOpt + " needs a reason: --" + overrideSoakOpt + " \"why it cannot wait\""}
 	}
 	cfg, err := loadConfig(opts["config"], e.dir, e.getenv)
 	if err != nil {
@@ -122,15 +130,18 @@ func runRelease(ctx context.Context, e *env, args []string) error {
 		return failWith(e, "release", err)
 	}
 	defer a.close()
-	return a.release(ctx, e, pos[0], pos[1], opts["as"])
+	return a.release(ctx, e, workflow.ReleaseRequest{Ticket: pos[0], Env: pos[1], User: workflow.User{ID: opts["as"], Via: workflow.ViaTerminal}, OverrideSoak: override})
 }
 
+// overrideSoakOpt is release's break-glass option (see runRelease).
+const overrideSoakOpt = "override-soak"
+
 // release runs one release and maps its outcome to an exit status.
-func (a *app) release(ctx context.Context, e *env, ticket, envName, user string) error {
-	if err := a.requireApprovalsShared(envName); err != nil {
+func (a *app) release(ctx context.Context, e *env, req workflow.ReleaseRequest) error {
+	if err := a.requireApprovalsShared(req.Env); err != nil {
 		return failWith(e, "release", err)
 	}
-	rec, err := a.svc.Release(ctx, workflow.ReleaseRequest{Ticket: ticket, Env: envName, User: workflow.User{ID: user, Via: workflow.ViaTerminal}})
+	rec, err := a.svc.Release(ctx, req)
 	if err != nil {
 		if rec.ID == "" {
 			// Refused before anything started: the notifier saw nothing.

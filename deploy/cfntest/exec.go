@@ -16,7 +16,13 @@ func (s *Server) run(cs *changeSet, token string, opIndex int) {
 	st := cs.st
 	lock := func() { s.mu.Lock() }
 	unlock := func() { s.mu.Unlock() }
-	sleep := func() { time.Sleep(s.opts.ResourceDelay) }
+	// Resources follow one another on a fixed clock: each ends
+	// ResourceDelay after the previous one did, whatever the simulator's
+	// own bookkeeping and the host's scheduling take in between, so that
+	// an operation of n resources lasts n×ResourceDelay as the model says
+	// (sleeping ResourceDelay each time added that overhead n times).
+	clock := resourceClock(s.opts.ResourceDelay)
+	sleep := clock.next
 	ev := func(logical, physical, typ, status, reason string) {
 		s.event(st, logical, physical, typ, status, reason, token)
 	}
@@ -124,6 +130,7 @@ func (s *Server) run(cs *changeSet, token string, opIndex int) {
 				break
 			}
 		}
+		clock.reset()
 	}
 
 	lock()
@@ -385,12 +392,13 @@ func (s *Server) deleteStack(name, token string) error {
 	go func() {
 		defer s.wg.Done()
 		ids := slices.Sorted(maps.Keys(st.resources))
+		clock := resourceClock(s.opts.ResourceDelay)
 		for _, id := range ids {
 			s.mu.Lock()
 			r := st.resources[id]
 			s.event(st, id, r.physical, r.typ, "DELETE_IN_PROGRESS", "", token)
 			s.mu.Unlock()
-			time.Sleep(s.opts.ResourceDelay)
+			clock.next()
 			s.mu.Lock()
 			delete(st.resources, id)
 			s.event(st, id, r.physical, r.typ, "DELETE_COMPLETE", "", token)
@@ -402,3 +410,22 @@ func (s *Server) deleteStack(name, token string) error {
 	}()
 	return nil
 }
+
+// clock paces an operation's resources: next waits until the current
+// resource's end, ResourceDelay after the previous end (or the start).
+type clock struct {
+	delay time.Duration
+	at    time.Time
+}
+
+func resourceClock(delay time.Duration) *clock { return &clock{delay: delay, at: time.Now()} }
+
+func (c *clock) next() {
+	c.at = c.at.Add(c.delay)
+	if d := time.Until(c.at); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// reset starts the clock again now (after a wait of another kind).
+func (c *clock) reset() { c.at = time.Now() }
