@@ -10,14 +10,13 @@ package merge
 // memory (the OS pages in only what the binary searches touch), looks
 // objects up in it as git does, reads the .pack with buffered positioned
 // reads (mapping it would count every page read around an object in the
-// process's resident memory), inflates with a pooled zlib reader, resolves
+// process's resident memory), inflates with its own zlib inflater (inflate.go), resolves
 // deltas through a small cache of bases keyed by offset, and returns
 // objects with their known hash. Everything else (loose
 // objects, writes, alternates) goes to the repository's own storer.
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -73,7 +72,7 @@ type packedStore struct {
 	alternates bool // objects/info/alternates exists: missing objects may be elsewhere
 	packs      []*packFile
 
-	zpool sync.Pool // zlib readers
+	zpool sync.Pool // *inflater
 	spool sync.Pool // *packSource
 
 	cacheMu   sync.Mutex
@@ -320,6 +319,19 @@ func (s *packSource) fill() error {
 	return nil
 }
 
+// chunk returns what is left of the window, reading the next one first
+// when nothing is.
+func (s *packSource) chunk() ([]byte, error) {
+	if s.r == s.w {
+		if err := s.fill(); err != nil {
+			return nil, err
+		}
+	}
+	b := s.buf[s.r:s.w]
+	s.r = s.w
+	return b, nil
+}
+
 func (s *packSource) ReadByte() (byte, error) {
 	if s.r == s.w {
 		if err := s.fill(); err != nil {
@@ -431,39 +443,16 @@ func (ps *packedStore) inflate(src *packSource, size uint64) ([]byte, error) {
 	if size > maxObjectSize {
 		return nil, fmt.Errorf("object of %d bytes: too large to merge", size)
 	}
-	var z io.ReadCloser
-	if v := ps.zpool.Get(); v != nil {
-		z = v.(io.ReadCloser)
-		if err := z.(zlib.Resetter).Reset(src, nil); err != nil {
-			return nil, err
-		}
-	} else {
-		var err error
-		if z, err = zlib.NewReader(src); err != nil {
-			return nil, err
-		}
+	f, _ := ps.zpool.Get().(*inflater)
+	if f == nil {
+		f = new(inflater)
 	}
-	defer ps.zpool.Put(z)
+	defer ps.zpool.Put(f)
 	out := make([]byte, size)
-	if _, err := io.ReadFull(z, out); err != nil {
-		return nil, fmt.Errorf("inflate: %w", err)
+	if err := f.inflate(src, out); err != nil {
+		return nil, err
 	}
-	// Read to the end of the stream: zlib checks its checksum there, and
-	// the stream must end where the header said.
-	var one [1]byte
-	for range 3 {
-		n, err := z.Read(one[:])
-		if n > 0 {
-			return nil, errors.New("inflate: the object is longer than its header says")
-		}
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("inflate: %w", err)
-		}
-	}
-	return nil, errors.New("inflate: the stream does not end")
+	return out, nil
 }
 
 // applyDelta applies a git delta to base.
@@ -643,9 +632,20 @@ func (p *packFile) find(h plumbing.Hash) (uint64, bool) {
 		lo = binary.BigEndian.Uint32(fan[4*(int(h[0])-1):])
 	}
 	hi := binary.BigEndian.Uint32(fan[4*int(h[0]):])
+	key := binary.BigEndian.Uint64(h[:8]) // most probes differ in the first 8 bytes
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		switch c := bytes.Compare(h[:], p.names[20*uint64(mid):20*uint64(mid)+20]); {
+		name := p.names[20*uint64(mid) : 20*uint64(mid)+20]
+		c := 0
+		switch k := binary.BigEndian.Uint64(name); {
+		case key < k:
+			c = -1
+		case key > k:
+			c = 1
+		default:
+			c = bytes.Compare(h[8:], name[8:])
+		}
+		switch {
 		case c == 0:
 			off := binary.BigEndian.Uint32(p.offsets[4*uint64(mid):])
 			if off&0x80000000 == 0 {
