@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -75,8 +77,16 @@ type benchRun struct {
 }
 
 // runChild runs a process (and the processes it waits for) and measures it.
+// The peak memory comes from GNU time(1) when there is one: the rusage of a
+// child of this process counts this process's memory too (Go's children
+// share it until exec); time(1) adds a fork to the wall time.
 func runChild(tb testing.TB, dir string, env []string, name string, args ...string) benchRun {
 	tb.Helper()
+	var rssFile string
+	if timeBin, err := exec.LookPath("/usr/bin/time"); err == nil {
+		rssFile = filepath.Join(tb.TempDir(), "rss")
+		name, args = timeBin, append([]string{"-f", "%M", "-o", rssFile, name}, args...)
+	}
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
@@ -92,6 +102,15 @@ func runChild(tb testing.TB, dir string, env []string, name string, args ...stri
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rssKB = int64(ru.Maxrss)
+	}
+	if rssFile != "" {
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			tb.Fatalf("time(1): %v", err)
+		}
+		if r.rssKB, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err != nil {
+			tb.Fatalf("time(1) printed %q", b)
+		}
 	}
 	return r
 }
