@@ -139,6 +139,8 @@ type chunkSource interface {
 type inflater struct {
 	src   chunkSource
 	in    []byte
+	taken int   // bytes src handed out for this stream
+	rest  int   // of them, unread after the stream's end
 	err   error // from src, reported when bits are missing
 	bits  uint64
 	nbits uint
@@ -150,7 +152,7 @@ type inflater struct {
 // inflate reads one zlib stream from src into out, which must be exactly
 // the inflated size; it reads past the stream's end into src's buffer.
 func (f *inflater) inflate(src chunkSource, out []byte) error {
-	f.src, f.in, f.err, f.bits, f.nbits = src, nil, nil, 0, 0
+	f.src, f.in, f.taken, f.err, f.bits, f.nbits = src, nil, 0, nil, 0, 0
 	defer func() { f.src, f.in = nil, nil }()
 	if err := f.need(16); err != nil {
 		return err
@@ -206,8 +208,13 @@ func (f *inflater) inflate(src chunkSource, out []byte) error {
 	if binary.BigEndian.Uint32(sum[:]) != adler32.Checksum(out) {
 		return errInflateChecksum
 	}
+	f.rest = len(f.in) + int(f.nbits/8)
 	return nil
 }
+
+// consumed is how many bytes of src the last successful inflate used: the
+// zlib stream's length (what it read past the end is still unread).
+func (f *inflater) consumed() int { return f.taken - f.rest }
 
 // refill fills the bit buffer from the input, as far as there is input.
 func (f *inflater) refill() {
@@ -238,6 +245,7 @@ func (f *inflater) more() bool {
 		return false
 	}
 	f.in, f.err = f.src.chunk()
+	f.taken += len(f.in)
 	if f.err == nil && len(f.in) == 0 {
 		f.err = io.ErrUnexpectedEOF
 	}

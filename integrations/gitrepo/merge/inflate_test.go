@@ -84,6 +84,15 @@ func checkInflate(t *testing.T, stream []byte, size int, want []byte, wantErr bo
 		case !wantErr && !bytes.Equal(out, want):
 			t.Fatalf("pieces of %d: inflated content differs from compress/zlib's", piece)
 		}
+		if wantErr {
+			continue
+		}
+		// followed by other bytes (the next object of a pack): the stream's
+		// length is known
+		more := append(bytes.Clone(stream), "the next object"...)
+		if err := f.inflate(&sliceChunks{b: more, n: piece}, out); err != nil || f.consumed() != len(stream) {
+			t.Fatalf("pieces of %d, bytes after the stream: %v, consumed %d of a %d-byte stream", piece, err, f.consumed(), len(stream))
+		}
 	}
 }
 
