@@ -144,7 +144,7 @@ func BenchmarkMergeTreeVsGit(b *testing.B) {
 		{"master", "t/0007"}, // a topic forked 200 merges back into master
 		{"maint", "master"},  // the long-lived branches
 	}
-	const rounds = 7
+	const rounds = 11
 	ratios := map[string]*[2][]float64{} // wall, memory: every pair and mode
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
