@@ -13,6 +13,7 @@ package merge
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
@@ -30,17 +31,17 @@ import (
 // objects it does not hold.
 var ErrThinPack = errors.New("thin pack: deltas against objects outside it")
 
-// indexedObject is one object of a pack being indexed.
+// indexedObject is one object of a pack being indexed (56 bytes: a pack
+// of git.git's size has hundreds of thousands).
 type indexedObject struct {
-	off, data uint64 // where it starts, where its zlib data starts
-	end       uint64 // where the next object starts
-	size      uint64 // inflated size (of the delta for a delta)
-	typ       plumbing.ObjectType
-	baseOff   uint64        // OFS_DELTA: the base's offset
-	baseHash  plumbing.Hash // REF_DELTA: the base's id
-	hash      plumbing.Hash
-	resolved  bool
-	crc       uint32
+	off      uint64 // where it starts
+	size     uint64 // inflated size (of the delta for a delta)
+	baseOff  uint64 // OFS_DELTA: the base's offset
+	hash     plumbing.Hash
+	crc      uint32
+	hdrLen   uint8 // header (and base reference) length: the zlib data is at off+hdrLen
+	typ      plumbing.ObjectType
+	resolved bool
 }
 
 // seqChunks reads a file in order through a large window, and can go back
@@ -127,11 +128,11 @@ func IndexPack(packPath, idxPath string) (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	objs, sum, err := scanPack(f, st.Size())
+	objs, refBases, sum, err := scanPack(f, st.Size())
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("index %s: %w", packPath, err)
 	}
-	if err := resolveDeltas(f, st.Size(), objs); err != nil {
+	if err := resolveDeltas(f, st.Size(), objs, refBases); err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("index %s: %w", packPath, err)
 	}
 	if err := os.WriteFile(idxPath, packIndexV2(objs, sum), 0o444); err != nil {
@@ -143,17 +144,17 @@ func IndexPack(packPath, idxPath string) (plumbing.Hash, error) {
 // scanPack reads every object in order: offsets, CRCs, and the ids of the
 // whole objects. It checks the pack's trailing checksum (computed at the
 // same time on another goroutine).
-func scanPack(f *os.File, size int64) ([]indexedObject, plumbing.Hash, error) {
+func scanPack(f *os.File, size int64) ([]indexedObject, map[int]plumbing.Hash, plumbing.Hash, error) {
 	var head [12]byte
 	if _, err := f.ReadAt(head[:], 0); err != nil || string(head[:4]) != "PACK" {
-		return nil, plumbing.ZeroHash, fmt.Errorf("not a pack file (%v)", err)
+		return nil, nil, plumbing.ZeroHash, fmt.Errorf("not a pack file (%v)", err)
 	}
 	if v := binary.BigEndian.Uint32(head[4:]); v != 2 && v != 3 {
-		return nil, plumbing.ZeroHash, fmt.Errorf("pack version %d", v)
+		return nil, nil, plumbing.ZeroHash, fmt.Errorf("pack version %d", v)
 	}
 	n := binary.BigEndian.Uint32(head[8:])
 	if size < 32 || uint64(n) > uint64(size)/2 {
-		return nil, plumbing.ZeroHash, errors.New("pack too short for its object count")
+		return nil, nil, plumbing.ZeroHash, errors.New("pack too short for its object count")
 	}
 	sumc := make(chan error, 1)
 	var trailer plumbing.Hash
@@ -173,26 +174,28 @@ func scanPack(f *os.File, size int64) ([]indexedObject, plumbing.Hash, error) {
 		}
 		sumc <- nil
 	}()
-	objs, err := scanObjects(f, size, n)
+	objs, refBases, err := scanObjects(f, size, n)
 	if serr := <-sumc; err == nil {
 		err = serr
 	}
-	return objs, trailer, err
+	return objs, refBases, trailer, err
 }
 
-func scanObjects(f *os.File, size int64, n uint32) ([]indexedObject, error) {
+func scanObjects(f *os.File, size int64, n uint32) ([]indexedObject, map[int]plumbing.Hash, error) {
 	objs := make([]indexedObject, n)
+	refBases := map[int]plumbing.Hash{}
 	if n == 0 {
 		if size != 32 {
-			return nil, errors.New("bytes after the last object")
+			return nil, nil, errors.New("bytes after the last object")
 		}
-		return objs, nil
+		return objs, refBases, nil
 	}
 	src := &seqChunks{f: f, size: size - 20, buf: make([]byte, 0, 1<<20)}
 	if err := src.load(12); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var z inflater
+	end := uint64(12)
 	var out []byte
 	hdr := make([]byte, 0, 32)
 	for i := range objs {
@@ -200,16 +203,16 @@ func scanObjects(f *os.File, size int64, n uint32) ([]indexedObject, error) {
 		o.off = uint64(src.pos())
 		c, err := src.ReadByte()
 		if err != nil {
-			return nil, fmt.Errorf("object %d: %w", i, err)
+			return nil, nil, fmt.Errorf("object %d: %w", i, err)
 		}
 		o.typ = plumbing.ObjectType((c >> 4) & 7)
 		o.size = uint64(c & 15)
 		for shift := uint(4); c&0x80 != 0; shift += 7 {
 			if shift > 60 {
-				return nil, fmt.Errorf("object %d: bad header", i)
+				return nil, nil, fmt.Errorf("object %d: bad header", i)
 			}
 			if c, err = src.ReadByte(); err != nil {
-				return nil, fmt.Errorf("object %d: %w", i, err)
+				return nil, nil, fmt.Errorf("object %d: %w", i, err)
 			}
 			o.size |= uint64(c&0x7f) << shift
 		}
@@ -231,35 +234,38 @@ func scanObjects(f *os.File, size int64, n uint32) ([]indexedObject, error) {
 				err = errors.New("bad delta base offset")
 			}
 			if err != nil {
-				return nil, fmt.Errorf("object %d: %w", i, err)
+				return nil, nil, fmt.Errorf("object %d: %w", i, err)
 			}
 			o.baseOff = o.off - v
 		case plumbing.REFDeltaObject:
-			for k := range o.baseHash {
-				if o.baseHash[k], err = src.ReadByte(); err != nil {
-					return nil, fmt.Errorf("object %d: %w", i, err)
+			var base plumbing.Hash
+			for k := range base {
+				if base[k], err = src.ReadByte(); err != nil {
+					return nil, nil, fmt.Errorf("object %d: %w", i, err)
 				}
 			}
+			refBases[i] = base
 		default:
-			return nil, fmt.Errorf("object %d: type %d", i, o.typ)
+			return nil, nil, fmt.Errorf("object %d: type %d", i, o.typ)
 		}
-		o.data = uint64(src.pos())
+		data := uint64(src.pos())
+		o.hdrLen = uint8(data - o.off)
 		if o.size > maxObjectSize {
-			return nil, fmt.Errorf("object %d: %d bytes", i, o.size)
+			return nil, nil, fmt.Errorf("object %d: %d bytes", i, o.size)
 		}
 		if uint64(cap(out)) < o.size {
 			out = make([]byte, o.size)
 		}
 		out = out[:o.size]
 		if err := z.inflate(src, out); err != nil {
-			return nil, fmt.Errorf("object %d at offset %d: %w", i, o.off, err)
+			return nil, nil, fmt.Errorf("object %d at offset %d: %w", i, o.off, err)
 		}
-		o.end = o.data + uint64(z.consumed())
-		if err := src.seek(int64(o.end)); err != nil && i+1 < len(objs) {
-			return nil, fmt.Errorf("object %d: %w", i, err)
+		end = data + uint64(z.consumed())
+		if err := src.seek(int64(end)); err != nil && i+1 < len(objs) {
+			return nil, nil, fmt.Errorf("object %d: %w", i, err)
 		}
-		if o.crc, err = src.crc(int64(o.off), int64(o.end)); err != nil {
-			return nil, err
+		if o.crc, err = src.crc(int64(o.off), int64(end)); err != nil {
+			return nil, nil, err
 		}
 		if !o.typ.IsDelta() {
 			o.hash = objectID(o.typ, out, &hdr)
@@ -269,14 +275,10 @@ func scanObjects(f *os.File, size int64, n uint32) ([]indexedObject, error) {
 			out = nil // keep no huge buffer
 		}
 	}
-	end := uint64(12)
-	if len(objs) > 0 {
-		end = objs[len(objs)-1].end
-	}
 	if int64(end) != size-20 {
-		return nil, fmt.Errorf("%d bytes after the last object", size-20-int64(end))
+		return nil, nil, fmt.Errorf("%d bytes after the last object", size-20-int64(end))
 	}
-	return objs, nil
+	return objs, refBases, nil
 }
 
 // objectID hashes an object as git does: "<type> <size>\0" then the content.
@@ -296,30 +298,32 @@ func objectID(t plumbing.ObjectType, data []byte, hdr *[]byte) plumbing.Hash {
 
 // resolveDeltas gives every delta its type and id: from each whole object,
 // depth first down the deltas against it (by offset and by id).
-func resolveDeltas(f *os.File, size int64, objs []indexedObject) error {
-	byOff := map[uint64][]int{}
-	byHash := map[plumbing.Hash][]int{}
-	deltas := 0
+func resolveDeltas(f *os.File, size int64, objs []indexedObject, refBases map[int]plumbing.Hash) error {
+	// deltas against an offset, in order of their base's offset
+	var byOff []int32
 	for i := range objs {
-		switch objs[i].typ {
-		case plumbing.OFSDeltaObject:
-			byOff[objs[i].baseOff] = append(byOff[objs[i].baseOff], i)
-			deltas++
-		case plumbing.REFDeltaObject:
-			byHash[objs[i].baseHash] = append(byHash[objs[i].baseHash], i)
-			deltas++
+		if objs[i].typ == plumbing.OFSDeltaObject {
+			byOff = append(byOff, int32(i))
 		}
 	}
-	if deltas == 0 {
+	if len(byOff) == 0 && len(refBases) == 0 {
 		return nil
+	}
+	slices.SortStableFunc(byOff, func(a, b int32) int { return cmp.Compare(objs[a].baseOff, objs[b].baseOff) })
+	byHash := map[plumbing.Hash][]int32{}
+	for i, h := range refBases {
+		byHash[h] = append(byHash[h], int32(i))
+	}
+	for _, kids := range byHash {
+		slices.Sort(kids) // in pack order, whatever the map's
 	}
 	r := &deltaResolver{f: f, size: size, objs: objs, byOff: byOff, byHash: byHash}
 	for i := range objs {
 		o := &objs[i]
-		if o.typ.IsDelta() || (len(byOff[o.off]) == 0 && len(byHash[o.hash]) == 0) {
+		if o.typ.IsDelta() || !r.hasChildren(o) {
 			continue
 		}
-		data, err := r.inflateAt(o)
+		data, err := r.inflateAt(o, nil)
 		if err != nil {
 			return err
 		}
@@ -329,8 +333,8 @@ func resolveDeltas(f *os.File, size int64, objs []indexedObject) error {
 	}
 	for i := range objs {
 		if !objs[i].resolved {
-			if objs[i].typ == plumbing.REFDeltaObject {
-				return fmt.Errorf("%w (base %s)", ErrThinPack, objs[i].baseHash)
+			if h, ok := refBases[i]; ok {
+				return fmt.Errorf("%w (base %s)", ErrThinPack, h)
 			}
 			return fmt.Errorf("delta at offset %d has no base in the pack", objs[i].off)
 		}
@@ -342,47 +346,68 @@ type deltaResolver struct {
 	f      *os.File
 	size   int64
 	objs   []indexedObject
-	byOff  map[uint64][]int
-	byHash map[plumbing.Hash][]int
+	byOff  []int32 // OFS_DELTAs by their base's offset
+	byHash map[plumbing.Hash][]int32
 	z      inflater
 	hdr    []byte
+	delta  []byte // scratch for a delta's instructions
 	src    *packSource
 }
 
-func (r *deltaResolver) inflateAt(o *indexedObject) ([]byte, error) {
+// offChildren returns the OFS_DELTAs against the object at off.
+func (r *deltaResolver) offChildren(off uint64) []int32 {
+	i, _ := slices.BinarySearchFunc(r.byOff, off, func(k int32, off uint64) int { return cmp.Compare(r.objs[k].baseOff, off) })
+	j := i
+	for j < len(r.byOff) && r.objs[r.byOff[j]].baseOff == off {
+		j++
+	}
+	return r.byOff[i:j]
+}
+
+func (r *deltaResolver) hasChildren(o *indexedObject) bool {
+	return len(r.offChildren(o.off)) > 0 || len(r.byHash[o.hash]) > 0
+}
+
+// inflateAt inflates the object o into buf (grown as needed).
+func (r *deltaResolver) inflateAt(o *indexedObject, buf []byte) ([]byte, error) {
 	if r.src == nil {
 		r.src = &packSource{p: &packFile{pack: r.f, size: r.size}, buf: make([]byte, packWindow)}
 	}
-	r.src.r, r.src.w, r.src.next = 0, 0, int64(o.data)
-	out := make([]byte, o.size)
-	if err := r.z.inflate(r.src, out); err != nil {
+	r.src.r, r.src.w, r.src.next = 0, 0, int64(o.off)+int64(o.hdrLen)
+	if uint64(cap(buf)) < o.size {
+		buf = make([]byte, o.size)
+	}
+	buf = buf[:o.size]
+	if err := r.z.inflate(r.src, buf); err != nil {
 		return nil, fmt.Errorf("object at offset %d: %w", o.off, err)
 	}
-	return out, nil
+	return buf, nil
 }
 
 // children resolves the deltas against o, whose content is data.
 func (r *deltaResolver) children(o *indexedObject, data []byte) error {
-	kids := slices.Concat(r.byOff[o.off], r.byHash[o.hash])
-	for _, k := range kids {
-		c := &r.objs[k]
-		if c.resolved {
-			continue // a REF_DELTA base twice in the pack
-		}
-		delta, err := r.inflateAt(c)
-		if err != nil {
-			return err
-		}
-		out, err := applyDelta(data, delta)
-		if err != nil {
-			return fmt.Errorf("delta at offset %d: %w", c.off, err)
-		}
-		c.typ = o.typ
-		c.hash = objectID(c.typ, out, &r.hdr)
-		c.resolved = true
-		if len(r.byOff[c.off]) > 0 || len(r.byHash[c.hash]) > 0 {
-			if err := r.children(c, out); err != nil {
+	for _, kids := range [2][]int32{r.offChildren(o.off), r.byHash[o.hash]} {
+		for _, k := range kids {
+			c := &r.objs[k]
+			if c.resolved {
+				continue // a REF_DELTA base twice in the pack
+			}
+			delta, err := r.inflateAt(c, r.delta)
+			if err != nil {
 				return err
+			}
+			r.delta = delta
+			out, err := applyDelta(data, delta)
+			if err != nil {
+				return fmt.Errorf("delta at offset %d: %w", c.off, err)
+			}
+			c.typ = o.typ
+			c.hash = objectID(c.typ, out, &r.hdr)
+			c.resolved = true
+			if r.hasChildren(c) {
+				if err := r.children(c, out); err != nil {
+					return err
+				}
 			}
 		}
 	}
