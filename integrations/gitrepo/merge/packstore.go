@@ -693,3 +693,65 @@ func (p *packFile) header(off uint64) (plumbing.ObjectType, uint64, uint64, erro
 	}
 	return typ, size, off + uint64(i), nil
 }
+
+// ObjectsWithPrefix returns the ids of the objects of the repository (in
+// its packs and loose) whose hexadecimal form starts with prefix, at most
+// limit of them: what an abbreviated id may name.
+func (m *Merger) ObjectsWithPrefix(prefix string, limit int) ([]plumbing.Hash, error) {
+	ps, ok := m.store.(*packedStore)
+	if !ok {
+		return nil, errors.New("abbreviated ids need a repository on disk")
+	}
+	return ps.withPrefix(strings.ToLower(prefix), limit)
+}
+
+func (ps *packedStore) withPrefix(prefix string, limit int) ([]plumbing.Hash, error) {
+	if len(prefix) < 2 || len(prefix) > 2*len(plumbing.Hash{}) {
+		return nil, fmt.Errorf("abbreviated id %q: 2 to 40 hex digits", prefix)
+	}
+	var low plumbing.Hash // the prefix padded with zeros: where matches start
+	for i := 0; i < len(prefix); i++ {
+		v, ok := unhex(prefix[i])
+		if !ok {
+			return nil, fmt.Errorf("abbreviated id %q: not hexadecimal", prefix)
+		}
+		low[i/2] |= v << (4 * (1 - i%2))
+	}
+	matches := func(h plumbing.Hash) bool {
+		for i := 0; i < len(prefix); i++ {
+			v, _ := unhex(prefix[i])
+			if h[i/2]>>(4*(1-i%2))&15 != v {
+				return false
+			}
+		}
+		return true
+	}
+	var out []plumbing.Hash
+	seen := map[plumbing.Hash]bool{}
+	add := func(h plumbing.Hash) {
+		if !seen[h] && len(out) < limit {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	for _, p := range ps.packs {
+		i := sort.Search(int(p.n), func(i int) bool { return bytes.Compare(p.names[20*i:20*i+20], low[:]) >= 0 })
+		for ; i < int(p.n) && len(out) < limit; i++ {
+			h := plumbing.Hash(p.names[20*i : 20*i+20])
+			if !matches(h) {
+				break
+			}
+			add(h)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(ps.objectsDir, prefix[:2]))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range entries {
+		if name := prefix[:2] + e.Name(); len(name) == 40 && strings.HasPrefix(name, prefix) && plumbing.IsHash(name) {
+			add(plumbing.NewHash(name))
+		}
+	}
+	return out, nil
+}

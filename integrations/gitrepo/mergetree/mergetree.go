@@ -7,14 +7,10 @@ package mergetree
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/merge"
 )
@@ -64,7 +60,8 @@ func ParseArgs(args []string) (Args, error) {
 // Merge merges the commit theirs names into the one ours names, in the
 // repository that contains dir (found as git finds it; getenv answers
 // $GIT_DIR). Revisions are resolved as git does for a branch, a tag, a
-// full or abbreviated id and go-git's revision syntax; tags are peeled.
+// full or abbreviated id, HEAD, and the suffixes ^, ^N, ~, ~N, ^{} and
+// ^{commit}; tags are peeled.
 func Merge(ctx context.Context, dir string, getenv func(string) string, ours, theirs string) (*merge.Result, error) {
 	lr, err := openLocalRepo(dir, getenv)
 	if err != nil {
@@ -78,7 +75,7 @@ func Merge(ctx context.Context, dir string, getenv func(string) string, ours, th
 	defer m.Close()
 	var hashes [2]plumbing.Hash
 	for i, rev := range []string{ours, theirs} {
-		if hashes[i], err = resolveCommit(lr.repo, m.Storer(), rev); err != nil {
+		if hashes[i], err = resolveCommit(lr.st, m, rev); err != nil {
 			return nil, err
 		}
 	}
@@ -87,53 +84,6 @@ func Merge(ctx context.Context, dir string, getenv func(string) string, ours, th
 		return nil, fmt.Errorf("merge %s into %s: %w", theirs, ours, err)
 	}
 	return res, nil
-}
-
-// resolveCommit resolves a revision to a commit, peeling annotated tags;
-// objects are read from objs.
-func resolveCommit(repo *git.Repository, objs storer.EncodedObjectStorer, rev string) (plumbing.Hash, error) {
-	h, err := resolveRevision(repo, rev)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
-	}
-	for range 10 {
-		obj, err := object.GetObject(objs, *h)
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("read %q (%s): %w", rev, h, err)
-		}
-		switch o := obj.(type) {
-		case *object.Commit:
-			return o.Hash, nil
-		case *object.Tag:
-			h = &o.Target
-		default:
-			return plumbing.ZeroHash, fmt.Errorf("%q is a %s, not a commit", rev, obj.Type())
-		}
-	}
-	return plumbing.ZeroHash, errors.New("tag chain too long for " + rev)
-}
-
-// resolveRevision resolves rev as git does for the cases go-git gets
-// wrong: a full object id names that object whatever its type, and a
-// branch or tag name wins over an abbreviated id (go-git takes "c" as a
-// hash prefix before the branch c).
-func resolveRevision(repo *git.Repository, rev string) (*plumbing.Hash, error) {
-	if plumbing.IsHash(rev) {
-		h := plumbing.NewHash(rev)
-		return &h, nil
-	}
-	for _, name := range []plumbing.ReferenceName{
-		plumbing.ReferenceName(rev),
-		plumbing.NewBranchReferenceName(rev),
-		plumbing.NewTagReferenceName(rev),
-		plumbing.NewRemoteReferenceName("origin", rev),
-	} {
-		if ref, err := repo.Reference(name, true); err == nil {
-			h := ref.Hash()
-			return &h, nil
-		}
-	}
-	return repo.ResolveRevision(plumbing.Revision(rev))
 }
 
 // Write prints a result in git merge-tree --write-tree's format (with
