@@ -11,14 +11,14 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/code-releaser ./cmd/code-releaser
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/code-releaser ./cmd/code-releaser-merge-tree
 
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates git \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --create-home --home-dir /home/releaser releaser
-COPY --from=build /out/code-releaser /usr/local/bin/code-releaser
+COPY --from=build /out/code-releaser /out/code-releaser-merge-tree /usr/local/bin/
 USER 10001:10001
 ENV XDG_CACHE_HOME=/home/releaser/.cache
 EXPOSE 8080

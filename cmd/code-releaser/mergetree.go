@@ -3,52 +3,34 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
-	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/storer"
-
-	"github.com/code-releaser/code-releaser/integrations/gitrepo/merge"
+	"github.com/code-releaser/code-releaser/integrations/gitrepo/mergetree"
 )
 
 // mergeTreeFailed is merge-tree's exit status when it cannot merge (no
 // repository, an unknown revision, a broken object…), as git's 128: 1 means
 // "merged, with conflicts" only.
-const mergeTreeFailed = 128
+const mergeTreeFailed = mergetree.Failed
 
 // runMergeTree is `git merge-tree --write-tree [--name-only] OURS THEIRS` on
 // the pure-Go merge engine: same output, same exit status (0 clean, 1
 // conflicts, 128 when it cannot merge, with the reason on stderr; 2 on a
-// usage mistake).
+// usage mistake). The code-releaser-merge-tree binary is the same command
+// without the bot around it (it starts several times faster).
 func runMergeTree(ctx context.Context, e *env, args []string) error {
-	nameOnly := false
-	var revs []string
-	for _, a := range args {
-		switch {
-		case a == "--name-only":
-			nameOnly = true
-		case a == "--write-tree":
-			// the only mode there is; accepted for git compatibility
-		case strings.HasPrefix(a, "-"):
-			return usageError{fmt.Sprintf("unknown option %q", a)}
-		default:
-			revs = append(revs, a)
-		}
+	a, err := mergetree.ParseArgs(args)
+	if err != nil {
+		return usageError{err.Error()}
 	}
-	if len(revs) != 2 {
-		return usageError{"need exactly two revisions"}
-	}
-	res, err := mergeRevisions(ctx, e, revs[0], revs[1])
+	res, err := mergetree.Merge(ctx, e.dir, e.getenv, a.Ours, a.Theirs)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "code-releaser merge-tree: %s\n", strings.TrimSpace(err.Error()))
 		return exitError{mergeTreeFailed}
 	}
 	w := bufio.NewWriter(e.stdout)
-	writeMergeTree(w, res, nameOnly)
+	mergetree.Write(w, res, a.NameOnly)
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -56,146 +38,4 @@ func runMergeTree(ctx context.Context, e *env, args []string) error {
 		return exitError{1}
 	}
 	return nil
-}
-
-// mergeRevisions merges theirs into ours in the repository of e.dir.
-func mergeRevisions(ctx context.Context, e *env, ours, theirs string) (*merge.Result, error) {
-	lr, err := openLocalRepo(e.dir, e.getenv)
-	if err != nil {
-		return nil, err
-	}
-	defer lr.Close()
-	m, err := merge.NewOnDisk(lr.st, lr.objectsDir)
-	if err != nil {
-		return nil, fmt.Errorf("open the objects of %s: %w", lr.gitDir, err)
-	}
-	defer m.Close()
-	var hashes [2]plumbing.Hash
-	for i, rev := range []string{ours, theirs} {
-		if hashes[i], err = resolveCommit(lr.repo, m.Storer(), rev); err != nil {
-			return nil, err
-		}
-	}
-	res, err := m.MergeCommits(ctx, hashes[0], hashes[1], merge.Options{OursLabel: ours, TheirsLabel: theirs})
-	if err != nil {
-		return nil, fmt.Errorf("merge %s into %s: %w", theirs, ours, err)
-	}
-	return res, nil
-}
-
-// resolveCommit resolves a revision to a commit, peeling annotated tags;
-// objects are read from objs.
-func resolveCommit(repo *git.Repository, objs storer.EncodedObjectStorer, rev string) (plumbing.Hash, error) {
-	h, err := resolveRevision(repo, rev)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
-	}
-	for range 10 {
-		obj, err := object.GetObject(objs, *h)
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("read %q (%s): %w", rev, h, err)
-		}
-		switch o := obj.(type) {
-		case *object.Commit:
-			return o.Hash, nil
-		case *object.Tag:
-			h = &o.Target
-		default:
-			return plumbing.ZeroHash, fmt.Errorf("%q is a %s, not a commit", rev, obj.Type())
-		}
-	}
-	return plumbing.ZeroHash, errors.New("tag chain too long for " + rev)
-}
-
-// resolveRevision resolves rev as git does for the cases go-git gets
-// wrong: a full object id names that object whatever its type, and a
-// branch or tag name wins over an abbreviated id (go-git takes "c" as a
-// hash prefix before the branch c).
-func resolveRevision(repo *git.Repository, rev string) (*plumbing.Hash, error) {
-	if plumbing.IsHash(rev) {
-		h := plumbing.NewHash(rev)
-		return &h, nil
-	}
-	for _, name := range []plumbing.ReferenceName{
-		plumbing.ReferenceName(rev),
-		plumbing.NewBranchReferenceName(rev),
-		plumbing.NewTagReferenceName(rev),
-		plumbing.NewRemoteReferenceName("origin", rev),
-	} {
-		if ref, err := repo.Reference(name, true); err == nil {
-			h := ref.Hash()
-			return &h, nil
-		}
-	}
-	return repo.ResolveRevision(plumbing.Revision(rev))
-}
-
-// writeMergeTree prints a result in git merge-tree --write-tree's format.
-func writeMergeTree(w *bufio.Writer, res *merge.Result, nameOnly bool) {
-	fmt.Fprintln(w, res.Tree)
-	if res.Clean() {
-		return
-	}
-	for _, c := range res.Conflicts {
-		if nameOnly {
-			fmt.Fprintln(w, quotePath(c.Path))
-			continue
-		}
-		for i, s := range []merge.Stage{c.Base, c.Ours, c.Theirs} {
-			if s.Present() {
-				fmt.Fprintf(w, "%06o %s %d\t%s\n", uint32(s.Mode), s.Hash, i+1, quotePath(c.Path))
-			}
-		}
-	}
-	fmt.Fprintln(w)
-	for _, m := range res.Messages {
-		fmt.Fprintln(w, m.Text)
-	}
-}
-
-// quotePath quotes a path as git does with core.quotePath=true.
-func quotePath(p string) string {
-	needs := false
-	for i := 0; i < len(p); i++ {
-		if c := p[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
-			needs = true
-			break
-		}
-	}
-	if !needs {
-		return p
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch c {
-		case '\a':
-			b.WriteString(`\a`)
-		case '\b':
-			b.WriteString(`\b`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\v':
-			b.WriteString(`\v`)
-		case '\f':
-			b.WriteString(`\f`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		default:
-			if c < 0x20 || c >= 0x7f {
-				fmt.Fprintf(&b, `\%03o`, c)
-			} else {
-				b.WriteByte(c)
-			}
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }

@@ -49,6 +49,10 @@ type Mirror struct {
 	// commit-graph before a fetch rewrites it.
 	graphMinNew int
 
+	// ownIndexMin is the size from which a fetched pack is indexed by the
+	// merge engine rather than go-git (see ownIndexMinPack).
+	ownIndexMin int64
+
 	// The env branches' rollbacks (grafts.go): chain maps each of the
 	// bot's commits read on an env branch's first-parent chain to its first
 	// parent, grafts each valid rollback commit to the commit it restores.
@@ -94,6 +98,7 @@ func Open(ctx context.Context, logger *slog.Logger, cfg Config) (*Mirror, error)
 		redact: newRedactor(cfg.Auth.Token, cfg.Auth.SSHKeyPassphrase, urlPassword),
 
 		graphMinNew: commitGraphMinNew,
+		ownIndexMin: ownIndexMinPack,
 	}
 	if urlPassword == "" && urlUser != "" {
 		// A lone user in an HTTPS URL is a token.
@@ -210,7 +215,7 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 		return err
 	}
 	defer done()
-	st := fetchStorage{Storage: m.st, objects: m.merger.Storer()}
+	st := fetchStorage{Storage: m.st, objects: m.merger.Storer(), packDir: filepath.Join(m.dir, "objects", "pack"), ownIndexMin: m.ownIndexMin}
 	remote := git.NewRemote(st, &config.RemoteConfig{Name: remoteName, URLs: []string{m.url}, Fetch: []config.RefSpec{fetchSpec}})
 	err = remote.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
@@ -243,7 +248,9 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 // a big repository.
 type fetchStorage struct {
 	*filesystem.Storage
-	objects storer.EncodedObjectStorer
+	objects     storer.EncodedObjectStorer
+	packDir     string // objects/pack of the mirror: where PackfileWriter writes
+	ownIndexMin int64  // packs from this size are indexed by the merge engine
 }
 
 func (s fetchStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {

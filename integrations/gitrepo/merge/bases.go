@@ -22,7 +22,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -262,13 +261,30 @@ func parseGraphCommit(h plumbing.Hash, b []byte) (*graphCommit, error) {
 }
 
 func parseHexOID(src []byte, h *plumbing.Hash) bool {
-	for _, ch := range src {
-		if (ch < '0' || ch > '9') && (ch < 'a' || ch > 'f') && (ch < 'A' || ch > 'F') {
+	if len(src) != 2*len(h) {
+		return false
+	}
+	for i := range h {
+		hi, ok1 := unhex(src[2*i])
+		lo, ok2 := unhex(src[2*i+1])
+		if !ok1 || !ok2 {
 			return false
 		}
+		h[i] = hi<<4 | lo
 	}
-	_, err := hex.Decode(h[:], src)
-	return err == nil
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // parseCommitDate gives git's commit date from the header that follows the

@@ -10,14 +10,13 @@ package merge
 // memory (the OS pages in only what the binary searches touch), looks
 // objects up in it as git does, reads the .pack with buffered positioned
 // reads (mapping it would count every page read around an object in the
-// process's resident memory), inflates with a pooled zlib reader, resolves
+// process's resident memory), inflates with its own zlib inflater (inflate.go), resolves
 // deltas through a small cache of bases keyed by offset, and returns
 // objects with their known hash. Everything else (loose
 // objects, writes, alternates) goes to the repository's own storer.
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -73,7 +72,7 @@ type packedStore struct {
 	alternates bool // objects/info/alternates exists: missing objects may be elsewhere
 	packs      []*packFile
 
-	zpool sync.Pool // zlib readers
+	zpool sync.Pool // *inflater
 	spool sync.Pool // *packSource
 
 	cacheMu   sync.Mutex
@@ -320,6 +319,19 @@ func (s *packSource) fill() error {
 	return nil
 }
 
+// chunk returns what is left of the window, reading the next one first
+// when nothing is.
+func (s *packSource) chunk() ([]byte, error) {
+	if s.r == s.w {
+		if err := s.fill(); err != nil {
+			return nil, err
+		}
+	}
+	b := s.buf[s.r:s.w]
+	s.r = s.w
+	return b, nil
+}
+
 func (s *packSource) ReadByte() (byte, error) {
 	if s.r == s.w {
 		if err := s.fill(); err != nil {
@@ -431,39 +443,16 @@ func (ps *packedStore) inflate(src *packSource, size uint64) ([]byte, error) {
 	if size > maxObjectSize {
 		return nil, fmt.Errorf("object of %d bytes: too large to merge", size)
 	}
-	var z io.ReadCloser
-	if v := ps.zpool.Get(); v != nil {
-		z = v.(io.ReadCloser)
-		if err := z.(zlib.Resetter).Reset(src, nil); err != nil {
-			return nil, err
-		}
-	} else {
-		var err error
-		if z, err = zlib.NewReader(src); err != nil {
-			return nil, err
-		}
+	f, _ := ps.zpool.Get().(*inflater)
+	if f == nil {
+		f = new(inflater)
 	}
-	defer ps.zpool.Put(z)
+	defer ps.zpool.Put(f)
 	out := make([]byte, size)
-	if _, err := io.ReadFull(z, out); err != nil {
-		return nil, fmt.Errorf("inflate: %w", err)
+	if err := f.inflate(src, out); err != nil {
+		return nil, err
 	}
-	// Read to the end of the stream: zlib checks its checksum there, and
-	// the stream must end where the header said.
-	var one [1]byte
-	for range 3 {
-		n, err := z.Read(one[:])
-		if n > 0 {
-			return nil, errors.New("inflate: the object is longer than its header says")
-		}
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("inflate: %w", err)
-		}
-	}
-	return nil, errors.New("inflate: the stream does not end")
+	return out, nil
 }
 
 // applyDelta applies a git delta to base.
@@ -643,9 +632,20 @@ func (p *packFile) find(h plumbing.Hash) (uint64, bool) {
 		lo = binary.BigEndian.Uint32(fan[4*(int(h[0])-1):])
 	}
 	hi := binary.BigEndian.Uint32(fan[4*int(h[0]):])
+	key := binary.BigEndian.Uint64(h[:8]) // most probes differ in the first 8 bytes
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		switch c := bytes.Compare(h[:], p.names[20*uint64(mid):20*uint64(mid)+20]); {
+		name := p.names[20*uint64(mid) : 20*uint64(mid)+20]
+		c := 0
+		switch k := binary.BigEndian.Uint64(name); {
+		case key < k:
+			c = -1
+		case key > k:
+			c = 1
+		default:
+			c = bytes.Compare(h[8:], name[8:])
+		}
+		switch {
 		case c == 0:
 			off := binary.BigEndian.Uint32(p.offsets[4*uint64(mid):])
 			if off&0x80000000 == 0 {
@@ -692,4 +692,66 @@ func (p *packFile) header(off uint64) (plumbing.ObjectType, uint64, uint64, erro
 		i++
 	}
 	return typ, size, off + uint64(i), nil
+}
+
+// ObjectsWithPrefix returns the ids of the objects of the repository (in
+// its packs and loose) whose hexadecimal form starts with prefix, at most
+// limit of them: what an abbreviated id may name.
+func (m *Merger) ObjectsWithPrefix(prefix string, limit int) ([]plumbing.Hash, error) {
+	ps, ok := m.store.(*packedStore)
+	if !ok {
+		return nil, errors.New("abbreviated ids need a repository on disk")
+	}
+	return ps.withPrefix(strings.ToLower(prefix), limit)
+}
+
+func (ps *packedStore) withPrefix(prefix string, limit int) ([]plumbing.Hash, error) {
+	if len(prefix) < 2 || len(prefix) > 2*len(plumbing.Hash{}) {
+		return nil, fmt.Errorf("abbreviated id %q: 2 to 40 hex digits", prefix)
+	}
+	var low plumbing.Hash // the prefix padded with zeros: where matches start
+	for i := 0; i < len(prefix); i++ {
+		v, ok := unhex(prefix[i])
+		if !ok {
+			return nil, fmt.Errorf("abbreviated id %q: not hexadecimal", prefix)
+		}
+		low[i/2] |= v << (4 * (1 - i%2))
+	}
+	matches := func(h plumbing.Hash) bool {
+		for i := 0; i < len(prefix); i++ {
+			v, _ := unhex(prefix[i])
+			if h[i/2]>>(4*(1-i%2))&15 != v {
+				return false
+			}
+		}
+		return true
+	}
+	var out []plumbing.Hash
+	seen := map[plumbing.Hash]bool{}
+	add := func(h plumbing.Hash) {
+		if !seen[h] && len(out) < limit {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	for _, p := range ps.packs {
+		i := sort.Search(int(p.n), func(i int) bool { return bytes.Compare(p.names[20*i:20*i+20], low[:]) >= 0 })
+		for ; i < int(p.n) && len(out) < limit; i++ {
+			h := plumbing.Hash(p.names[20*i : 20*i+20])
+			if !matches(h) {
+				break
+			}
+			add(h)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(ps.objectsDir, prefix[:2]))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range entries {
+		if name := prefix[:2] + e.Name(); len(name) == 40 && strings.HasPrefix(name, prefix) && plumbing.IsHash(name) {
+			add(plumbing.NewHash(name))
+		}
+	}
+	return out, nil
 }

@@ -1,4 +1,4 @@
-package main
+package mergetree
 
 import (
 	"errors"
@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
-	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
@@ -24,7 +23,6 @@ import (
 type localRepo struct {
 	gitDir     string // the repository's own git directory
 	objectsDir string // where its objects are (in the common directory of a linked worktree)
-	repo       *git.Repository
 	st         *filesystem.Storage
 }
 
@@ -47,12 +45,7 @@ func openLocalRepo(dir string, getenv func(string) string) (*localRepo, error) {
 	// merge reads each tree and blob it needs about once.
 	st := filesystem.NewStorageWithOptions(rfs, cache.NewObjectLRU(16*cache.MiByte),
 		filesystem.Options{KeepDescriptors: true})
-	repo, err := git.Open(st, nil)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("open repository %s: %w", gitDir, err)
-	}
-	return &localRepo{gitDir: gitDir, objectsDir: filepath.Join(commonDir, "objects"), repo: repo, st: st}, nil
+	return &localRepo{gitDir: gitDir, objectsDir: filepath.Join(commonDir, "objects"), st: st}, nil
 }
 
 // Close releases the repository's open files.

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/code-releaser/code-releaser/integrations/gitrepo/gittest"
+)
+
+// TestMergeTree runs the command in a repository with a clean and a
+// conflicted merge, an unknown revision and a usage mistake: git's output
+// and exit statuses.
+func TestMergeTree(t *testing.T) {
+	gittest.RequireGit(t)
+	dir := t.TempDir()
+	gittest.Git(t, dir, "init", "-q", "-b", "master")
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("f.txt", "1\n2\n3\n")
+	gittest.Git(t, dir, "add", "-A")
+	gittest.Git(t, dir, "commit", "-q", "-m", "base")
+	for _, br := range []struct{ name, file, body string }{
+		{"a", "f.txt", "1\nA\n3\n"}, {"b", "f.txt", "1\nB\n3\n"}, {"c", "g.txt", "g\n"},
+	} {
+		gittest.Git(t, dir, "checkout", "-q", "-b", br.name, "master")
+		write(br.file, br.body)
+		gittest.Git(t, dir, "add", "-A")
+		gittest.Git(t, dir, "commit", "-q", "-m", br.name)
+	}
+	clean := gittest.Git(t, dir, "merge-tree", "--write-tree", "a", "c")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // whole output, when set
+		stderr string // substring
+	}{
+		{"clean", []string{"a", "c"}, 0, clean + "\n", ""},
+		{"conflict", []string{"--write-tree", "--name-only", "a", "b"}, 1, "", ""},
+		{"unknown revision", []string{"a", "nope"}, 128, "", `code-releaser-merge-tree: resolve "nope"`},
+		{"usage", []string{"a"}, 2, "", "need exactly two revisions\nusage: code-releaser-merge-tree [--name-only] OURS THEIRS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errs bytes.Buffer
+			code := run(context.Background(), tc.args, dir, func(string) string { return "" }, &out, &errs)
+			if code != tc.code || (tc.stdout != "" && out.String() != tc.stdout) || !strings.Contains(errs.String(), tc.stderr) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr with %q",
+					code, out.String(), errs.String(), tc.code, tc.stdout, tc.stderr)
+			}
+			if tc.name == "conflict" && !strings.Contains(out.String(), "\nf.txt\n") {
+				t.Errorf("conflict output lacks f.txt: %q", out.String())
+			}
+		})
+	}
+}
+
+// TestLinksNoBot checks that the binary stays small to start: none of the
+// bot's dependencies, whose package initialisation is most of
+// code-releaser's start, is linked in.
+func TestLinksNoBot(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("skipped: go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, bot := range []string{"github.com/aws/", "github.com/slack-go/", "github.com/redis/", "github.com/prometheus/",
+			"github.com/andygrunwald/go-jira", "github.com/code-releaser/code-releaser/workflow", "github.com/code-releaser/code-releaser/bot"} {
+			if strings.HasPrefix(dep, bot) {
+				t.Errorf("code-releaser-merge-tree links %s", dep)
+			}
+		}
+	}
+}
