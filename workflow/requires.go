@@ -35,9 +35,13 @@ func (r *run) checkRequiredEnv(ctx context.Context) error {
 			continue
 		}
 		switch e.Action {
-		case ActionRemoved:
-			return Errorf("release.requires", Forbidden, "%s was removed from %s (%s by %s) and must be released there again before %s",
-				key, req, e.At.UTC().Format("Jan 2 15:04 MST"), e.Actor, r.env.Name)
+		case ActionRemoved, ActionRolledBack:
+			how := "removed from"
+			if e.Action == ActionRolledBack {
+				how = "rolled back in"
+			}
+			return Errorf("release.requires", Forbidden, "%s was %s %s (%s by %s) and must be released there again before %s",
+				key, how, req, e.At.UTC().Format("Jan 2 15:04 MST"), e.Actor, r.env.Name)
 		case ActionReleased, ActionGraduated:
 			r.step(ctx, StepChecked, fmt.Sprintf("%s went through %s (%s %s)", key, req, e.Action, e.At.UTC().Format("Jan 2 15:04 MST")))
 			return nil

@@ -149,6 +149,10 @@ func (s *Service) Rollback(ctx context.Context, req RollbackRequest) (EnvChange,
 		return c, err
 	}
 	s.told("rolled back", s.notify.EnvChanged(ctx, c))
+	for _, o := range c.Left {
+		s.commentTicket(ctx, o.Ticket, fmt.Sprintf("Code-Releaser: %s rolled back release %s of %s in %s: %s is back to %s and %s left it (why: %s).",
+			by.ID, id, rec.Ticket, e.Name, e.Branch, short(c.To), o.Ticket, why))
+	}
 	log.Info("release rolled back", slog.String("sha", c.SHA), slog.String("to", c.To), slog.Int("left", len(c.Left)))
 	return c, nil
 }

@@ -271,3 +271,26 @@ func TestRollbackOfTheBranchCreatingRelease(t *testing.T) {
 		t.Errorf("occupants %v, want none", got)
 	}
 }
+
+// A ticket rolled back out of the env prod requires has not gone through
+// it any more, whatever its earlier releases there: prod refuses it.
+func TestRolledBackTicketIsNotThroughTheRequiredEnv(t *testing.T) {
+	w := newWorld(t, func(c *workflow.Config, d *workflow.Deps) { c.Envs[2].RequiresEnv = "stg" })
+	ctx := t.Context()
+	w.repo.Commit("OPS-1", "OPS-1 vpc", map[string]string{"vpc.yml": "cidr: 10.1\n"})
+	w.mustRelease(t, "OPS-1", "stg", cy)
+	if _, err := w.svc.Reset(ctx, "stg", cy); err != nil {
+		t.Fatal(err)
+	}
+	w.deployer.FailWith(workflow.DeployFailed, nil)
+	failed, _ := w.release(t, "OPS-1", "stg", cy)
+	w.deployer.FailWith("", nil)
+	if _, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: failed.ID, By: cy}); err != nil {
+		t.Fatal(err)
+	}
+	w.repo.MergeBranch("master", "OPS-1", "Merge OPS-1")
+	_, err := w.release(t, "OPS-1", "prod", cy)
+	if workflow.KindOf(err) != workflow.Forbidden || !strings.Contains(workflow.UserMessage(err), "OPS-1 was rolled back in stg") {
+		t.Errorf("prod release of a ticket rolled back in stg: %v; want refused, naming the rollback", err)
+	}
+}

@@ -19,6 +19,9 @@ type TicketNote struct {
 	Deploy  DeployResult // the deploy's result; zero when it did not finish
 	Failure string       // the user message of a failed release; "" when released
 	Link    string       // the release's conversation (the Slack thread); "" when unknown
+	// RollbackOf is the release a production rollback undid: the ticket's
+	// code left the env (SHA is the earlier commit it runs again).
+	RollbackOf string
 }
 
 // RecordTickets returns a Notifier that passes every call to next and
@@ -52,6 +55,7 @@ func (n *recordingNotifier) Released(ctx context.Context, a Announcement) error 
 	n.record(ctx, TicketNote{
 		Release: a.Release, Env: a.Env, Ticket: a.Ticket,
 		SHA: firstNonEmpty(a.Release.DeployedSHA, a.Deploy.SHA, a.Release.PushedSHA, a.Release.MergedSHA), Deploy: a.Deploy,
+		RollbackOf: a.RollbackOf,
 	})
 	return err
 }
@@ -67,9 +71,10 @@ func (n *recordingNotifier) Failed(ctx context.Context, r Release, err error) er
 	if msg == "" {
 		msg = "internal error, logged with release " + r.ID
 	}
+	of, _, _ := rollbackStep(r)
 	n.record(ctx, TicketNote{
 		Release: r, Env: Env{Name: r.Env}, Ticket: Ticket{Key: r.Ticket},
-		SHA: firstNonEmpty(r.DeployedSHA, r.PushedSHA, r.MergedSHA), Failure: msg,
+		SHA: firstNonEmpty(r.DeployedSHA, r.PushedSHA, r.MergedSHA), Failure: msg, RollbackOf: of,
 	})
 	return nerr
 }

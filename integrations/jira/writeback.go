@@ -38,7 +38,7 @@ func (c *Client) Record(ctx context.Context, n workflow.TicketNote) (done string
 			did = append(did, "linked "+n.Release.Env+" on "+string(k))
 		}
 	}
-	if target := c.cfg.Transitions[n.Release.Env]; target != "" && n.Failure == "" {
+	if target := c.cfg.Transitions[n.Release.Env]; target != "" && n.Failure == "" && n.RollbackOf == "" {
 		moved, err := c.transition(ctx, k, target, n.Ticket)
 		switch {
 		case err != nil:
@@ -56,9 +56,15 @@ func CommentBody(n workflow.TicketNote) string {
 	r := n.Release
 	var b strings.Builder
 	branch := n.Env.Branch
-	if n.Failure == "" {
+	switch {
+	case n.RollbackOf != "" && n.Failure == "":
+		fmt.Fprintf(&b, "Code-Releaser rolled back *%s*: release %s of %s is undone and %s runs an earlier commit again; fix or revert %s in %s before its next release",
+			r.Env, n.RollbackOf, r.Ticket, r.Env, r.Ticket, firstNonEmpty(branch, "the production branch"))
+	case n.Failure == "":
 		fmt.Fprintf(&b, "Code-Releaser released %s to *%s*", r.Ticket, r.Env)
-	} else {
+	case n.RollbackOf != "":
+		fmt.Fprintf(&b, "Code-Releaser's rollback of *%s* (undoing release %s of %s) failed: %s", r.Env, n.RollbackOf, r.Ticket, oneLine(n.Failure, 500))
+	default:
 		fmt.Fprintf(&b, "Code-Releaser's release of %s to *%s* failed: %s", r.Ticket, r.Env, oneLine(n.Failure, 500))
 	}
 	if n.SHA != "" {
@@ -104,7 +110,10 @@ func (c *Client) remoteLink(n workflow.TicketNote) (gojira.RemoteLink, bool) {
 	}
 	title := fmt.Sprintf("%s: %s", n.Release.Env, workflow.ShortSHA(n.SHA))
 	summary := "released by Code-Releaser, release " + n.Release.ID
-	if n.Failure != "" {
+	if n.RollbackOf != "" && n.Failure == "" {
+		title += " (rolled back)"
+		summary = "release " + n.RollbackOf + " rolled back by release " + n.Release.ID
+	} else if n.Failure != "" {
 		title += " (release failed)"
 		summary = "release " + n.Release.ID + " failed: " + oneLine(n.Failure, 200)
 	} else if n.Deploy.Status != "" {

@@ -193,3 +193,30 @@ func TestRecordPartial(t *testing.T) {
 		t.Errorf("Record = %q, %v", done, err)
 	}
 }
+
+// A production rollback tells the ticket its code left the env, marks the
+// env's link rolled back and moves the ticket nowhere (a release to that
+// env would have moved it on).
+func TestRecordRollback(t *testing.T) {
+	c, srv, _ := setup(t, jiratest.DataCenter, func(c *Config) { c.Transitions = map[string]string{"prod": "Done"} })
+	srv.Put(jiratest.Issue{Key: "OPS-1", Summary: "one", Status: "In Progress", StatusCategory: "indeterminate", Transitions: []jiratest.Transition{
+		{ID: "31", Name: "Close", To: "Done", ToCategory: "done"},
+	}})
+	n := note("prod", sha1, "https://acme.slack.com/archives/C1/p1700000000000100")
+	n.Env.Branch, n.RollbackOf = "master", "r0"
+	done, err := c.Record(t.Context(), n)
+	if err != nil || done != "commented on OPS-1, linked prod on OPS-1" {
+		t.Errorf("Record = %q, %v; want a comment and the link, no transition", done, err)
+	}
+	if is, _ := srv.Get("OPS-1"); is.Status != "In Progress" {
+		t.Errorf("status = %q after a rollback, want it unchanged", is.Status)
+	}
+	bodies := srv.Bodies("POST", "/issue/OPS-1/comment")
+	if len(bodies) != 1 || !strings.Contains(string(bodies[0]), "Code-Releaser rolled back *prod*: release r0 of OPS-1 is undone") || !strings.Contains(string(bodies[0]), "fix or revert OPS-1 in master") {
+		t.Errorf("comment = %s", bodies)
+	}
+	links := srv.Bodies("POST", "/issue/OPS-1/remotelink")
+	if len(links) != 1 || !strings.Contains(string(links[0]), "(rolled back)") {
+		t.Errorf("link = %s", links)
+	}
+}
