@@ -313,16 +313,26 @@ func parseHexOID(src []byte, h *plumbing.Hash) bool {
 	if len(src) != 2*len(h) {
 		return false
 	}
+	bad := uint8(0)
 	for i := range h {
-		hi, ok1 := unhex(src[2*i])
-		lo, ok2 := unhex(src[2*i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
-		h[i] = hi<<4 | lo
+		hi, lo := hexValue[src[2*i]], hexValue[src[2*i+1]]
+		bad |= hi | lo
+		h[i] = hi<<4 | lo&0x0f
 	}
-	return true
+	return bad&0xf0 == 0 // a walk without a commit-graph parses three ids a commit
 }
+
+// hexValue is the value of each hexadecimal digit, 0xff for other bytes.
+var hexValue = func() (t [256]uint8) {
+	for c := range t {
+		v, ok := unhex(byte(c))
+		t[c] = v
+		if !ok {
+			t[c] = 0xff
+		}
+	}
+	return t
+}()
 
 func unhex(c byte) (byte, bool) {
 	switch {
