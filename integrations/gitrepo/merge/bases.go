@@ -523,7 +523,7 @@ type walker struct {
 	file    *graphFile // nil: no commit-graph, every commit is an "other"
 	total   uint32     // commits in the file: the first ref of the others
 	grafted []uint64   // positions whose parents come from the graft table
-	state   []refState // by ref
+	state   [][]refState // by ref: chunks of stateChunk refs, made when first touched
 	others  []*graphCommit
 	otherOf map[*graphCommit]uint32
 	pbuf    []uint32
@@ -542,7 +542,7 @@ func (g *commitGraph) newWalker(ctx context.Context) *walker {
 	w := &walker{g: g, ctx: ctx, byGen: g.genOrdered()}
 	if f := g.file; f != nil {
 		w.file, w.total = f, f.total
-		w.state = make([]refState, f.total, f.total+16)
+		w.state = make([][]refState, f.total/stateChunk+1)
 		if t := g.grafts.Load(); t != nil {
 			w.grafted = t.positions(f)
 		}
@@ -552,7 +552,9 @@ func (g *commitGraph) newWalker(ctx context.Context) *walker {
 
 // reset clears the flags and the queue for another walk.
 func (w *walker) reset() {
-	clear(w.state)
+	for _, ch := range w.state {
+		clear(ch)
+	}
 	w.queue, w.ctr, w.nonstale = w.queue[:0], 0, 0
 }
 
@@ -570,8 +572,27 @@ func (w *walker) ref(c *graphCommit) uint32 {
 	r := w.total + uint32(len(w.others))
 	w.others = append(w.others, c)
 	w.otherOf[c] = r
-	w.state = append(w.state, refState{})
 	return r
+}
+
+// stateChunk is how many refs' states are made at once. Positions in the
+// commit-graph follow the hashes: the few commits of a short walk are
+// spread over the whole file, and one slice for all of them would have a
+// short walk fault in a page of fresh memory for nearly every commit.
+const stateChunk = 256
+
+// st returns r's state.
+func (w *walker) st(r uint32) *refState {
+	c := int(r / stateChunk)
+	if c >= len(w.state) {
+		w.state = append(w.state, make([][]refState, c+1-len(w.state))...)
+	}
+	ch := w.state[c]
+	if ch == nil {
+		ch = make([]refState, stateChunk)
+		w.state[c] = ch
+	}
+	return &ch[r%stateChunk]
 }
 
 // commit returns the commit named r.
@@ -629,7 +650,7 @@ func (w *walker) parents(r uint32) ([]uint32, error) {
 
 // addFlags sets flags on r, keeping the non-stale count right.
 func (w *walker) addFlags(r uint32, f uint8) {
-	st := &w.state[r]
+	st := w.st(r)
 	if f&paintStale != 0 && st.flags&paintStale == 0 {
 		w.nonstale -= int(st.inq)
 	}
@@ -651,7 +672,7 @@ func (w *walker) push(r uint32) error {
 	if err != nil {
 		return err
 	}
-	st := &w.state[r]
+	st := w.st(r)
 	st.inq++
 	if st.flags&paintStale == 0 {
 		w.nonstale++
@@ -694,7 +715,7 @@ func (w *walker) pop() walkEntry {
 		i = m
 	}
 	w.queue = q
-	st := &w.state[top.ref]
+	st := w.st(top.ref)
 	st.inq--
 	if st.flags&paintStale == 0 {
 		w.nonstale--
@@ -733,7 +754,7 @@ func (w *walker) paint(one uint32, twos []uint32, stopOneInTwo bool) ([]uint32, 
 	}
 	var result []uint32
 	for w.nonstale > 0 {
-		if stopOneInTwo && w.state[one].flags&paintParent2 != 0 {
+		if stopOneInTwo && w.st(one).flags&paintParent2 != 0 {
 			break
 		}
 		if w.pops&1023 == 0 {
@@ -743,10 +764,10 @@ func (w *walker) paint(one uint32, twos []uint32, stopOneInTwo bool) ([]uint32, 
 		}
 		w.pops++
 		n := w.pop().ref
-		f := w.state[n].flags & (paintParent1 | paintParent2 | paintStale)
+		f := w.st(n).flags & (paintParent1 | paintParent2 | paintStale)
 		if f == paintParent1|paintParent2 {
-			if w.state[n].flags&paintResult == 0 {
-				w.state[n].flags |= paintResult
+			if w.st(n).flags&paintResult == 0 {
+				w.st(n).flags |= paintResult
 				result = w.insertByDate(result, n)
 			}
 			f |= paintStale // parents of a common ancestor are stale
@@ -756,7 +777,7 @@ func (w *walker) paint(one uint32, twos []uint32, stopOneInTwo bool) ([]uint32, 
 			return nil, err
 		}
 		for _, p := range parents {
-			if w.state[p].flags&f == f {
+			if w.st(p).flags&f == f {
 				continue
 			}
 			w.addFlags(p, f)
@@ -804,7 +825,7 @@ func (g *commitGraph) mergeBaseCommits(ctx context.Context, a, b plumbing.Hash) 
 	}
 	var bases []uint32
 	for _, r := range list {
-		if w.state[r].flags&paintStale == 0 {
+		if w.st(r).flags&paintStale == 0 {
 			bases = w.insertByDate(bases, r)
 		}
 	}
@@ -859,11 +880,11 @@ func (w *walker) removeRedundant(cands []uint32) ([]uint32, error) {
 		if _, err := w.paint(c, work, false); err != nil {
 			return nil, err
 		}
-		if w.state[c].flags&paintParent2 != 0 {
+		if w.st(c).flags&paintParent2 != 0 {
 			redundant[i] = true
 		}
 		for k, o := range work {
-			if w.state[o].flags&paintParent1 != 0 {
+			if w.st(o).flags&paintParent1 != 0 {
 				redundant[idx[k]] = true
 			}
 		}
@@ -904,7 +925,7 @@ func (w *walker) removeRedundantWithGen(cands []uint32) ([]uint32, error) {
 	}
 	out := cands[:0:0]
 	for _, r := range cands {
-		if w.state[r].flags&reachSeen == 0 {
+		if w.st(r).flags&reachSeen == 0 {
 			out = append(out, r)
 		}
 	}
@@ -925,7 +946,7 @@ func (w *walker) reach(starts []uint32, minGen uint64, stop uint32) (bool, error
 		}
 		r := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if w.state[r].flags&reachSeen != 0 {
+		if w.st(r).flags&reachSeen != 0 {
 			continue
 		}
 		gen, _, err := w.meta(r)
@@ -935,7 +956,7 @@ func (w *walker) reach(starts []uint32, minGen uint64, stop uint32) (bool, error
 		if gen < minGen {
 			continue
 		}
-		w.state[r].flags |= reachSeen
+		w.st(r).flags |= reachSeen
 		if r == stop {
 			return true, nil
 		}
@@ -978,5 +999,5 @@ func (g *commitGraph) isAncestor(ctx context.Context, a, b plumbing.Hash) (bool,
 	if _, err := w.paint(ra, []uint32{rb}, true); err != nil {
 		return false, fmt.Errorf("is %s an ancestor of %s: %w", a, b, err)
 	}
-	return w.state[ra].flags&paintParent2 != 0, nil
+	return w.st(ra).flags&paintParent2 != 0, nil
 }
