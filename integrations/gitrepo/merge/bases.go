@@ -520,9 +520,9 @@ type walkEntry struct {
 type walker struct {
 	g       *commitGraph
 	ctx     context.Context
-	file    *graphFile // nil: no commit-graph, every commit is an "other"
-	total   uint32     // commits in the file: the first ref of the others
-	grafted []uint64   // positions whose parents come from the graft table
+	file    *graphFile   // nil: no commit-graph, every commit is an "other"
+	total   uint32       // commits in the file: the first ref of the others
+	grafted []uint64     // positions whose parents come from the graft table
 	state   [][]refState // by ref: chunks of stateChunk refs, made when first touched
 	others  []*graphCommit
 	otherOf map[*graphCommit]uint32
