@@ -237,7 +237,8 @@ func TestMergeTreeExitCodes(t *testing.T) {
 // TestMergeTreeRepositoryKinds runs merge-tree wherever git merge-tree
 // runs: the top and a subdirectory of a repository with a worktree, a
 // linked worktree (a .git file), a bare repository made by init and push,
-// a bare clone, a mirror, and $GIT_DIR; each gives git's output and exit
+// a bare clone, a mirror, a clone that borrows its objects (alternates),
+// and $GIT_DIR; each gives git's output and exit
 // status for a clean and a conflicted merge.
 func TestMergeTreeRepositoryKinds(t *testing.T) {
 	gittest.RequireGit(t)
@@ -271,6 +272,11 @@ func TestMergeTreeRepositoryKinds(t *testing.T) {
 	gittest.Git(t, tmp, "clone", "-q", "--bare", src, bareClone)
 	mirror := filepath.Join(tmp, "mirror.git")
 	gittest.Git(t, tmp, "clone", "-q", "--mirror", src, mirror)
+	shared := filepath.Join(tmp, "shared.git")
+	gittest.Git(t, tmp, "clone", "-q", "--bare", "--shared", src, shared)
+	if _, err := os.Stat(filepath.Join(shared, "objects", "info", "alternates")); err != nil {
+		t.Fatal(err)
+	}
 	initBare := filepath.Join(tmp, "init.git")
 	gittest.Git(t, tmp, "init", "-q", "--bare", initBare)
 	gittest.Git(t, src, "push", "-q", initBare, "a", "b", "c")
@@ -290,6 +296,7 @@ func TestMergeTreeRepositoryKinds(t *testing.T) {
 		{"init --bare", initBare, nil},
 		{"clone --bare", bareClone, nil},
 		{"clone --mirror", mirror, nil},
+		{"clone --shared (objects in an alternate directory)", shared, nil},
 		{"mirror subdirectory", filepath.Join(mirror, "refs"), nil},
 		{"GIT_DIR", t.TempDir(), func(k string) string {
 			if k == "GIT_DIR" {

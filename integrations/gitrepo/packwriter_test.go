@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/gittest"
 )
 
@@ -43,6 +45,11 @@ func TestFetchStoresPacks(t *testing.T) {
 		want := gittest.Git(t, r.Dir, "rev-parse", "master")
 		if got := gittest.Git(t, m.Dir(), "rev-parse", "master"); got != want {
 			t.Fatalf("fetch %d: master is %s, the remote's %s", round, got, want)
+		}
+		// go-git's storage, which lists the packs once, sees the new one
+		// (the push's fallback and ref updates read through it)
+		if _, err := m.st.EncodedObject(plumbing.CommitObject, plumbing.NewHash(want)); err != nil {
+			t.Fatalf("fetch %d: go-git's storage does not find the fetched master: %v", round, err)
 		}
 		files, err := m.Files(ctx, want)
 		if err != nil {

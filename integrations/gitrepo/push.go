@@ -210,7 +210,7 @@ func (m *Mirror) sendPack(ctx context.Context, sess transport.ReceivePackSession
 	req.Packfile = rd
 	encoded := make(chan error, 1)
 	go func() {
-		_, err := packfile.NewEncoder(wr, m.st, refDeltas).Encode(objects, packWindow)
+		_, err := packfile.NewEncoder(wr, m.objects(), refDeltas).Encode(objects, packWindow)
 		if err != nil {
 			encoded <- wr.CloseWithError(err)
 			return

@@ -27,6 +27,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,9 +55,11 @@ type graphCommit struct {
 	// virtual marks a commit made by newVirtualCommit (not in the storer).
 	virtual bool
 	// gen is the generation number from the commit-graph (genInfinity for a
-	// commit that is not in it); inGraph tells parentPos is set.
+	// commit that is not in it); inGraph tells pos (its position there) and
+	// parentPos are set.
 	gen       uint64
 	inGraph   bool
+	pos       uint32
 	parentPos []uint32
 	// grafted marks a commit whose parents the graft table replaced:
 	// parentPos is not used for it.
@@ -92,14 +95,38 @@ type commitGraph struct {
 	virtualSeq atomic.Uint64
 
 	// grafts replaces the parents of some commits (see Merger.SetGrafts).
-	grafts atomic.Pointer[map[plumbing.Hash]plumbing.Hash]
+	grafts atomic.Pointer[graftTable]
+}
+
+// graftTable is a graft table and where its commits are in the
+// commit-graph.
+type graftTable struct {
+	parents map[plumbing.Hash]plumbing.Hash
+	once    sync.Once
+	posBits []uint64 // bit p: the commit at position p is grafted
+}
+
+// positions returns the bit set of the grafted commits' positions in f
+// (nil when none of them is in it).
+func (t *graftTable) positions(f *graphFile) []uint64 {
+	t.once.Do(func() {
+		for h := range t.parents {
+			if p, ok := f.lookup(h); ok {
+				if t.posBits == nil {
+					t.posBits = make([]uint64, (f.total+63)/64)
+				}
+				t.posBits[p/64] |= 1 << (p % 64)
+			}
+		}
+	})
+	return t.posBits
 }
 
 // graft gives c the parent the graft table names for it, if any. Every
 // commit is made through it, before it is shared.
 func (g *commitGraph) graft(c *graphCommit) *graphCommit {
 	if t := g.grafts.Load(); t != nil {
-		if p, ok := (*t)[c.hash]; ok {
+		if p, ok := t.parents[c.hash]; ok {
 			c.parents, c.parentPos, c.grafted = []plumbing.Hash{p}, nil, true
 		}
 	}
@@ -110,13 +137,12 @@ func (g *commitGraph) graft(c *graphCommit) *graphCommit {
 // are forgotten (their parents may be others now).
 func (g *commitGraph) setGrafts(t map[plumbing.Hash]plumbing.Hash) {
 	old := g.grafts.Load()
-	if (old == nil || len(*old) == 0) && len(t) == 0 || old != nil && maps.Equal(*old, t) {
+	if (old == nil || len(old.parents) == 0) && len(t) == 0 || old != nil && maps.Equal(old.parents, t) {
 		return
 	}
-	t = maps.Clone(t)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.grafts.Store(&t)
+	g.grafts.Store(&graftTable{parents: maps.Clone(t)})
 	g.commits = make(map[plumbing.Hash]*graphCommit)
 }
 
@@ -154,14 +180,37 @@ func (g *commitGraph) commit(ctx context.Context, h plumbing.Hash) (*graphCommit
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", h, err)
 	}
+	return g.share(c), nil
+}
+
+// share puts c in the cache unless a commit of its hash is there already,
+// and returns the one in the cache.
+func (g *commitGraph) share(c *graphCommit) *graphCommit {
 	g.mu.Lock()
-	if old := g.commits[h]; old != nil {
-		c = old
-	} else {
-		g.commits[h] = c
+	defer g.mu.Unlock()
+	if old := g.commits[c.hash]; old != nil {
+		return old
 	}
-	g.mu.Unlock()
-	return c, nil
+	g.commits[c.hash] = c
+	return c
+}
+
+// commitAt returns the commit at position pos of the commit-graph.
+func (g *commitGraph) commitAt(pos uint32) (*graphCommit, error) {
+	h, err := g.file.hashAt(pos)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.RLock()
+	c := g.commits[h]
+	g.mu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+	if c, err = g.fromGraph(h, pos); err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", h, err)
+	}
+	return g.share(c), nil
 }
 
 func (g *commitGraph) lookupGraph(h plumbing.Hash) (uint32, bool) {
@@ -177,7 +226,7 @@ func (g *commitGraph) fromGraph(h plumbing.Hash, pos uint32) (*graphCommit, erro
 	if err != nil {
 		return nil, err
 	}
-	c := &graphCommit{hash: h, tree: e.tree, date: e.date, gen: e.gen, inGraph: true, parentPos: e.parents}
+	c := &graphCommit{hash: h, tree: e.tree, date: e.date, gen: e.gen, inGraph: true, pos: pos, parentPos: e.parents}
 	c.parents = make([]plumbing.Hash, len(e.parents))
 	for i, p := range e.parents {
 		if c.parents[i], err = g.file.hashAt(p); err != nil {
@@ -264,16 +313,26 @@ func parseHexOID(src []byte, h *plumbing.Hash) bool {
 	if len(src) != 2*len(h) {
 		return false
 	}
+	bad := uint8(0)
 	for i := range h {
-		hi, ok1 := unhex(src[2*i])
-		lo, ok2 := unhex(src[2*i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
-		h[i] = hi<<4 | lo
+		hi, lo := hexValue[src[2*i]], hexValue[src[2*i+1]]
+		bad |= hi | lo
+		h[i] = hi<<4 | lo&0x0f
 	}
-	return true
+	return bad&0xf0 == 0 // a walk without a commit-graph parses three ids a commit
 }
+
+// hexValue is the value of each hexadecimal digit, 0xff for other bytes.
+var hexValue = func() (t [256]uint8) {
+	for c := range t {
+		v, ok := unhex(byte(c))
+		t[c] = v
+		if !ok {
+			t[c] = 0xff
+		}
+	}
+	return t
+}()
 
 func unhex(c byte) (byte, bool) {
 	switch {
@@ -371,13 +430,7 @@ func (g *commitGraph) parentsOf(ctx context.Context, c *graphCommit) ([]*graphCo
 				if p, err = g.fromGraph(h, c.parentPos[i]); err != nil {
 					return nil, fmt.Errorf("parent of %s: %w", c.hash, err)
 				}
-				g.mu.Lock()
-				if old := g.commits[h]; old != nil {
-					p = old
-				} else {
-					g.commits[h] = p
-				}
-				g.mu.Unlock()
+				p = g.share(p)
 			}
 			ps[i] = p
 		}
@@ -437,93 +490,211 @@ const (
 	paintParent2                   // reachable from one of "twos"
 	paintStale                     // reachable from a common ancestor
 	paintResult                    // already in the result list
+	reachSeen                      // reached by reach
 )
 
-type paintNode struct {
-	c     *graphCommit
+// A walk names each commit by a ref: a commit in the commit-graph by its
+// position there, any other (not in the file, made up for a recursive
+// merge) by the file's commit count plus its index in the walk's list of
+// others. Flags are kept in a slice indexed by ref, as git keeps them in
+// slabs indexed by position: commits read from the file are never made
+// into objects or looked up by hash, and only the commits outside it need
+// a map. A commit in the file whose parents the graft table replaces takes
+// its parents from the table, never from the file.
+
+// refState is a walk's state of one commit.
+type refState struct {
 	flags uint8
-	inq   int32 // how many times the node is in the queue now
+	inq   uint8 // how many times it is in the queue now (a commit is queued at most once per flag)
 }
 
-type paintEntry struct {
-	n   *paintNode
-	ctr uint64
+// walkEntry is one entry of the paint walk's queue.
+type walkEntry struct {
+	gen, date uint64
+	ref       uint32
+	ctr       uint32 // insertion order
 }
 
-// paintWalk is the state of one paint-down walk: flags per commit and a
-// priority queue ordered like git's (newer committer date first; equal dates
-// in insertion order; a commit may be queued several times).
-type paintWalk struct {
-	g        *commitGraph
-	ctx      context.Context
-	nodes    map[*graphCommit]*paintNode
-	queue    []paintEntry
-	ctr      uint64
+// walker is one walk of history (or several, one after another, with
+// reset in between; the refs stay the same).
+type walker struct {
+	g       *commitGraph
+	ctx     context.Context
+	file    *graphFile   // nil: no commit-graph, every commit is an "other"
+	total   uint32       // commits in the file: the first ref of the others
+	grafted []uint64     // positions whose parents come from the graft table
+	state   [][]refState // by ref: chunks of stateChunk refs, made when first touched
+	others  []*graphCommit
+	otherOf map[*graphCommit]uint32
+	pbuf    []uint32
+
+	// the paint walk's queue: newer committer date first (by generation
+	// first when byGen); equal ones in insertion order; a commit may be
+	// queued several times
+	queue    []walkEntry
+	ctr      uint32
 	nonstale int // queue entries whose commit is not STALE
 	pops     int
-	byGen    bool // order by generation, then date
+	byGen    bool
 }
 
-func (g *commitGraph) newWalk(ctx context.Context) *paintWalk {
-	return &paintWalk{g: g, ctx: ctx, nodes: make(map[*graphCommit]*paintNode), byGen: g.genOrdered()}
-}
-
-func (w *paintWalk) node(c *graphCommit) *paintNode {
-	n := w.nodes[c]
-	if n == nil {
-		n = &paintNode{c: c}
-		w.nodes[c] = n
+func (g *commitGraph) newWalker(ctx context.Context) *walker {
+	w := &walker{g: g, ctx: ctx, byGen: g.genOrdered()}
+	if f := g.file; f != nil {
+		w.file, w.total = f, f.total
+		w.state = make([][]refState, f.total/stateChunk+1)
+		if t := g.grafts.Load(); t != nil {
+			w.grafted = t.positions(f)
+		}
 	}
-	return n
+	return w
 }
 
-func (w *paintWalk) flags(c *graphCommit) uint8 {
-	if n := w.nodes[c]; n != nil {
-		return n.flags
+// reset clears the flags and the queue for another walk.
+func (w *walker) reset() {
+	for _, ch := range w.state {
+		clear(ch)
 	}
-	return 0
+	w.queue, w.ctr, w.nonstale = w.queue[:0], 0, 0
 }
 
-// addFlags sets flags on n, keeping the non-stale count right.
-func (w *paintWalk) addFlags(n *paintNode, f uint8) {
-	if f&paintStale != 0 && n.flags&paintStale == 0 {
-		w.nonstale -= int(n.inq)
+// ref names c in this walk.
+func (w *walker) ref(c *graphCommit) uint32 {
+	if c.inGraph && w.file != nil {
+		return c.pos
 	}
-	n.flags |= f
+	if r, ok := w.otherOf[c]; ok {
+		return r
+	}
+	if w.otherOf == nil {
+		w.otherOf = make(map[*graphCommit]uint32)
+	}
+	r := w.total + uint32(len(w.others))
+	w.others = append(w.others, c)
+	w.otherOf[c] = r
+	return r
 }
 
-func (w *paintWalk) less(a, b paintEntry) bool {
-	if w.byGen && a.n.c.gen != b.n.c.gen {
-		return a.n.c.gen > b.n.c.gen
+// stateChunk is how many refs' states are made at once. Positions in the
+// commit-graph follow the hashes: the few commits of a short walk are
+// spread over the whole file, and one slice for all of them would have a
+// short walk fault in a page of fresh memory for nearly every commit.
+const stateChunk = 256
+
+// st returns r's state.
+func (w *walker) st(r uint32) *refState {
+	c := int(r / stateChunk)
+	if c >= len(w.state) {
+		w.state = append(w.state, make([][]refState, c+1-len(w.state))...)
 	}
-	if a.n.c.date != b.n.c.date {
-		return a.n.c.date > b.n.c.date
+	ch := w.state[c]
+	if ch == nil {
+		ch = make([]refState, stateChunk)
+		w.state[c] = ch
+	}
+	return &ch[r%stateChunk]
+}
+
+// commit returns the commit named r.
+func (w *walker) commit(r uint32) (*graphCommit, error) {
+	if r >= w.total {
+		return w.others[r-w.total], nil
+	}
+	return w.g.commitAt(r)
+}
+
+func (w *walker) isGrafted(r uint32) bool {
+	return r < w.total && w.grafted != nil && w.grafted[r/64]&(1<<(r%64)) != 0
+}
+
+// meta returns the generation and committer date of r.
+func (w *walker) meta(r uint32) (gen, date uint64, err error) {
+	if r >= w.total {
+		c := w.others[r-w.total]
+		return c.gen, c.date, nil
+	}
+	return w.file.metaAt(r)
+}
+
+func (w *walker) date(r uint32) uint64 {
+	_, d, _ := w.meta(r) // r was queued: its entry was read once already
+	return d
+}
+
+// parents returns the parents of r, in order, in a buffer that the next
+// call reuses.
+func (w *walker) parents(r uint32) ([]uint32, error) {
+	if r < w.total && !w.isGrafted(r) {
+		ps, err := w.file.parentsAt(r, w.pbuf)
+		if err != nil {
+			return nil, fmt.Errorf("commit-graph position %d: %w", r, err)
+		}
+		w.pbuf = ps
+		return ps, nil
+	}
+	c, err := w.commit(r)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := w.g.parentsOf(w.ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	ps := w.pbuf[:0]
+	for _, p := range cs {
+		ps = append(ps, w.ref(p))
+	}
+	w.pbuf = ps
+	return ps, nil
+}
+
+// addFlags sets flags on r, keeping the non-stale count right.
+func (w *walker) addFlags(r uint32, f uint8) {
+	st := w.st(r)
+	if f&paintStale != 0 && st.flags&paintStale == 0 {
+		w.nonstale -= int(st.inq)
+	}
+	st.flags |= f
+}
+
+func (w *walker) less(a, b *walkEntry) bool {
+	if w.byGen && a.gen != b.gen {
+		return a.gen > b.gen
+	}
+	if a.date != b.date {
+		return a.date > b.date
 	}
 	return a.ctr < b.ctr
 }
 
-func (w *paintWalk) push(n *paintNode) {
-	n.inq++
-	if n.flags&paintStale == 0 {
+func (w *walker) push(r uint32) error {
+	gen, date, err := w.meta(r)
+	if err != nil {
+		return err
+	}
+	st := w.st(r)
+	st.inq++
+	if st.flags&paintStale == 0 {
 		w.nonstale++
 	}
-	q := append(w.queue, paintEntry{n: n, ctr: w.ctr})
+	q := append(w.queue, walkEntry{gen: gen, date: date, ref: r, ctr: w.ctr})
 	w.ctr++
 	i := len(q) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !w.less(q[i], q[p]) {
+		if !w.less(&q[i], &q[p]) {
 			break
 		}
 		q[i], q[p] = q[p], q[i]
 		i = p
 	}
 	w.queue = q
+	return nil
 }
 
-func (w *paintWalk) pop() *paintNode {
+func (w *walker) pop() walkEntry {
 	q := w.queue
-	top := q[0].n
+	top := q[0]
 	last := len(q) - 1
 	q[0] = q[last]
 	q = q[:last]
@@ -534,55 +705,56 @@ func (w *paintWalk) pop() *paintNode {
 			break
 		}
 		m := l
-		if r := l + 1; r < len(q) && w.less(q[r], q[l]) {
+		if r := l + 1; r < len(q) && w.less(&q[r], &q[l]) {
 			m = r
 		}
-		if !w.less(q[m], q[i]) {
+		if !w.less(&q[m], &q[i]) {
 			break
 		}
 		q[i], q[m] = q[m], q[i]
 		i = m
 	}
 	w.queue = q
-	top.inq--
-	if top.flags&paintStale == 0 {
+	st := w.st(top.ref)
+	st.inq--
+	if st.flags&paintStale == 0 {
 		w.nonstale--
 	}
 	return top
 }
 
-// insertCommitByDate inserts c into list before the first element with an older
+// insertByDate inserts r into list before the first element with an older
 // date (so equal dates keep insertion order): git's commit_list_insert_by_date.
-func insertCommitByDate(list []*graphCommit, c *graphCommit) []*graphCommit {
+func (w *walker) insertByDate(list []uint32, r uint32) []uint32 {
+	d := w.date(r)
 	i := 0
-	for i < len(list) && list[i].date >= c.date {
+	for i < len(list) && w.date(list[i]) >= d {
 		i++
 	}
-	list = append(list, nil)
-	copy(list[i+1:], list[i:])
-	list[i] = c
-	return list
+	return slices.Insert(list, i, r)
 }
 
 // paint walks down from one (flag PARENT1) and twos (flag PARENT2) in date
 // order until only STALE commits are queued, collecting commits reached from
-// both sides (newest first, by insertCommitByDate). If stopOneInTwo is set, it
+// both sides (newest first, by insertByDate). If stopOneInTwo is set, it
 // returns as soon as one is known to be reachable from a "two" (isAncestor).
-func (w *paintWalk) paint(one *graphCommit, twos []*graphCommit, stopOneInTwo bool) ([]*graphCommit, error) {
-	n1 := w.node(one)
-	w.addFlags(n1, paintParent1)
+func (w *walker) paint(one uint32, twos []uint32, stopOneInTwo bool) ([]uint32, error) {
+	w.addFlags(one, paintParent1)
 	if len(twos) == 0 {
-		return []*graphCommit{one}, nil
+		return []uint32{one}, nil
 	}
-	w.push(n1)
+	if err := w.push(one); err != nil {
+		return nil, err
+	}
 	for _, t := range twos {
-		n := w.node(t)
-		w.addFlags(n, paintParent2)
-		w.push(n)
+		w.addFlags(t, paintParent2)
+		if err := w.push(t); err != nil {
+			return nil, err
+		}
 	}
-	var result []*graphCommit
+	var result []uint32
 	for w.nonstale > 0 {
-		if stopOneInTwo && n1.flags&paintParent2 != 0 {
+		if stopOneInTwo && w.st(one).flags&paintParent2 != 0 {
 			break
 		}
 		if w.pops&1023 == 0 {
@@ -591,26 +763,27 @@ func (w *paintWalk) paint(one *graphCommit, twos []*graphCommit, stopOneInTwo bo
 			}
 		}
 		w.pops++
-		n := w.pop()
-		f := n.flags & (paintParent1 | paintParent2 | paintStale)
+		n := w.pop().ref
+		f := w.st(n).flags & (paintParent1 | paintParent2 | paintStale)
 		if f == paintParent1|paintParent2 {
-			if n.flags&paintResult == 0 {
-				n.flags |= paintResult
-				result = insertCommitByDate(result, n.c)
+			if w.st(n).flags&paintResult == 0 {
+				w.st(n).flags |= paintResult
+				result = w.insertByDate(result, n)
 			}
 			f |= paintStale // parents of a common ancestor are stale
 		}
-		parents, err := w.g.parentsOf(w.ctx, n.c)
+		parents, err := w.parents(n)
 		if err != nil {
 			return nil, err
 		}
 		for _, p := range parents {
-			pn := w.node(p)
-			if pn.flags&f == f {
+			if w.st(p).flags&f == f {
 				continue
 			}
-			w.addFlags(pn, f)
-			w.push(pn)
+			w.addFlags(p, f)
+			if err := w.push(p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return result, nil
@@ -645,27 +818,32 @@ func (g *commitGraph) mergeBaseCommits(ctx context.Context, a, b plumbing.Hash) 
 	if ca == cb {
 		return []*graphCommit{ca}, nil
 	}
-	w := g.newWalk(ctx)
-	list, err := w.paint(ca, []*graphCommit{cb}, false)
+	w := g.newWalker(ctx)
+	list, err := w.paint(w.ref(ca), []uint32{w.ref(cb)}, false)
 	if err != nil {
 		return nil, err
 	}
-	var bases []*graphCommit
-	for _, c := range list {
-		if w.flags(c)&paintStale == 0 {
-			bases = insertCommitByDate(bases, c)
+	var bases []uint32
+	for _, r := range list {
+		if w.st(r).flags&paintStale == 0 {
+			bases = w.insertByDate(bases, r)
 		}
 	}
-	if len(bases) <= 1 {
-		return bases, nil
+	if len(bases) > 1 {
+		if bases, err = w.removeRedundant(bases); err != nil {
+			return nil, err
+		}
+		var sorted []uint32
+		for _, r := range bases {
+			sorted = w.insertByDate(sorted, r)
+		}
+		bases = sorted
 	}
-	bases, err = g.removeRedundant(ctx, bases)
-	if err != nil {
-		return nil, err
-	}
-	var out []*graphCommit
-	for _, c := range bases {
-		out = insertCommitByDate(out, c)
+	out := make([]*graphCommit, len(bases))
+	for i, r := range bases {
+		if out[i], err = w.commit(r); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -674,16 +852,18 @@ func (g *commitGraph) mergeBaseCommits(ctx context.Context, a, b plumbing.Hash) 
 // from another candidate, the way git does without generation numbers: for
 // each candidate still kept, one walk from it against all other kept ones.
 // The survivors keep their relative order.
-func (g *commitGraph) removeRedundant(ctx context.Context, cands []*graphCommit) ([]*graphCommit, error) {
-	if g.gensEnabled() {
-		for _, c := range cands {
-			if c.gen != genInfinity {
-				return g.removeRedundantWithGen(ctx, cands)
+func (w *walker) removeRedundant(cands []uint32) ([]uint32, error) {
+	if w.g.gensEnabled() {
+		for _, r := range cands {
+			if gen, _, err := w.meta(r); err != nil {
+				return nil, err
+			} else if gen != genInfinity {
+				return w.removeRedundantWithGen(cands)
 			}
 		}
 	}
 	redundant := make([]bool, len(cands))
-	work := make([]*graphCommit, 0, len(cands))
+	work := make([]uint32, 0, len(cands))
 	idx := make([]int, 0, len(cands))
 	for i, c := range cands {
 		if redundant[i] {
@@ -696,15 +876,15 @@ func (g *commitGraph) removeRedundant(ctx context.Context, cands []*graphCommit)
 				idx = append(idx, j)
 			}
 		}
-		w := g.newWalk(ctx)
+		w.reset()
 		if _, err := w.paint(c, work, false); err != nil {
 			return nil, err
 		}
-		if w.flags(c)&paintParent2 != 0 {
+		if w.st(c).flags&paintParent2 != 0 {
 			redundant[i] = true
 		}
 		for k, o := range work {
-			if w.flags(o)&paintParent1 != 0 {
+			if w.st(o).flags&paintParent1 != 0 {
 				redundant[idx[k]] = true
 			}
 		}
@@ -722,63 +902,71 @@ func (g *commitGraph) removeRedundant(ctx context.Context, cands []*graphCommit)
 // exactly, with one walk from all their parents that goes no lower than
 // the lowest generation among them (git's remove_redundant_with_gen gives
 // the same set). The survivors keep their relative order.
-func (g *commitGraph) removeRedundantWithGen(ctx context.Context, cands []*graphCommit) ([]*graphCommit, error) {
+func (w *walker) removeRedundantWithGen(cands []uint32) ([]uint32, error) {
 	minGen := uint64(genInfinity)
-	isCand := make(map[*graphCommit]bool, len(cands))
-	for _, c := range cands {
-		minGen = min(minGen, c.gen)
-		isCand[c] = true
-	}
-	var stack []*graphCommit
-	for _, c := range cands {
-		ps, err := g.parentsOf(ctx, c)
+	for _, r := range cands {
+		gen, _, err := w.meta(r)
 		if err != nil {
 			return nil, err
 		}
-		stack = append(stack, ps...)
+		minGen = min(minGen, gen)
 	}
-	reached, err := g.reach(ctx, stack, minGen, func(c *graphCommit) bool { return false })
-	if err != nil {
+	var starts []uint32
+	for _, r := range cands {
+		ps, err := w.parents(r)
+		if err != nil {
+			return nil, err
+		}
+		starts = append(starts, ps...)
+	}
+	w.reset()
+	if _, err := w.reach(starts, minGen, math.MaxUint32); err != nil {
 		return nil, err
 	}
 	out := cands[:0:0]
-	for _, c := range cands {
-		if !reached[c] {
-			out = append(out, c)
+	for _, r := range cands {
+		if w.st(r).flags&reachSeen == 0 {
+			out = append(out, r)
 		}
 	}
 	return out, nil
 }
 
-// reach marks every commit reachable from starts whose generation is at
-// least minGen (commits below it are not expanded: none of their ancestors
-// can have a generation of minGen or more). It stops early when stop
-// returns true for a reached commit.
-func (g *commitGraph) reach(ctx context.Context, starts []*graphCommit, minGen uint64, stop func(*graphCommit) bool) (map[*graphCommit]bool, error) {
-	seen := make(map[*graphCommit]bool)
-	stack := starts
+// reach marks (reachSeen) every commit reachable from starts whose
+// generation is at least minGen (commits below it are not expanded: none
+// of their ancestors can have a generation of minGen or more). It stops
+// early, returning true, when it reaches stop.
+func (w *walker) reach(starts []uint32, minGen uint64, stop uint32) (bool, error) {
+	stack := slices.Clone(starts)
 	for n := 0; len(stack) > 0; n++ {
 		if n&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+			if err := w.ctx.Err(); err != nil {
+				return false, err
 			}
 		}
-		c := stack[len(stack)-1]
+		r := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if seen[c] || c.gen < minGen {
+		if w.st(r).flags&reachSeen != 0 {
 			continue
 		}
-		seen[c] = true
-		if stop(c) {
-			break
-		}
-		ps, err := g.parentsOf(ctx, c)
+		gen, _, err := w.meta(r)
 		if err != nil {
-			return nil, err
+			return false, err
+		}
+		if gen < minGen {
+			continue
+		}
+		w.st(r).flags |= reachSeen
+		if r == stop {
+			return true, nil
+		}
+		ps, err := w.parents(r)
+		if err != nil {
+			return false, err
 		}
 		stack = append(stack, ps...)
 	}
-	return seen, nil
+	return false, nil
 }
 
 // isAncestor reports whether a is reachable from b (a == b counts), as
@@ -795,20 +983,21 @@ func (g *commitGraph) isAncestor(ctx context.Context, a, b plumbing.Hash) (bool,
 	if ca == cb {
 		return true, nil
 	}
+	w := g.newWalker(ctx)
+	ra, rb := w.ref(ca), w.ref(cb)
 	if g.gensEnabled() && ca.gen != genInfinity {
 		// Generations cut the walk off below a.
 		if cb.gen != genInfinity && cb.gen <= ca.gen {
 			return false, nil
 		}
-		seen, err := g.reach(ctx, []*graphCommit{cb}, ca.gen, func(c *graphCommit) bool { return c == ca })
+		found, err := w.reach([]uint32{rb}, ca.gen, ra)
 		if err != nil {
 			return false, fmt.Errorf("is %s an ancestor of %s: %w", a, b, err)
 		}
-		return seen[ca], nil
+		return found, nil
 	}
-	w := g.newWalk(ctx)
-	if _, err := w.paint(ca, []*graphCommit{cb}, true); err != nil {
+	if _, err := w.paint(ra, []uint32{rb}, true); err != nil {
 		return false, fmt.Errorf("is %s an ancestor of %s: %w", a, b, err)
 	}
-	return w.flags(ca)&paintParent2 != 0, nil
+	return w.st(ra).flags&paintParent2 != 0, nil
 }

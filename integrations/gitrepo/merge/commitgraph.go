@@ -351,50 +351,82 @@ func (g *graphFile) entry(pos uint32, buf []uint32) (graphEntry, error) {
 	if err != nil {
 		return graphEntry{}, err
 	}
+	e := graphEntry{}
+	copy(e.tree[:], l.cdat[graphCommitDataSize*i:])
+	if e.parents, err = g.layerParents(l, i, buf); err != nil {
+		return graphEntry{}, err
+	}
+	if e.gen, e.date, err = g.layerMeta(l, i); err != nil {
+		return graphEntry{}, err
+	}
+	return e, nil
+}
+
+// parentsAt appends the parent positions of the commit at pos to buf[:0].
+func (g *graphFile) parentsAt(pos uint32, buf []uint32) ([]uint32, error) {
+	l, i, err := g.layerOf(pos)
+	if err != nil {
+		return nil, err
+	}
+	return g.layerParents(l, i, buf)
+}
+
+// metaAt returns the generation and commit date of the commit at pos.
+func (g *graphFile) metaAt(pos uint32) (gen, date uint64, err error) {
+	l, i, err := g.layerOf(pos)
+	if err != nil {
+		return 0, 0, err
+	}
+	return g.layerMeta(l, i)
+}
+
+func (g *graphFile) layerParents(l *graphLayer, i uint32, buf []uint32) ([]uint32, error) {
 	d := l.cdat[graphCommitDataSize*i:]
-	e := graphEntry{parents: buf[:0]}
-	copy(e.tree[:], d[:20])
+	ps := buf[:0]
 	p1, p2 := binary.BigEndian.Uint32(d[20:]), binary.BigEndian.Uint32(d[24:])
-	hi, lo := binary.BigEndian.Uint32(d[28:]), binary.BigEndian.Uint32(d[32:])
-	e.date = uint64(hi&3)<<32 | uint64(lo)
 	if p1 != graphParentNone {
-		e.parents = append(e.parents, p1)
+		ps = append(ps, p1)
 	}
 	switch {
 	case p2 == graphParentNone:
 	case p2&graphOctopus != 0:
 		for k := uint64(p2 &^ graphOctopus); ; k++ {
 			if 4*k+4 > uint64(len(l.edge)) {
-				return graphEntry{}, fmt.Errorf("commit-graph: extra edge %d out of range", k)
+				return nil, fmt.Errorf("commit-graph: extra edge %d out of range", k)
 			}
 			v := binary.BigEndian.Uint32(l.edge[4*k:])
-			e.parents = append(e.parents, v&^graphLastEdge)
+			ps = append(ps, v&^graphLastEdge)
 			if v&graphLastEdge != 0 {
 				break
 			}
 		}
 	default:
-		e.parents = append(e.parents, p2)
+		ps = append(ps, p2)
 	}
-	for _, p := range e.parents {
+	for _, p := range ps {
 		if p >= g.total {
-			return graphEntry{}, fmt.Errorf("commit-graph: parent position %d out of range", p)
+			return nil, fmt.Errorf("commit-graph: parent position %d out of range", p)
 		}
 	}
+	return ps, nil
+}
+
+func (g *graphFile) layerMeta(l *graphLayer, i uint32) (gen, date uint64, err error) {
+	d := l.cdat[graphCommitDataSize*i:]
+	hi, lo := binary.BigEndian.Uint32(d[28:]), binary.BigEndian.Uint32(d[32:])
+	date = uint64(hi&3)<<32 | uint64(lo)
 	if !g.corrected {
-		e.gen = uint64(hi >> 2)
-		return e, nil
+		return uint64(hi >> 2), date, nil
 	}
 	off := uint64(binary.BigEndian.Uint32(l.gda2[4*i:]))
 	if off&0x80000000 != 0 {
 		k := off &^ 0x80000000
 		if 8*k+8 > uint64(len(l.gdo2)) {
-			return graphEntry{}, errors.New("commit-graph: generation overflow out of range")
+			return 0, 0, errors.New("commit-graph: generation overflow out of range")
 		}
 		off = binary.BigEndian.Uint64(l.gdo2[8*k:])
 	}
-	e.gen = e.date + off
-	return e, nil
+	return date + off, date, nil
 }
 
 // isGitFalse reports whether a config value is one of git's spellings of false.

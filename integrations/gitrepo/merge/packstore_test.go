@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // TestPackedStoreReadsEveryObject reads every object of packed
@@ -170,5 +171,85 @@ func TestPackedStoreCorruptPack(t *testing.T) {
 	}
 	if failed == 0 {
 		t.Fatal("no read failed: the damage did not reach any object")
+	}
+}
+
+// countingStorer counts the reads that reach the repository's own storer.
+type countingStorer struct {
+	storer.EncodedObjectStorer
+	reads int
+}
+
+func (c *countingStorer) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	c.reads++
+	return c.EncodedObjectStorer.EncodedObject(t, h)
+}
+
+func (c *countingStorer) HasEncodedObject(h plumbing.Hash) error {
+	c.reads++
+	return c.EncodedObjectStorer.HasEncodedObject(h)
+}
+
+func (c *countingStorer) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	c.reads++
+	return c.EncodedObjectStorer.EncodedObjectSize(h)
+}
+
+// TestPackedStoreObjectsOutsideItsPacks: an object the packs opened by the
+// store lack is not found without asking the repository's storer (go-git's
+// first look decodes every pack index whole: a fetch asked it for each
+// object it wanted), and is still found when the storer has it: a loose
+// object, or one in a pack written after the store was opened.
+func TestPackedStoreObjectsOutsideItsPacks(t *testing.T) {
+	r := mbBuildRepo(t, []mbNode{{date: 1_700_000_000}, {parents: []int{0}, date: 1_700_000_001}})
+	mbGit(t, r.dir, nil, "repack", "-a", "-d", "-q")
+	cs := &countingStorer{EncodedObjectStorer: r.storer}
+	ps, err := openPackedStore(cs, filepath.Join(r.dir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.close()
+	if len(ps.packs) != 1 {
+		t.Fatalf("%d packs, want 1", len(ps.packs))
+	}
+	if _, err := ps.EncodedObject(plumbing.AnyObject, r.hashes[1]); err != nil {
+		t.Fatalf("packed commit: %v", err)
+	}
+	missing := plumbing.NewHash("0123456789012345678901234567890123456789")
+	if _, err := ps.EncodedObject(plumbing.AnyObject, missing); err != plumbing.ErrObjectNotFound {
+		t.Errorf("EncodedObject(missing) = %v, want plumbing.ErrObjectNotFound (what go-git's fetch compares with)", err)
+	}
+	if err := ps.HasEncodedObject(missing); err != plumbing.ErrObjectNotFound {
+		t.Errorf("HasEncodedObject(missing) = %v", err)
+	}
+	if _, err := ps.EncodedObjectSize(missing); err != plumbing.ErrObjectNotFound {
+		t.Errorf("EncodedObjectSize(missing) = %v", err)
+	}
+	if cs.reads != 0 {
+		t.Errorf("the repository's storer was asked %d times for objects no pack or file holds", cs.reads)
+	}
+
+	out, _ := mbGit(t, r.dir, []byte("a loose blob\n"), "hash-object", "-w", "--stdin")
+	loose := plumbing.NewHash(strings.TrimSpace(out))
+	if obj, err := ps.EncodedObject(plumbing.AnyObject, loose); err != nil || obj.Type() != plumbing.BlobObject {
+		t.Errorf("loose blob: %v, %v", obj, err)
+	}
+	if err := ps.HasEncodedObject(loose); err != nil {
+		t.Errorf("HasEncodedObject(loose blob) = %v", err)
+	}
+
+	// fast-import writes a pack of its own
+	mbGit(t, r.dir, []byte("commit refs/heads/later\ncommitter C <c@example.com> 1700000100 +0000\ndata 6\nlater\nM 644 inline later.txt\ndata 6\nlater\n\n"),
+		"-c", "fastimport.unpackLimit=0", "fast-import", "--quiet")
+	if idxs, _ := filepath.Glob(filepath.Join(r.dir, "objects", "pack", "*.idx")); len(idxs) != 2 {
+		t.Fatalf("%d pack indexes after fast-import, want 2", len(idxs))
+	}
+	out, _ = mbGit(t, r.dir, nil, "rev-parse", "refs/heads/later")
+	later := plumbing.NewHash(strings.TrimSpace(out))
+	if obj, err := ps.EncodedObject(plumbing.AnyObject, later); err != nil || obj.Type() != plumbing.CommitObject {
+		t.Errorf("commit in a pack written after the store was opened: %v, %v", obj, err)
+	}
+	if _, err := ps.EncodedObjectSize(later); err != nil {
+		t.Errorf("EncodedObjectSize(commit in a new pack) = %v", err)
 	}
 }

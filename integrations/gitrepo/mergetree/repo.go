@@ -42,9 +42,12 @@ func openLocalRepo(dir string, getenv func(string) string) (*localRepo, error) {
 	}
 	// Pack files stay open for the life of the process (one open per pack,
 	// not one per object), and the cache of decoded objects is small: a
-	// merge reads each tree and blob it needs about once.
+	// merge reads each tree and blob it needs about once. Alternate object
+	// directories (objects/info/alternates, as git clone --shared writes
+	// them: absolute paths) are outside the repository's directory, to
+	// which rfs is confined: go-git opens them from the root.
 	st := filesystem.NewStorageWithOptions(rfs, cache.NewObjectLRU(16*cache.MiByte),
-		filesystem.Options{KeepDescriptors: true})
+		filesystem.Options{KeepDescriptors: true, AlternatesFS: osfs.New("/", osfs.WithBoundOS())})
 	return &localRepo{gitDir: gitDir, objectsDir: filepath.Join(commonDir, "objects"), st: st}, nil
 }
 
