@@ -141,17 +141,26 @@ func (s *Service) Rollback(ctx context.Context, req RollbackRequest) (EnvChange,
 			log.Warn("journal the rollback", slog.Any("err", err))
 		}
 		if c.Deploy, err = s.redeploy(ctx, l, e, sha, by.ID, rid, nil, fmt.Sprintf("rollback of %s: ", id)); err != nil {
-			return err
+			// The branch is rolled back: say so, and what is left to do.
+			left := "no ticket"
+			if len(c.Left) > 0 {
+				left = joinKeys(occupantKeys(c.Left))
+			}
+			return Wrap(op, KindOf(err), fmt.Sprintf("%s is rolled back to %s (commit %s) and %s left it, but %s could not be redeployed: %s; deploy it again once that is fixed (code-releaser deploy %s)",
+				e.Branch, short(to), short(sha), left, e.Name, orDefault(UserMessage(err), "see the bot's log"), e.Name), err)
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && c.SHA == "" {
 		return c, err
 	}
 	s.told("rolled back", s.notify.EnvChanged(ctx, c))
 	for _, o := range c.Left {
 		s.commentTicket(ctx, o.Ticket, fmt.Sprintf("Code-Releaser: %s rolled back release %s of %s in %s: %s is back to %s and %s left it (why: %s).",
 			by.ID, id, rec.Ticket, e.Name, e.Branch, short(c.To), o.Ticket, why))
+	}
+	if err != nil {
+		return c, err
 	}
 	log.Info("release rolled back", slog.String("sha", c.SHA), slog.String("to", c.To), slog.Int("left", len(c.Left)))
 	return c, nil

@@ -294,3 +294,28 @@ func TestRolledBackTicketIsNotThroughTheRequiredEnv(t *testing.T) {
 		t.Errorf("prod release of a ticket rolled back in stg: %v; want refused, naming the rollback", err)
 	}
 }
+
+// A rollback whose redeploy cannot run (credentials, the cloud down) still
+// rolled the branch back: the error says so and what is left to do, and
+// the channel is told who left.
+func TestRollbackWhoseRedeployCannotRun(t *testing.T) {
+	ln := &lifeNotes{Notifier: &workflowtest.Notifier{}}
+	w := newWorld(t, func(c *workflow.Config, d *workflow.Deps) { d.Notifier = ln })
+	ctx := t.Context()
+	w.repo.Commit("OPS-1", "OPS-1 vpc", map[string]string{"vpc.yml": "cidr: 10.1\n"})
+	w.deployer.FailWith(workflow.DeployFailed, nil)
+	failed, _ := w.release(t, "OPS-1", "dev", ana)
+	w.deployer.FailWith("", workflow.Errorf("aws", workflow.Unavailable, "the env's role cannot be assumed"))
+	_, err := w.svc.Rollback(ctx, workflow.RollbackRequest{Release: failed.ID, By: ana})
+	if err == nil || !strings.Contains(workflow.UserMessage(err), "release/dev is rolled back to") || !strings.Contains(workflow.UserMessage(err), "OPS-1 left it, but dev could not be redeployed: the env's role cannot be assumed") {
+		t.Fatalf("rollback with the deploy down: %v", err)
+	}
+	if diff := cmp.Diff(w.repo.Files("release/dev"), w.repo.Files("master")); diff != "" {
+		t.Errorf("release/dev (-got +want master):\n%s", diff)
+	}
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	if len(ln.changes) != 1 || ln.changes[0].Action != workflow.ActionRolledBack || len(ln.changes[0].Left) != 1 {
+		t.Errorf("the channel heard %+v; want the rollback with OPS-1 left", ln.changes)
+	}
+}
