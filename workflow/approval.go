@@ -123,7 +123,6 @@ func approvalID(release, sha, digest string) string {
 // (Busy: the production branch moved or the preview changed). A release
 // resumed by another worker finds its request again.
 func (r *run) awaitApproval(ctx context.Context, sha string) error {
-	const op = "approval"
 	s := r.s
 	pol := r.env.Approvals
 	p, err := r.preview(ctx, sha)

@@ -16,7 +16,7 @@ import (
 
 type drift struct {
 	status                     string // MODIFIED or DELETED
-	path, expected, actual, at string
+	path, expected, actual string
 }
 
 type detection struct {
