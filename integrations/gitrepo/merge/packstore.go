@@ -297,12 +297,14 @@ func (ps *packedStore) read(p *packFile, off uint64, depth int) (plumbing.Object
 	return baseType, out, nil
 }
 
-// packSource reads a pack from an offset through a window filled by
-// positioned reads: the object header, the delta base reference and the
-// start of the compressed data usually come in the first one.
+// packSource reads a pack from an offset through a window: a slice of the
+// mapped pack, or where it is not mapped a buffer filled by positioned
+// reads. The object header, the delta base reference and the start of the
+// compressed data usually come in the first one.
 type packSource struct {
 	p    *packFile
-	buf  []byte
+	buf  []byte // the window: own's memory or the mapped pack's (read-only)
+	own  []byte // the buffer for positioned reads, kept across uses
 	r, w int
 	next int64 // the file offset after buf[:w]
 }
@@ -312,14 +314,14 @@ const packWindow = 4 << 10
 func (ps *packedStore) source(p *packFile, off uint64) *packSource {
 	s, _ := ps.spool.Get().(*packSource)
 	if s == nil {
-		s = &packSource{buf: make([]byte, packWindow)}
+		s = &packSource{}
 	}
 	s.p, s.r, s.w, s.next = p, 0, 0, int64(off)
 	return s
 }
 
 func (ps *packedStore) putSource(s *packSource) {
-	s.p = nil
+	s.p, s.buf = nil, nil
 	ps.spool.Put(s)
 }
 
@@ -331,11 +333,17 @@ func (s *packSource) fill() error {
 	if s.w > 0 {
 		want = 64 << 10 // a large object: read on in bigger pieces
 	}
-	if cap(s.buf) < want {
-		s.buf = make([]byte, want)
-	}
-	s.buf = s.buf[:want]
 	n := min(int64(want), s.p.size-s.next)
+	if m := s.p.mapped; m != nil {
+		s.buf = m[s.next : s.next+n]
+		s.r, s.w = 0, int(n)
+		s.next += n
+		return nil
+	}
+	if cap(s.own) < want {
+		s.own = make([]byte, want)
+	}
+	s.buf = s.own[:want]
 	k, err := s.p.pack.ReadAt(s.buf[:n], s.next)
 	if k == 0 {
 		if err == nil || err == io.EOF {
@@ -574,13 +582,16 @@ func (o *packedObject) Writer() (io.WriteCloser, error) {
 	return nil, errors.New("a packed object is read-only")
 }
 
-// packFile is one mapped .idx and its open .pack.
+// packFile is one mapped .idx and its open .pack, mapped too where the
+// system can (read with positioned reads where it cannot).
 type packFile struct {
 	idxPath  string
 	packPath string
 	idx      []byte
 	unmap    func() error
 	pack     *os.File
+	mapped   []byte // the whole .pack, or nil
+	unmapPk  func() error
 	size     int64
 	n        uint32
 	names    []byte
@@ -617,6 +628,15 @@ func openPackFile(idxPath, packPath string) (*packFile, error) {
 		p.close()
 		return nil, fmt.Errorf("%s: not a pack file (%v)", packPath, err)
 	}
+	// Reading a mapped pack costs no system call per object (a short
+	// merge reads hundreds of commits, a long merge-base walk without a
+	// commit-graph tens of thousands), as git reads its packs. Where it
+	// cannot be mapped (no mmap, no address space) it is read as before.
+	if m, unmap, err := mapPack(p.pack, p.size); err == nil && int64(len(m)) == p.size {
+		p.mapped, p.unmapPk = m, unmap
+	} else if err == nil && unmap != nil {
+		unmap()
+	}
 	return p, nil
 }
 
@@ -625,12 +645,17 @@ func (p *packFile) close() error {
 	if p.unmap != nil {
 		first = p.unmap()
 	}
+	if p.unmapPk != nil {
+		if err := p.unmapPk(); err != nil && first == nil {
+			first = err
+		}
+	}
 	if p.pack != nil {
 		if err := p.pack.Close(); err != nil && first == nil {
 			first = err
 		}
 	}
-	p.unmap, p.idx, p.pack = nil, nil, nil
+	p.unmap, p.idx, p.pack, p.unmapPk, p.mapped = nil, nil, nil, nil, nil
 	return first
 }
 
@@ -702,7 +727,13 @@ func (p *packFile) header(off uint64) (plumbing.ObjectType, uint64, uint64, erro
 		return 0, 0, 0, fmt.Errorf("offset %d out of the pack", off)
 	}
 	var buf [16]byte
-	n, err := p.pack.ReadAt(buf[:], int64(off))
+	var n int
+	var err error
+	if p.mapped != nil {
+		n = copy(buf[:], p.mapped[off:])
+	} else {
+		n, err = p.pack.ReadAt(buf[:], int64(off))
+	}
 	if n == 0 {
 		return 0, 0, 0, fmt.Errorf("read the pack at offset %d: %w", off, err)
 	}
