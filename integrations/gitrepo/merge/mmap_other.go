@@ -3,6 +3,7 @@
 package merge
 
 import (
+	"errors"
 	"io"
 	"os"
 )
@@ -14,4 +15,10 @@ func mapReadOnly(f *os.File) ([]byte, func() error, error) {
 		return nil, nil, err
 	}
 	return b, func() error { return nil }, nil
+}
+
+// mapPack does not map where mapping is not available: the pack is read
+// with positioned reads.
+func mapPack(*os.File, int64) ([]byte, func() error, error) {
+	return nil, nil, errors.ErrUnsupported
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -54,63 +55,77 @@ func TestPackedStoreReadsEveryObject(t *testing.T) {
 			}
 			mbGit(t, r.dir, []byte(stream), "fast-import", "--quiet")
 			mbGit(t, r.dir, nil, tc.repack...)
-			ps, err := openPackedStore(r.storer, filepath.Join(r.dir, "objects"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ps.close()
-			if len(ps.packs) != 1 {
-				t.Fatalf("%d packs, want 1", len(ps.packs))
-			}
-			out, _ := mbGit(t, r.dir, nil, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(deltabase)")
-			deltas := 0
-			lines := strings.Split(strings.TrimSpace(out), "\n")
-			for _, line := range lines {
-				var id, typ, base string
-				var size int64
-				if _, err := fmt.Sscan(line, &id, &typ, &size, &base); err != nil {
-					t.Fatalf("%q: %v", line, err)
-				}
-				h := plumbing.NewHash(id)
-				if base != plumbing.ZeroHash.String() {
-					deltas++
-					off, _ := ps.packs[0].find(h)
-					if dt, _, _, err := ps.packs[0].header(off); err != nil || dt != tc.deltaType {
-						t.Fatalf("%s is stored as a %v (%v), want a %v", id, dt, err, tc.deltaType)
-					}
-				}
-				obj, err := ps.EncodedObject(plumbing.AnyObject, h)
+			// Read through the mapped pack, and with positioned reads as
+			// where it cannot be mapped.
+			for _, mapped := range []bool{true, false} {
+				ps, err := openPackedStore(r.storer, filepath.Join(r.dir, "objects"))
 				if err != nil {
-					t.Fatalf("%s: %v", id, err)
+					t.Fatal(err)
 				}
-				rd, _ := obj.Reader()
-				data, _ := io.ReadAll(rd)
-				if got := plumbing.ComputeHash(obj.Type(), data); got != h || obj.Type().String() != typ || int64(len(data)) != size {
-					t.Fatalf("%s: read a %s of %d bytes hashing to %s; git says a %s of %d bytes", id, obj.Type(), len(data), got, typ, size)
+				if len(ps.packs) != 1 {
+					t.Fatalf("%d packs, want 1", len(ps.packs))
 				}
-				if sz, err := ps.EncodedObjectSize(h); err != nil || sz != size {
-					t.Errorf("%s: size %d, %v; want %d", id, sz, err, size)
+				if p := ps.packs[0]; !mapped {
+					if p.unmapPk != nil {
+						if err := p.unmapPk(); err != nil {
+							t.Fatal(err)
+						}
+					}
+					p.mapped, p.unmapPk = nil, nil
+				} else if p.mapped == nil && runtime.GOOS != "windows" && runtime.GOOS != "plan9" && runtime.GOOS != "js" && runtime.GOOS != "wasip1" {
+					t.Fatalf("the pack is not mapped on %s", runtime.GOOS)
 				}
-				if err := ps.HasEncodedObject(h); err != nil {
-					t.Errorf("%s: HasEncodedObject: %v", id, err)
-				}
-				if typ != "blob" {
-					if _, err := ps.EncodedObject(plumbing.BlobObject, h); !errors.Is(err, plumbing.ErrObjectNotFound) {
-						t.Errorf("%s (a %s) read as a blob: %v", id, typ, err)
+				out, _ := mbGit(t, r.dir, nil, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(deltabase)")
+				deltas := 0
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				for _, line := range lines {
+					var id, typ, base string
+					var size int64
+					if _, err := fmt.Sscan(line, &id, &typ, &size, &base); err != nil {
+						t.Fatalf("%q: %v", line, err)
+					}
+					h := plumbing.NewHash(id)
+					if base != plumbing.ZeroHash.String() {
+						deltas++
+						off, _ := ps.packs[0].find(h)
+						if dt, _, _, err := ps.packs[0].header(off); err != nil || dt != tc.deltaType {
+							t.Fatalf("%s is stored as a %v (%v), want a %v", id, dt, err, tc.deltaType)
+						}
+					}
+					obj, err := ps.EncodedObject(plumbing.AnyObject, h)
+					if err != nil {
+						t.Fatalf("%s: %v", id, err)
+					}
+					rd, _ := obj.Reader()
+					data, _ := io.ReadAll(rd)
+					if got := plumbing.ComputeHash(obj.Type(), data); got != h || obj.Type().String() != typ || int64(len(data)) != size {
+						t.Fatalf("%s: read a %s of %d bytes hashing to %s; git says a %s of %d bytes", id, obj.Type(), len(data), got, typ, size)
+					}
+					if sz, err := ps.EncodedObjectSize(h); err != nil || sz != size {
+						t.Errorf("%s: size %d, %v; want %d", id, sz, err, size)
+					}
+					if err := ps.HasEncodedObject(h); err != nil {
+						t.Errorf("%s: HasEncodedObject: %v", id, err)
+					}
+					if typ != "blob" {
+						if _, err := ps.EncodedObject(plumbing.BlobObject, h); !errors.Is(err, plumbing.ErrObjectNotFound) {
+							t.Errorf("%s (a %s) read as a blob: %v", id, typ, err)
+						}
 					}
 				}
+				if deltas < 50 {
+					t.Fatalf("only %d of %d objects are deltas: the test does not test deltas", deltas, len(lines))
+				}
+				missing := plumbing.NewHash("0123456789012345678901234567890123456789")
+				if err := ps.HasEncodedObject(missing); !errors.Is(err, plumbing.ErrObjectNotFound) {
+					t.Errorf("HasEncodedObject(missing) = %v", err)
+				}
+				if _, err := ps.EncodedObject(plumbing.AnyObject, missing); !errors.Is(err, plumbing.ErrObjectNotFound) {
+					t.Errorf("EncodedObject(missing) = %v", err)
+				}
+				t.Logf("mapped %v: %d objects read, %d of them deltas", mapped, len(lines), deltas)
+				ps.close()
 			}
-			if deltas < 50 {
-				t.Fatalf("only %d of %d objects are deltas: the test does not test deltas", deltas, len(lines))
-			}
-			missing := plumbing.NewHash("0123456789012345678901234567890123456789")
-			if err := ps.HasEncodedObject(missing); !errors.Is(err, plumbing.ErrObjectNotFound) {
-				t.Errorf("HasEncodedObject(missing) = %v", err)
-			}
-			if _, err := ps.EncodedObject(plumbing.AnyObject, missing); !errors.Is(err, plumbing.ErrObjectNotFound) {
-				t.Errorf("EncodedObject(missing) = %v", err)
-			}
-			t.Logf("%d objects read, %d of them deltas", len(lines), deltas)
 		})
 	}
 }
