@@ -15,7 +15,7 @@ import (
 // DriftResource, as if someone had changed it outside CloudFormation.
 
 type drift struct {
-	status                     string // MODIFIED or DELETED
+	status                 string // MODIFIED or DELETED
 	path, expected, actual string
 }
 
