@@ -604,6 +604,7 @@ func (s *Redis) SetLastDeploy(ctx context.Context, l workflow.Lease, d workflow.
 const (
 	fID, fTicket, fEnv, fBy, fRequested, fState, fUpdated  = "id", "ticket", "env", "by", "requested", "state", "updated"
 	fBranch, fTicketSHA, fMerged, fPushed, fDeployed, fErr = "branch", "ticket_sha", "merged_sha", "pushed_sha", "deployed_sha", "error"
+	fVia                                                   = "via"
 )
 
 func formatTime(t time.Time) string {
@@ -631,7 +632,7 @@ func (s *Redis) CreateRelease(ctx context.Context, r workflow.Release) error {
 		fID, r.ID, fTicket, string(r.Ticket), fEnv, r.Env, fBy, r.By,
 		fRequested, formatTime(r.RequestedAt), fState, string(r.State), fUpdated, formatTime(r.UpdatedAt),
 		fBranch, r.Branch, fTicketSHA, r.TicketSHA, fMerged, r.MergedSHA, fPushed, r.PushedSHA,
-		fDeployed, r.DeployedSHA, fErr, r.Error,
+		fDeployed, r.DeployedSHA, fErr, r.Error, fVia, r.Via,
 	}
 	args := append([]any{ms(s.opts.ReleaseTTL), len(fields)}, fields...)
 	for _, st := range r.Steps {
@@ -674,7 +675,7 @@ func (s *Redis) GetRelease(ctx context.Context, id string) (workflow.Release, er
 		ID: f[fID], Ticket: workflow.TicketKey(f[fTicket]), Env: f[fEnv], By: f[fBy],
 		RequestedAt: parseTime(f[fRequested]), State: workflow.ReleaseState(f[fState]), UpdatedAt: parseTime(f[fUpdated]),
 		Branch: f[fBranch], TicketSHA: f[fTicketSHA], MergedSHA: f[fMerged], PushedSHA: f[fPushed],
-		DeployedSHA: f[fDeployed], Error: f[fErr],
+		DeployedSHA: f[fDeployed], Error: f[fErr], Via: f[fVia],
 	}
 	for _, data := range steps.Val() {
 		var st workflow.Step

@@ -33,6 +33,7 @@ type Release struct {
 	Ticket      TicketKey
 	Env         string
 	By          string // the requesting user's ID
+	Via         string // how they asked: ViaTerminal from the terminal ("" in Slack)
 	RequestedAt time.Time
 	State       ReleaseState
 	UpdatedAt   time.Time

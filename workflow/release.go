@@ -67,7 +67,7 @@ func (s *Service) record(ctx context.Context, req ReleaseRequest, env Env, ticke
 		s: s, env: env, ticket: ticket, user: req.User, start: now,
 		log: s.log.With(slog.String("release", id), slog.String("ticket", string(ticket.Key)), slog.String("env", env.Name)),
 		rec: Release{
-			ID: id, Ticket: ticket.Key, Env: env.Name, By: req.User.ID,
+			ID: id, Ticket: ticket.Key, Env: env.Name, By: req.User.ID, Via: req.User.Via,
 			RequestedAt: now, State: StateQueued, UpdatedAt: now,
 		},
 	}

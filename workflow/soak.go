@@ -337,7 +337,11 @@ func (r *run) checkSoak(ctx context.Context, master string) error {
 	} else {
 		msg += fmt.Sprintf(" Release them to %s first,", rep.Env)
 	}
-	msg += fmt.Sprintf(" or, if it cannot wait, one of %s's approvers may override: /release %s %s --override-soak \"why\"", env.Name, r.rec.Ticket, env.Name)
+	how := fmt.Sprintf("/release %s %s --override-soak \"why\"", r.rec.Ticket, env.Name)
+	if r.user.Via == ViaTerminal {
+		how = fmt.Sprintf("code-releaser release %s %s --override-soak \"why\" --as APPROVER", r.rec.Ticket, env.Name)
+	}
+	msg += fmt.Sprintf(" or, if it cannot wait, one of %s's approvers may override: %s", env.Name, how)
 	return Errorf("release.soak", Forbidden, "%s", msg)
 }
 

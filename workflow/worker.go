@@ -395,7 +395,7 @@ func (w *Worker) runJob(ctx context.Context, env Env, l Lease, e QueueEntry) (jo
 		ticket.Key = rec.Ticket
 	}
 	r := &run{
-		s: s, env: env, ticket: ticket, user: User{ID: rec.By}, start: s.clock.Now(), rec: rec,
+		s: s, env: env, ticket: ticket, user: User{ID: rec.By, Via: rec.Via}, start: s.clock.Now(), rec: rec,
 		log: log.With(slog.String("ticket", string(rec.Ticket))),
 	}
 	var attempts int
@@ -591,7 +591,7 @@ func (w *Worker) withdraw(ctx context.Context, rec Release, err error) (Release,
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	env, _ := s.Env(rec.Env)
-	r := &run{s: s, env: env, ticket: Ticket{Key: rec.Ticket}, user: User{ID: rec.By}, start: s.clock.Now(), rec: rec,
+	r := &run{s: s, env: env, ticket: Ticket{Key: rec.Ticket}, user: User{ID: rec.By, Via: rec.Via}, start: s.clock.Now(), rec: rec,
 		log: w.log.With(slog.String("release", rec.ID), slog.String("env", rec.Env), slog.String("ticket", string(rec.Ticket)))}
 	if r.finish(bg, err) {
 		if _, qerr := s.store.RemoveQueued(bg, rec.Env, rec.ID); qerr != nil {

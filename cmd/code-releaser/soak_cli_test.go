@@ -101,7 +101,7 @@ func TestReleaseOverrideSoakFromTheTerminal(t *testing.T) {
 
 	// Without the override, the gate refuses and says how to override.
 	code, out, errs := cli("release", "OPS-1", "prod", "--as", "U0DAVE")
-	if code != 1 || !strings.Contains(errs, "deployed and verified in stg for 2h") || !strings.Contains(errs, "--override-soak") {
+	if code != 1 || !strings.Contains(errs, "deployed and verified in stg for 2h") || !strings.Contains(errs, "code-releaser release OPS-1 prod --override-soak \"why\" --as APPROVER") {
 		t.Fatalf("release short of the soak: exit %d\n%s\n%s", code, out, errs)
 	}
 

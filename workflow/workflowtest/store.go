@@ -407,7 +407,7 @@ func testHold(t *testing.T, s workflow.Store) {
 func testReleases(t *testing.T, s workflow.Store) {
 	ctx := t.Context()
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	r := workflow.Release{ID: "r1", Ticket: "OPS-1", Env: "dev", By: "U1", RequestedAt: at, State: workflow.StateQueued, UpdatedAt: at}
+	r := workflow.Release{ID: "r1", Ticket: "OPS-1", Env: "dev", By: "U1", Via: workflow.ViaTerminal, RequestedAt: at, State: workflow.StateQueued, UpdatedAt: at}
 	if err := s.CreateRelease(ctx, r); err != nil {
 		t.Fatal(err)
 	}
