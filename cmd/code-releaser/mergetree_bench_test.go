@@ -3,83 +3,17 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/gittest"
 )
-
-// processRun is what one run of a command cost.
-type processRun struct {
-	wall, cpu time.Duration
-	rssKB     int64 // peak resident set
-	stdout    string
-	code      int
-}
-
-// runProcess runs a command to the end and measures it.
-func runProcess(tb testing.TB, dir string, env []string, name string, args ...string) processRun {
-	tb.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := processRun{wall: time.Since(start), stdout: out.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		tb.Fatalf("%s %v: %v", name, args, err)
-	}
-	if r.code > 1 {
-		tb.Fatalf("%s %v: exit %d: %s", name, args, r.code, errb.String())
-	}
-	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssKB = int64(ru.Maxrss)
-	}
-	return r
-}
-
-// peakMemoryKB runs a command once more under GNU time(1) and returns its
-// peak resident set. The rusage of a child of this process cannot say it:
-// Go starts a child sharing the test process's memory until exec, and
-// Linux counts that in the child's peak (every run would show the test
-// process's own size). time(1) forks a small process that then execs the
-// command. Without time(1) it is the rusage figure, and says so.
-func peakMemoryKB(tb testing.TB, dir string, env []string, name string, args ...string) (int64, bool) {
-	tb.Helper()
-	timeBin, err := exec.LookPath("/usr/bin/time")
-	if err != nil {
-		return runProcess(tb, dir, env, name, args...).rssKB, false
-	}
-	out := filepath.Join(tb.TempDir(), "rss")
-	r := runProcess(tb, dir, env, timeBin, append([]string{"-f", "%M", "-o", out, name}, args...)...)
-	b, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatalf("time(1) of %s: %v", name, err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n") // "Command exited with non-zero status 1" first
-	kb, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
-	if err != nil || r.code > 1 {
-		tb.Fatalf("time(1) of %s: %q, exit %d", name, b, r.code)
-	}
-	return kb, true
-}
 
 // summary is the median wall and CPU time and the largest peak memory of runs.
 type summary struct {
@@ -87,12 +21,12 @@ type summary struct {
 	rssKB     int64
 }
 
-func summarize(runs []processRun) summary {
+func summarize(runs []gittest.ProcessRun) summary {
 	walls, cpus := make([]time.Duration, len(runs)), make([]time.Duration, len(runs))
 	var s summary
 	for i, r := range runs {
-		walls[i], cpus[i] = r.wall, r.cpu
-		s.rssKB = max(s.rssKB, r.rssKB)
+		walls[i], cpus[i] = r.Wall, r.CPU
+		s.rssKB = max(s.rssKB, r.RSSKB)
 	}
 	slices.Sort(walls)
 	slices.Sort(cpus)
@@ -155,23 +89,23 @@ func BenchmarkMergeTreeVsGit(b *testing.B) {
 				repo.RemoveCommitGraph(b)
 			}
 			for _, p := range pairs {
-				runs := make([][]processRun, len(tools))
+				runs := make([][]gittest.ProcessRun, len(tools))
 				args := func(t tool) []string { return append(t.argv[1:len(t.argv):len(t.argv)], "--name-only", p[0], p[1]) }
 				for k := 0; k < rounds; k++ {
 					for j, t := range tools {
-						runs[j] = append(runs[j], runProcess(b, repo.Dir, env, t.argv[0], args(t)...))
+						runs[j] = append(runs[j], gittest.Run(b, repo.Dir, env, t.argv[0], args(t)...))
 					}
 				}
 				line := fmt.Sprintf("merge-tree %-6s %-6s graph=%-5v", p[0], p[1], graph)
 				var g summary
 				for j, t := range tools {
-					if got, want := runs[j][0], runs[0][0]; firstLine(got.stdout) != firstLine(want.stdout) || got.code != want.code {
+					if got, want := runs[j][0], runs[0][0]; firstLine(got.Stdout) != firstLine(want.Stdout) || got.Code != want.Code {
 						b.Fatalf("%s %s: %s gives %q (exit %d), git %q (exit %d)", p[0], p[1], t.name,
-							firstLine(got.stdout), got.code, firstLine(want.stdout), want.code)
+							firstLine(got.Stdout), got.Code, firstLine(want.Stdout), want.Code)
 					}
 					s := summarize(runs[j])
-					var timed bool
-					s.rssKB, timed = peakMemoryKB(b, repo.Dir, env, t.argv[0], args(t)...)
+					peak, timed := gittest.RunTimed(b, repo.Dir, env, t.argv[0], args(t)...)
+					s.rssKB = peak.RSSKB
 					if !timed {
 						fmt.Println("(no /usr/bin/time: peak memory counts this test process's own)")
 					}

@@ -3,18 +3,14 @@
 package gitrepo
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -103,43 +99,16 @@ type benchRun struct {
 	out   string
 }
 
-// runChild runs a process (and the processes it waits for) and measures it.
-// The peak memory comes from GNU time(1) when there is one: the rusage of a
-// child of this process counts this process's memory too (Go's children
-// share it until exec); time(1) adds a fork to the wall time.
+// runChild runs a process (and the processes it waits for) to a zero exit
+// and measures it, its peak memory from time(1) when there is one (see
+// gittest.RunTimed).
 func runChild(tb testing.TB, dir string, env []string, name string, args ...string) benchRun {
 	tb.Helper()
-	var rssFile string
-	if timeBin, err := exec.LookPath("/usr/bin/time"); err == nil {
-		rssFile = filepath.Join(tb.TempDir(), "rss")
-		name, args = timeBin, append([]string{"-f", "%M", "-o", rssFile, name}, args...)
+	r, _ := gittest.RunTimed(tb, dir, env, name, args...)
+	if r.Code != 0 {
+		tb.Fatalf("%s %v: exit %d\n%s", name, args, r.Code, r.Stdout)
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := benchRun{wall: time.Since(start), out: out.String()}
-	if err != nil {
-		var ee *exec.ExitError
-		errors.As(err, &ee)
-		tb.Fatalf("%s %v: %v\n%s\n%s", name, args, err, out.String(), errb.String())
-	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssKB = int64(ru.Maxrss)
-	}
-	if rssFile != "" {
-		b, err := os.ReadFile(rssFile)
-		if err != nil {
-			tb.Fatalf("time(1): %v", err)
-		}
-		if r.rssKB, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err != nil {
-			tb.Fatalf("time(1) printed %q", b)
-		}
-	}
-	return r
+	return benchRun{wall: r.Wall, rssKB: r.RSSKB, out: r.Stdout}
 }
 
 func (r benchRun) add(o benchRun) benchRun {
