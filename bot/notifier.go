@@ -226,11 +226,8 @@ func (n *Notifier) thread(ctx context.Context, ref workflow.MessageRef, text str
 }
 
 func working(r workflow.Release) string {
-	for _, st := range r.Steps {
-		if st.Name == workflow.StepRollbackOf {
-			of, _, _ := strings.Cut(st.Detail, " ")
-			return fmt.Sprintf(":gear: %s is rolling back *%s* (release `%s` of *%s*)", mention(r.By), r.Env, of, r.Ticket)
-		}
+	if of, _, ok := r.RollbackOf(); ok {
+		return fmt.Sprintf(":gear: %s is rolling back *%s* (release `%s` of *%s*)", mention(r.By), r.Env, of, r.Ticket)
 	}
 	return fmt.Sprintf(":gear: %s is releasing *%s* to *%s*", mention(r.By), r.Ticket, r.Env)
 }
@@ -426,7 +423,7 @@ func rollbackOffer(r workflow.Release) (text string, blocks []slack.Block, ok bo
 		text = fmt.Sprintf("*%s* is on *%s*'s branch (`%s`) although its release failed. *Roll back* puts the branch back to how it was before this release (with a new commit: its history is kept), takes *%s* out and redeploys *%s*. %s, or whoever may remove tickets from *%s*, may do it.",
 			r.Ticket, r.Env, shortSHA(r.PushedSHA), r.Ticket, r.Env, capitalize(mention(r.By)), r.Env)
 		confirm = fmt.Sprintf("%s leaves %s and %s is redeployed as it was before this release.", r.Ticket, r.Env, r.Env)
-	case r.MergedSHA != "" && hasStep(r.Steps, workflow.StepDeploying) && !hasStep(r.Steps, workflow.StepRollbackOf):
+	case r.MergedSHA != "" && r.HasStep(workflow.StepDeploying) && !r.HasStep(workflow.StepRollbackOf):
 		text = fmt.Sprintf("*%s* may run part of `%s` now: its deploy failed. *Roll back* asks *%s*'s approvers to deploy its previous deploy again, as for a release; master stays as it is.",
 			r.Env, shortSHA(r.MergedSHA), r.Env)
 		confirm = fmt.Sprintf("%s's approvers are asked to deploy its previous deploy again.", r.Env)
@@ -436,15 +433,6 @@ func rollbackOffer(r workflow.Release) (text string, blocks []slack.Block, ok bo
 	b := button(ActionRollback, r.ID, "Roll back", slack.StyleDanger)
 	b.Confirm = slack.NewConfirmationBlockObject(plain("Roll back "+r.Env+"?"), plain(confirm), plain("Roll back"), plain("Cancel"))
 	return text, []slack.Block{section(text), slack.NewActionBlock("rollback", b)}, true
-}
-
-func hasStep(steps []workflow.Step, name string) bool {
-	for _, st := range steps {
-		if st.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // conflictBlocks lists the conflict's files with their hunks, the

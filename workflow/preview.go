@@ -112,11 +112,7 @@ func (s *Service) preview(ctx context.Context, env Env, sha string) (Preview, er
 		}
 		p.Soak = &rep
 	}
-	if len(commits) > maxPreviewCommits {
-		p.More = len(commits) - maxPreviewCommits
-		commits = commits[:maxPreviewCommits]
-	}
-	p.Commits = commits
+	p.Commits, p.More = capCommits(commits)
 	if pl, ok := s.deployer.(Planner); ok {
 		plan, err := pl.Plan(ctx, env, sha)
 		switch {
@@ -150,6 +146,13 @@ func (s *Service) incoming(ctx context.Context, env Env, sha string) (base strin
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("log %s..%s: %w", short(base), short(sha), err)
 	}
+	return base, commits, ticketsNamed(commits), nil
+}
+
+// ticketsNamed lists the ticket keys commits (newest first) name, in order
+// of appearance.
+func ticketsNamed(commits []Commit) []TicketKey {
+	var tickets []TicketKey
 	seen := map[TicketKey]bool{}
 	for i := len(commits) - 1; i >= 0; i-- {
 		for _, key := range namedTickets(commits[i]) {
@@ -159,7 +162,16 @@ func (s *Service) incoming(ctx context.Context, env Env, sha string) (base strin
 			}
 		}
 	}
-	return base, commits, tickets, nil
+	return tickets
+}
+
+// capCommits keeps the first maxPreviewCommits of commits and says how
+// many it left out.
+func capCommits(commits []Commit) ([]Commit, int) {
+	if len(commits) > maxPreviewCommits {
+		return commits[:maxPreviewCommits], len(commits) - maxPreviewCommits
+	}
+	return commits, 0
 }
 
 // namedTickets returns the valid ticket keys c names, none for the bot's

@@ -46,6 +46,24 @@ type Release struct {
 	Error       string // the user-facing reason of a final failure
 }
 
+// HasStep reports whether the journal has a step called name.
+func (r Release) HasStep(name string) bool {
+	return slices.ContainsFunc(r.Steps, func(st Step) bool { return st.Name == name })
+}
+
+// RollbackOf reads the journal of a production rollback (its
+// StepRollbackOf): the release it undoes and the commit it deploys; ok is
+// false for a release.
+func (r Release) RollbackOf() (of, to string, ok bool) {
+	for _, st := range r.Steps {
+		if st.Name == StepRollbackOf {
+			of, to, ok = strings.Cut(st.Detail, " ")
+			return of, to, ok && fullSHA.MatchString(to)
+		}
+	}
+	return "", "", false
+}
+
 // Step is one entry of a release's journal.
 type Step struct {
 	Name   string

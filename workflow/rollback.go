@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 )
 
 // ActionRolledBack is the audit action (and EnvChange action) of a
@@ -205,7 +204,7 @@ func (s *Service) movedOn(ctx context.Context, e Env, rec Release, tip string) e
 	var subjects []string
 	for _, c := range since {
 		if IsReleaseMerge(c.Message) && slices.Contains(Trailers(c.Message)[TrailerRollsBack], rec.ID) {
-			return Errorf(op, Invalid, "the release of %s to %s was rolled back already (%s, by %s)", rec.Ticket, e.Name, short(c.SHA), orDefault(firstOf(Trailers(c.Message)[TrailerReleasedFor]), "someone"))
+			return Errorf(op, Invalid, "the release of %s to %s was rolled back already (%s, by %s)", rec.Ticket, e.Name, short(c.SHA), orDefault(firstNonEmpty(Trailers(c.Message)[TrailerReleasedFor]...), "someone"))
 		}
 		if len(subjects) < 3 {
 			subjects = append(subjects, fmt.Sprintf("%q", c.Subject))
@@ -213,13 +212,6 @@ func (s *Service) movedOn(ctx context.Context, e Env, rec Release, tip string) e
 	}
 	return Errorf(op, Busy, "%s changed since the release of %s (%s): rolling back now would undo that too; nothing was changed. Take %s out with /release remove %s %s instead",
 		e.Branch, rec.Ticket, orDefault(joinComma(subjects), "its branch was rebuilt"), rec.Ticket, rec.Ticket, e.Name)
-}
-
-func firstOf(s []string) string {
-	if len(s) == 0 {
-		return ""
-	}
-	return s[0]
 }
 
 // rollbackProd asks for the deploy of production env e's deploy before
@@ -233,7 +225,7 @@ func (s *Service) rollbackProd(ctx context.Context, e Env, rec Release, by User,
 	if !rec.State.Final() {
 		return EnvChange{}, Errorf(op, Busy, "the release of %s to %s is still %s; roll it back once it has ended", rec.Ticket, e.Name, rec.State)
 	}
-	if _, _, ok := rollbackStep(rec); ok {
+	if _, _, ok := rec.RollbackOf(); ok {
 		return EnvChange{}, Errorf(op, Invalid, "release %s is itself a rollback; to go further back, release a revert through %s", rec.ID, s.cfg.ProductionBranch)
 	}
 	last, ok, err := s.store.LastDeploy(ctx, e.Name)
@@ -278,21 +270,9 @@ func (s *Service) previousDeploy(ctx context.Context, e Env, undone, sha string)
 	return "", Errorf("rollback", NotFound, "no earlier successful deploy of %s is recorded to go back to; release a revert through %s", e.Name, s.cfg.ProductionBranch)
 }
 
-// rollbackStep reads a release's StepRollbackOf: the release it undoes
-// and the commit it deploys.
-func rollbackStep(rec Release) (of, to string, ok bool) {
-	for _, st := range rec.Steps {
-		if st.Name == StepRollbackOf {
-			of, to, ok = strings.Cut(st.Detail, " ")
-			return of, to, ok && fullSHA.MatchString(to)
-		}
-	}
-	return "", "", false
-}
-
 // rollbackOf says whether the run is a production rollback, of which
 // release, to which commit.
-func (r *run) rollbackOf() (of, to string, ok bool) { return rollbackStep(r.rec) }
+func (r *run) rollbackOf() (of, to string, ok bool) { return r.rec.RollbackOf() }
 
 // prodRollback deploys to (an earlier deploy of the production env) in
 // place of release of, after the env's approvals, and tells the channel.
@@ -360,20 +340,8 @@ func (r *run) preview(ctx context.Context, sha string) (Preview, error) {
 		if err != nil {
 			return p, fmt.Errorf("log %s..%s: %w", short(sha), short(p.Base), err)
 		}
-		seen := map[TicketKey]bool{}
-		for i := len(leaving) - 1; i >= 0; i-- {
-			for _, key := range namedTickets(leaving[i]) {
-				if !seen[key] {
-					seen[key] = true
-					p.LeavingTickets = append(p.LeavingTickets, key)
-				}
-			}
-		}
-		if len(leaving) > maxPreviewCommits {
-			p.LeavingMore = len(leaving) - maxPreviewCommits
-			leaving = leaving[:maxPreviewCommits]
-		}
-		p.Leaving = leaving
+		p.LeavingTickets = ticketsNamed(leaving)
+		p.Leaving, p.LeavingMore = capCommits(leaving)
 	}
 	p.Digest = p.digest()
 	return p, nil

@@ -64,14 +64,14 @@ func (n *recordingNotifier) Released(ctx context.Context, a Announcement) error 
 // the release had reached the env.
 func (n *recordingNotifier) Failed(ctx context.Context, r Release, err error) error {
 	nerr := n.Notifier.Failed(ctx, r, err)
-	if r.PushedSHA == "" && !hasStep(r, StepDeploying) {
+	if r.PushedSHA == "" && !r.HasStep(StepDeploying) {
 		return nerr
 	}
 	msg := UserMessage(err)
 	if msg == "" {
 		msg = "internal error, logged with release " + r.ID
 	}
-	of, _, _ := rollbackStep(r)
+	of, _, _ := r.RollbackOf()
 	n.record(ctx, TicketNote{
 		Release: r, Env: Env{Name: r.Env}, Ticket: Ticket{Key: r.Ticket},
 		SHA: firstNonEmpty(r.DeployedSHA, r.PushedSHA, r.MergedSHA), Failure: msg, RollbackOf: of,
@@ -104,15 +104,6 @@ func (n *recordingNotifier) record(ctx context.Context, note TicketNote) {
 	if perr := n.Notifier.Progress(ctx, note.Release, st); perr != nil {
 		log.Warn("notify", slog.String("what", "ticket"), slog.Any("err", perr))
 	}
-}
-
-func hasStep(r Release, name string) bool {
-	for _, s := range r.Steps {
-		if s.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 func firstNonEmpty(s ...string) string {

@@ -495,7 +495,7 @@ func (r *run) resumePushed(ctx context.Context) error {
 		return err
 	}
 	br := Branch{Name: r.rec.Branch, SHA: r.rec.TicketSHA}
-	b := built{merged: r.rec.PushedSHA, created: slices.ContainsFunc(r.rec.Steps, func(st Step) bool { return st.Name == StepCreated })}
+	b := built{merged: r.rec.PushedSHA, created: r.rec.HasStep(StepCreated)}
 	return r.occupyDeployAnnounce(ctx, master, br, b)
 }
 
