@@ -2,7 +2,6 @@ package bot_test
 
 import (
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -53,8 +52,6 @@ func (w *world) reply(t *testing.T, env map[string]any) string {
 	})
 	return text
 }
-
-var approveValue = regexp.MustCompile(`"action_id":"release_approve"[^}]*?"value":"([^"]+)"|"value":"([^"]+)"[^}]*?"action_id":"release_approve"`)
 
 // approvalRequest waits for the approval message and returns it and the
 // request ID its buttons carry.

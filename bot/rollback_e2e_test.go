@@ -11,18 +11,15 @@ import (
 	"github.com/code-releaser/code-releaser/workflow/workflowtest"
 )
 
-// rollbackButton waits for the Roll back button in a thread and returns
-// its value (the release ID).
-func (w *world) rollbackButton(t *testing.T, ticket string) string {
+// rollbackButton waits for a thread's Roll back offer whose text has s and
+// returns its button's value (the release ID).
+func (w *world) rollbackButton(t *testing.T, s string) string {
 	t.Helper()
 	var value string
-	waitFor(t, "the Roll back button of "+ticket, func() bool {
+	waitFor(t, "the Roll back offer "+s, func() bool {
 		for _, m := range w.slack.Messages(slacktest.Channel) {
-			if m.Thread == "" || !strings.Contains(m.Blocks, bot.ActionRollback) || !strings.Contains(m.Text, ticket) && !strings.Contains(m.Text, "prod") {
-				continue
-			}
-			if sm := rollbackValue.FindStringSubmatch(m.Blocks); sm != nil {
-				value = sm[1] + sm[2]
+			if m.Thread != "" && strings.Contains(m.Text, s) && strings.Contains(m.Blocks, bot.ActionRollback) {
+				value = buttonValue(t, m.Blocks, bot.ActionRollback)
 			}
 		}
 		return value != ""
@@ -44,11 +41,7 @@ func (w *world) approval(t *testing.T, s string) (slacktest.Message, string) {
 		}
 		return false
 	})
-	sm := approveValue.FindStringSubmatch(m.Blocks)
-	if sm == nil {
-		t.Fatalf("no Approve button in %s", m.Blocks)
-	}
-	return m, sm[1] + sm[2]
+	return m, buttonValue(t, m.Blocks, bot.ActionApprove)
 }
 
 // A prod release whose deploy fails offers Roll back; the click asks
@@ -76,7 +69,7 @@ func TestProdRollbackThroughSlack(t *testing.T) {
 	w.waitMessage(t, "*OPS-2* to *prod* failed")
 	d.FailWith("", nil)
 
-	value := w.rollbackButton(t, "prod")
+	value := w.rollbackButton(t, "*prod* may run part of `"+bad[:7]+"`")
 	got := w.reply(t, w.slack.Click(ana, bot.ActionRollback, value))
 	if !strings.Contains(got, "You asked to roll back *prod* to `"+good[:7]+"`") {
 		t.Fatalf("the click's reply: %q", got)

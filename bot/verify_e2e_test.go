@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,7 +17,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/code-releaser/code-releaser/bot"
-	"github.com/code-releaser/code-releaser/bot/slacktest"
 	"github.com/code-releaser/code-releaser/deploy"
 	"github.com/code-releaser/code-releaser/deploy/cfntest"
 	"github.com/code-releaser/code-releaser/workflow"
@@ -74,8 +72,6 @@ func TestReleaseMessageShowsVerification(t *testing.T) {
 	}
 }
 
-var rollbackValue = regexp.MustCompile(`"action_id":"release_rollback"[^}]*?"value":"([^"]+)"|"value":"([^"]+)"[^}]*?"action_id":"release_rollback"`)
-
 // A release whose verification fails offers Roll back in its thread; the
 // requester's click puts stg's branch back to before the release (a new
 // commit on top), redeploys it (the checks pass again), takes the ticket
@@ -98,21 +94,7 @@ func TestRollBackAFailedVerificationThroughSlack(t *testing.T) {
 	healthy.Store(false)
 	w.send(t, w.slack.SlashCommand(ana, "OPS-1 stg"), 0)
 	w.waitMessage(t, "*OPS-1* to *stg* failed")
-	var offer slacktest.Message
-	waitFor(t, "the Roll back button in the thread", func() bool {
-		for _, m := range w.slack.Messages(slacktest.Channel) {
-			if m.Thread != "" && strings.Contains(m.Blocks, bot.ActionRollback) {
-				offer = m
-				return true
-			}
-		}
-		return false
-	})
-	sm := rollbackValue.FindStringSubmatch(offer.Blocks)
-	if sm == nil {
-		t.Fatalf("no Roll back button in %s", offer.Blocks)
-	}
-	id := sm[1] + sm[2]
+	id := w.rollbackButton(t, "*OPS-1* is on *stg*'s branch")
 	failedAt := w.repo.Head("release/stg")
 
 	if got := w.reply(t, w.slack.Click(cy, bot.ActionRollback, id)); !strings.Contains(got, "only <@"+ana+">, who released OPS-1") {
