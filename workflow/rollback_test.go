@@ -185,11 +185,7 @@ func TestProdRollbackNeedsApproval(t *testing.T) {
 		t.Errorf("deploys before the approval: %v", w.deployer.Deploys())
 	}
 	approve(2)
-	waitFor(t, "the rollback deployed", func() bool {
-		r, err := w.store.GetRelease(ctx, c.Release)
-		return err == nil && r.State.Final()
-	})
-	rb, _ := w.store.GetRelease(ctx, c.Release)
+	rb := w.waitFinal(t, c.Release, 10*time.Second)
 	if rb.State != workflow.StateReleased {
 		t.Fatalf("the rollback ended %s: %s", rb.State, rb.Error)
 	}
@@ -230,17 +226,6 @@ func lastRelease(t *testing.T, w *world, key workflow.TicketKey) workflow.Releas
 	}
 	t.Fatalf("no release of %s in the trail", key)
 	return workflow.Release{}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // The release that created the env branch rolls back to the production
