@@ -10,12 +10,13 @@ import (
 	"testing"
 )
 
-// deltaRepo is a repository of one file edited in many commits and a copy
-// of it, repacked with args: deltas on deltas.
-func deltaRepo(t *testing.T, repack ...string) *mbRepo {
+// deltaRepo is a repository of a history of n commits, then one file
+// edited in many commits and a copy of it, repacked with args: deltas on
+// deltas.
+func deltaRepo(t *testing.T, n int, repack ...string) *mbRepo {
 	t.Helper()
 	var nodes []mbNode
-	for i := 0; i < 40; i++ {
+	for i := 0; i < n; i++ {
 		var ps []int
 		if i > 0 {
 			ps = []int{i - 1}
@@ -55,7 +56,7 @@ func TestIndexPackMatchesGit(t *testing.T) {
 		{"no deltas", []string{"repack", "-a", "-d", "-f", "-q", "--depth=0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := deltaRepo(t, tc.repack...)
+			r := deltaRepo(t, 40, tc.repack...)
 			packs, _ := filepath.Glob(filepath.Join(r.dir, "objects", "pack", "pack-*.pack"))
 			if len(packs) != 1 {
 				t.Fatalf("%d packs", len(packs))
@@ -85,7 +86,7 @@ func TestIndexPackMatchesGit(t *testing.T) {
 // index.
 func TestIndexPackRefusesThinAndDamagedPacks(t *testing.T) {
 	requireGit(t)
-	r := deltaRepo(t, "repack", "-a", "-d", "-q")
+	r := deltaRepo(t, 40, "repack", "-a", "-d", "-q")
 	dir := t.TempDir()
 	thin, _ := mbGit(t, r.dir, []byte("big\n^big~10\n"), "pack-objects", "--thin", "--stdout", "--revs", "-q")
 	thinPath := filepath.Join(dir, "thin.pack")

@@ -20,16 +20,6 @@ import (
 // type and content hash to the id, the size is git's.
 func TestPackedStoreReadsEveryObject(t *testing.T) {
 	requireGit(t)
-	// A history of one growing file edited in many commits, and others
-	// copied from it: deltas on deltas.
-	var nodes []mbNode
-	for i := 0; i < 120; i++ {
-		var ps []int
-		if i > 0 {
-			ps = []int{i - 1}
-		}
-		nodes = append(nodes, mbNode{parents: ps, date: int64(1_700_000_000 + i)})
-	}
 	for _, tc := range []struct {
 		name      string
 		repack    []string
@@ -39,22 +29,9 @@ func TestPackedStoreReadsEveryObject(t *testing.T) {
 		{"hash deltas", []string{"-c", "repack.useDeltaBaseOffset=false", "repack", "-a", "-d", "-f", "-q", "--depth=80"}, plumbing.REFDeltaObject},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := mbBuildRepo(t, nodes)
-			var big strings.Builder
-			for i := 0; i < 400; i++ {
-				fmt.Fprintf(&big, "line %d of a file that changes a little in every commit\n", i)
-			}
-			stream := ""
-			for i := 0; i < 60; i++ {
-				body := strings.Replace(big.String(), fmt.Sprintf("line %d ", i*5), fmt.Sprintf("LINE %d ", i), 1)
-				stream += fmt.Sprintf("commit refs/heads/big\ncommitter C <c@example.com> %d +0000\ndata 2\nb\n", 1_700_001_000+i)
-				if i == 0 {
-					stream += "from refs/heads/b\n"
-				}
-				stream += fmt.Sprintf("M 644 inline big.txt\ndata %d\n%s\nM 644 inline copy.txt\ndata %d\n%s\n", len(body), body, len(body)+4, body+"end\n")
-			}
-			mbGit(t, r.dir, []byte(stream), "fast-import", "--quiet")
-			mbGit(t, r.dir, nil, tc.repack...)
+			// A history, then one growing file edited in many commits and
+			// a copy of it: deltas on deltas.
+			r := deltaRepo(t, 120, tc.repack...)
 			// Read through the mapped pack, and with positioned reads as
 			// where it cannot be mapped.
 			for _, mapped := range []bool{true, false} {
