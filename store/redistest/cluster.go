@@ -168,10 +168,5 @@ func (c *Cluster) Stop() {
 // skips (fails under CI) when redis-server or redis-cli is missing.
 func DedicatedCluster(tb testing.TB, o ClusterOptions) *Cluster {
 	tb.Helper()
-	c, err := StartCluster(tb.TempDir(), o)
-	if err != nil {
-		unavailable(tb, err)
-	}
-	tb.Cleanup(c.Stop)
-	return c
+	return dedicated(tb, func(dir string) (*Cluster, error) { return StartCluster(dir, o) })
 }

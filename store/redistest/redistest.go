@@ -226,12 +226,19 @@ func (s *Server) Client(tb testing.TB) *redis.Client {
 // (fails under CI) when redis-server is missing.
 func Dedicated(tb testing.TB, o Options) *Server {
 	tb.Helper()
-	s, err := Start(tb.TempDir(), o)
+	return dedicated(tb, func(dir string) (*Server, error) { return Start(dir, o) })
+}
+
+// dedicated starts what start starts in a directory of tb's own, stopped
+// when tb ends, or skips (fails under CI) when it cannot start.
+func dedicated[T interface{ Stop() }](tb testing.TB, start func(dir string) (T, error)) T {
+	tb.Helper()
+	v, err := start(tb.TempDir())
 	if err != nil {
 		unavailable(tb, err)
 	}
-	tb.Cleanup(s.Stop)
-	return s
+	tb.Cleanup(v.Stop)
+	return v
 }
 
 // shared is the binary's shared server: a test binary is one process and

@@ -231,10 +231,5 @@ func (st *Sentinel) Stop() {
 // ends, or skips (fails under CI) when redis-server is missing.
 func DedicatedSentinel(tb testing.TB, o SentinelOptions) *Sentinel {
 	tb.Helper()
-	st, err := StartSentinel(tb.TempDir(), o)
-	if err != nil {
-		unavailable(tb, err)
-	}
-	tb.Cleanup(st.Stop)
-	return st
+	return dedicated(tb, func(dir string) (*Sentinel, error) { return StartSentinel(dir, o) })
 }
