@@ -48,11 +48,18 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 	if err != nil {
 		return rec, err
 	}
-	w, err := s.NewWorker(WorkerConfig{Envs: []string{rec.Env}})
+	return s.RunUntil(ctx, rec.Env, rec.ID)
+}
+
+// RunUntil runs an inline Worker on env (see Worker.RunUntil) until the
+// job id, submitted already, is final: how a terminal runs its release or
+// a production rollback it asked for.
+func (s *Service) RunUntil(ctx context.Context, env, id string) (Release, error) {
+	w, err := s.NewWorker(WorkerConfig{Envs: []string{env}})
 	if err != nil {
-		return rec, err
+		return Release{ID: id, Env: env}, err
 	}
-	return w.RunUntil(ctx, rec.ID)
+	return w.RunUntil(ctx, id)
 }
 
 // record stores a validated request's release record, journals it as

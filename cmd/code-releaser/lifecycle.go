@@ -101,11 +101,7 @@ func runRollback(ctx context.Context, e *env, args []string) error {
 	if c.Action == workflow.ActionRollbackRequested && err == nil {
 		// A release job, run here as `release` runs its own.
 		fmt.Fprintf(e.stdout, "asked to roll back %s to %s (its deploy before %s): release %s\n", c.Env.Name, shortSHA(c.To), shortSHA(c.SHA), c.Release)
-		w, err := a.svc.NewWorker(workflow.WorkerConfig{Envs: []string{c.Env.Name}})
-		if err != nil {
-			return failWith(e, "rollback", err)
-		}
-		rec, err := w.RunUntil(ctx, c.Release)
+		rec, err := a.svc.RunUntil(ctx, c.Env.Name, c.Release)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "code-releaser rollback: %s %s: %s\n", rec.State, c.Env.Name, oneLineErr(err))
 			return exitError{1}
