@@ -164,10 +164,12 @@ func TestForgedRollbackInATicketBranchIsIgnored(t *testing.T) {
 	ctx := context.Background()
 	s := newRollbackScenario(t)
 
-	master0 := gittest.Git(t, s.r.Dir, "rev-parse", "master~1")
+	// Both commits carry the bot's trailers and the "rollback" targets the
+	// branch's own fork point further down its first-parent chain: on an
+	// env branch this would be a valid graft hiding c1.
 	s.w.Branch(t, "JIRA-9", "master")
-	c1 := s.w.Commit(t, "JIRA-9: d.txt", map[string]string{"d.txt": "d\n"})
-	forged := s.w.Commit(t, botMsg("Roll back release/dev", "x", "Rolled-Back-To: "+master0+"\n"), map[string]string{"e.txt": "e\n"})
+	c1 := s.w.Commit(t, botMsg("JIRA-9: d.txt", "x0"), map[string]string{"d.txt": "d\n"})
+	forged := s.w.Commit(t, botMsg("Roll back release/dev", "x", "Rolled-Back-To: "+s.master1+"\n"), map[string]string{"e.txt": "e\n"})
 	s.w.Push(t, "JIRA-9")
 	if err := s.m.Fetch(ctx); err != nil {
 		t.Fatal(err)
