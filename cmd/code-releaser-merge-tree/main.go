@@ -6,7 +6,9 @@
 // It exists for speed: code-releaser links the bot (Slack, Redis, the AWS
 // SDK, Prometheus), whose package initialisation alone takes about 8 ms at
 // every start, several times what git takes for a whole merge of two
-// topics. This binary links the merge engine and go-git only.
+// topics. This binary links the merge engine and go-git's plumbing only
+// (not its storage, config or object packages: the repository's refs and
+// loose objects are read by integrations/gitrepo/mergetree).
 package main
 
 import (

@@ -277,6 +277,14 @@ func TestMergeTreeRepositoryKinds(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(shared, "objects", "info", "alternates")); err != nil {
 		t.Fatal(err)
 	}
+	// objects packed in the alternate, and an alternate of an alternate
+	packedSrc := filepath.Join(tmp, "packed.git")
+	gittest.Git(t, tmp, "clone", "-q", "--bare", src, packedSrc)
+	gittest.Git(t, packedSrc, "gc", "-q")
+	sharedPacked := filepath.Join(tmp, "shared-packed.git")
+	gittest.Git(t, tmp, "clone", "-q", "--bare", "--shared", packedSrc, sharedPacked)
+	chained := filepath.Join(tmp, "chained.git")
+	gittest.Git(t, tmp, "clone", "-q", "--bare", "--shared", sharedPacked, chained)
 	initBare := filepath.Join(tmp, "init.git")
 	gittest.Git(t, tmp, "init", "-q", "--bare", initBare)
 	gittest.Git(t, src, "push", "-q", initBare, "a", "b", "c")
@@ -297,6 +305,8 @@ func TestMergeTreeRepositoryKinds(t *testing.T) {
 		{"clone --bare", bareClone, nil},
 		{"clone --mirror", mirror, nil},
 		{"clone --shared (objects in an alternate directory)", shared, nil},
+		{"clone --shared of a packed repository", sharedPacked, nil},
+		{"clone --shared of a clone --shared (alternates of alternates)", chained, nil},
 		{"mirror subdirectory", filepath.Join(mirror, "refs"), nil},
 		{"GIT_DIR", t.TempDir(), func(k string) string {
 			if k == "GIT_DIR" {
@@ -313,6 +323,20 @@ func TestMergeTreeRepositoryKinds(t *testing.T) {
 			code, out, errs = runCLI(t, tc.dir, tc.getenv, "merge-tree", "--name-only", "a", "b")
 			if code != 1 || !strings.Contains(out, "\nf.txt\n") {
 				t.Errorf("conflicted merge: exit %d, stdout %q, stderr %q; want exit 1 naming f.txt", code, out, errs)
+			}
+			// the trees and the conflicted file it wrote are objects git reads
+			tree, _, _ := strings.Cut(out, "\n")
+			var gitDir []string
+			if tc.getenv != nil {
+				gitDir = []string{"--git-dir=" + tc.getenv("GIT_DIR")}
+			}
+			blob, err := gittest.RunGit(tc.dir, nil, append(gitDir, "rev-parse", tree+":f.txt")...)
+			if err != nil {
+				t.Fatalf("git cannot read the conflicted merge's tree %s: %v", tree, err)
+			}
+			body, err := gittest.RunGit(tc.dir, nil, append(gitDir, "cat-file", "blob", blob)...)
+			if err != nil || !strings.Contains(body, "<<<<<<< a\n") || !strings.Contains(body, ">>>>>>> b") {
+				t.Errorf("git reads the conflicted f.txt as %q (%v); want conflict markers", body, err)
 			}
 		})
 	}

@@ -33,7 +33,6 @@ import (
 	"strings"
 
 	"github.com/go-git/go-billy/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
@@ -91,11 +90,11 @@ func (g *graphFile) close() error {
 
 // openGraphFile reads the commit-graph of s when s is a repository on a
 // filesystem (go-git's filesystem.Storage) that has one and git would use
-// it: not when core.commitGraph is false, and not in a shallow repository.
-// A file that cannot be read is not used (git warns and walks without it).
+// it (see useGraphFile). A file that cannot be read is not used (git warns
+// and walks without it).
 func openGraphFile(s any) *graphFile {
 	fsys, ok := s.(interface{ Filesystem() billy.Filesystem })
-	if !ok || !useGraphFile(s) {
+	if !ok || !useGraphFile(func(name string) ([]byte, error) { return readAll(fsys.Filesystem(), name) }) {
 		return nil
 	}
 	f, err := loadGraphFile(func(rel string) ([]byte, error) { return readAll(fsys.Filesystem(), path.Join("objects", rel)) })
@@ -105,11 +104,12 @@ func openGraphFile(s any) *graphFile {
 	return f
 }
 
-// openMappedGraphFile is openGraphFile with the files of objectsDir
-// mapped into memory instead of read: only the pages a walk touches are
-// read. Release it with close.
-func openMappedGraphFile(s any, objectsDir string) *graphFile {
-	if !useGraphFile(s) {
+// openMappedGraphFile is openGraphFile for the repository whose objects
+// directory is objectsDir, with its files mapped into memory instead of
+// read: only the pages a walk touches are read. Release it with close.
+func openMappedGraphFile(objectsDir string) *graphFile {
+	gitDir := filepath.Dir(objectsDir)
+	if !useGraphFile(func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(gitDir, name)) }) {
 		return nil
 	}
 	var unmaps []func() error
@@ -136,24 +136,24 @@ func openMappedGraphFile(s any, objectsDir string) *graphFile {
 	return f
 }
 
-// useGraphFile tells whether git would read s's commit-graph.
-func useGraphFile(s any) bool {
-	if cs, ok := s.(interface {
-		Config() (*config.Config, error)
-	}); ok {
-		if cfg, err := cs.Config(); err == nil && cfg.Raw != nil &&
-			isGitFalse(cfg.Raw.Section("core").Option("commitGraph")) {
+// useGraphFile tells whether git would read the commit-graph of the
+// repository whose files (by their name in its git directory) read reads:
+// not when its config sets core.commitGraph false, and not when it is
+// shallow (a "shallow" file that lists commits, or one that cannot be read).
+func useGraphFile(read func(name string) ([]byte, error)) bool {
+	if cfg, err := read("config"); err == nil {
+		if v, ok := configValue(cfg, "core", "commitGraph"); ok && isGitFalse(v) {
 			return false
 		}
 	}
-	if ss, ok := s.(interface {
-		Shallow() ([]plumbing.Hash, error)
-	}); ok {
-		if sh, err := ss.Shallow(); err != nil || len(sh) > 0 {
-			return false
-		}
+	sh, err := read("shallow")
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return true
+	case err != nil:
+		return false
 	}
-	return true
+	return len(bytes.TrimSpace(sh)) == 0
 }
 
 // loadGraphFile reads a repository's commit-graph with read (which reads a
@@ -427,13 +427,4 @@ func (g *graphFile) layerMeta(l *graphLayer, i uint32) (gen, date uint64, err er
 		off = binary.BigEndian.Uint64(l.gdo2[8*k:])
 	}
 	return date + off, date, nil
-}
-
-// isGitFalse reports whether a config value is one of git's spellings of false.
-func isGitFalse(v string) bool {
-	switch strings.ToLower(v) {
-	case "false", "no", "off", "0":
-		return true
-	}
-	return false
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
@@ -288,17 +287,13 @@ func (st *mergeState) treeEntries(ctx context.Context, v version) (map[string]ve
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t, err := object.GetTree(st.m.store, v.hash)
+	entries, err := readTree(st.m.store, v.hash)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", short(v.hash), err)
 	}
-	out := make(map[string]version, len(t.Entries))
-	for _, e := range t.Entries {
-		mode := e.Mode
-		if mode == filemode.Deprecated {
-			mode = filemode.Regular
-		}
-		out[e.Name] = version{mode, e.Hash}
+	out := make(map[string]version, len(entries))
+	for _, e := range entries {
+		out[e.name] = version{e.mode, e.hash}
 	}
 	return out, nil
 }
@@ -1285,16 +1280,13 @@ func (st *mergeState) writeTrees(ctx context.Context) (plumbing.Hash, error) {
 		if len(n.entries) == 0 {
 			return plumbing.ZeroHash, false, nil
 		}
-		t := &object.Tree{}
+		entries := make([]treeEntry, 0, len(n.entries))
 		for name, v := range n.entries {
-			t.Entries = append(t.Entries, object.TreeEntry{Name: name, Mode: v.mode, Hash: v.hash})
+			entries = append(entries, treeEntry{name: name, mode: v.mode, hash: v.hash})
 		}
-		sort.Slice(t.Entries, func(i, j int) bool {
-			return treeOrderKey(t.Entries[i]) < treeOrderKey(t.Entries[j])
-		})
-		obj := &plumbing.MemoryObject{}
-		if err := t.Encode(obj); err != nil {
-			return plumbing.ZeroHash, false, fmt.Errorf("encode tree: %w", err)
+		obj, err := encodeTree(entries)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
 		}
 		h, err := storeObject(st.m.store, obj)
 		if err != nil {
@@ -1308,20 +1300,11 @@ func (st *mergeState) writeTrees(ctx context.Context) (plumbing.Hash, error) {
 	}
 	if !ok {
 		// the empty tree
-		obj := &plumbing.MemoryObject{}
-		if err := (&object.Tree{}).Encode(obj); err != nil {
+		obj, err := encodeTree(nil)
+		if err != nil {
 			return plumbing.ZeroHash, err
 		}
 		return storeObject(st.m.store, obj)
 	}
 	return h, nil
-}
-
-// treeOrderKey sorts tree entries as git does: directories as if their
-// name ended with '/'.
-func treeOrderKey(e object.TreeEntry) string {
-	if e.Mode == filemode.Dir {
-		return e.Name + "/"
-	}
-	return e.Name
 }

@@ -84,7 +84,7 @@ func writeSnapshot(t testing.TB, st storer.EncodedObjectStorer, s snapshot) plum
 		for name, d := range n.dirs {
 			tr.Entries = append(tr.Entries, object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: write(d)})
 		}
-		sort.Slice(tr.Entries, func(i, j int) bool { return treeOrderKey(tr.Entries[i]) < treeOrderKey(tr.Entries[j]) })
+		sort.Sort(object.TreeEntrySorter(tr.Entries))
 		obj := st.NewEncodedObject()
 		if err := tr.Encode(obj); err != nil {
 			t.Fatal(err)

@@ -45,7 +45,7 @@ func NewOnDisk(s storer.EncodedObjectStorer, objectsDir string) (*Merger, error)
 		return nil, err
 	}
 	g := newCommitGraph(ps)
-	g.file = openMappedGraphFile(s, objectsDir)
+	g.file = openMappedGraphFile(objectsDir)
 	return &Merger{store: ps, graph: g}, nil
 }
 
@@ -564,7 +564,14 @@ func deltaVarint(b []byte) (uint64, int) {
 	return 0, 0
 }
 
-// packedObject is an object read from a pack: its hash is known.
+// ReadObject returns an object read whole into memory (from a pack, or a
+// loose object a storer read), its id known: the engine reads its bytes
+// without a copy.
+func ReadObject(h plumbing.Hash, t plumbing.ObjectType, data []byte) plumbing.EncodedObject {
+	return &packedObject{h: h, t: t, data: data}
+}
+
+// packedObject is an object read whole (see ReadObject): its hash is known.
 type packedObject struct {
 	h    plumbing.Hash
 	t    plumbing.ObjectType
@@ -580,7 +587,7 @@ func (o *packedObject) Reader() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(o.data)), nil
 }
 func (o *packedObject) Writer() (io.WriteCloser, error) {
-	return nil, errors.New("a packed object is read-only")
+	return nil, errors.New("an object read from the repository is read-only")
 }
 
 // packFile is one mapped .idx and its open .pack, mapped too where the

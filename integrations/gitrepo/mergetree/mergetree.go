@@ -68,14 +68,14 @@ func Merge(ctx context.Context, dir string, getenv func(string) string, ours, th
 		return nil, err
 	}
 	defer lr.Close()
-	m, err := merge.NewOnDisk(lr.st, lr.objectsDir)
+	m, err := merge.NewOnDisk(lr.objs, lr.objectsDir)
 	if err != nil {
 		return nil, fmt.Errorf("open the objects of %s: %w", lr.gitDir, err)
 	}
 	defer m.Close()
 	var hashes [2]plumbing.Hash
 	for i, rev := range []string{ours, theirs} {
-		if hashes[i], err = resolveCommit(lr.st, m, rev); err != nil {
+		if hashes[i], err = resolveCommit(lr.refs, m, rev); err != nil {
 			return nil, err
 		}
 	}

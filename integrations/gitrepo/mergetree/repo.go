@@ -7,12 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/go-git/go-billy/v5"
-	"github.com/go-git/go-billy/v5/osfs"
-	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/storage/filesystem"
-	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 )
 
 // localRepo is a repository found the way git finds one from a working
@@ -23,7 +17,8 @@ import (
 type localRepo struct {
 	gitDir     string // the repository's own git directory
 	objectsDir string // where its objects are (in the common directory of a linked worktree)
-	st         *filesystem.Storage
+	objs       *objectDir
+	refs       *refs
 }
 
 // openLocalRepo opens the repository that contains dir.
@@ -36,23 +31,16 @@ func openLocalRepo(dir string, getenv func(string) string) (*localRepo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rfs billy.Filesystem = osfs.New(gitDir, osfs.WithBoundOS())
-	if commonDir != gitDir {
-		rfs = dotgit.NewRepositoryFilesystem(rfs, osfs.New(commonDir, osfs.WithBoundOS()))
-	}
-	// Pack files stay open for the life of the process (one open per pack,
-	// not one per object), and the cache of decoded objects is small: a
-	// merge reads each tree and blob it needs about once. Alternate object
-	// directories (objects/info/alternates, as git clone --shared writes
-	// them: absolute paths) are outside the repository's directory, to
-	// which rfs is confined: go-git opens them from the root.
-	st := filesystem.NewStorageWithOptions(rfs, cache.NewObjectLRU(16*cache.MiByte),
-		filesystem.Options{KeepDescriptors: true, AlternatesFS: osfs.New("/", osfs.WithBoundOS())})
-	return &localRepo{gitDir: gitDir, objectsDir: filepath.Join(commonDir, "objects"), st: st}, nil
+	objectsDir := filepath.Join(commonDir, "objects")
+	return &localRepo{
+		gitDir: gitDir, objectsDir: objectsDir,
+		objs: &objectDir{dir: objectsDir},
+		refs: &refs{gitDir: gitDir, commonDir: commonDir},
+	}, nil
 }
 
 // Close releases the repository's open files.
-func (r *localRepo) Close() error { return r.st.Close() }
+func (r *localRepo) Close() error { return r.objs.Close() }
 
 // findGitDir returns the git directory for dir, as git's discovery does.
 func findGitDir(dir string, getenv func(string) string) (string, error) {

@@ -3,11 +3,11 @@ package mergetree
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/merge"
@@ -29,7 +29,7 @@ var refRules = []string{"%s", "refs/%s", "refs/tags/%s", "refs/heads/%s",
 // naming one commit), followed by any of git's ^, ^N, ~, ~N, ^{} and
 // ^{commit}; annotated tags are peeled. Reflog (@{…}) and message-search
 // (^{/…}, :/…) forms are refused.
-func resolveCommit(refs storer.ReferenceStorer, m *merge.Merger, rev string) (plumbing.Hash, error) {
+func resolveCommit(refs *refs, m *merge.Merger, rev string) (plumbing.Hash, error) {
 	objs := m.Storer()
 	base, ops := rev, ""
 	if i := strings.IndexAny(rev, "^~"); i >= 0 {
@@ -79,7 +79,7 @@ func resolveCommit(refs storer.ReferenceStorer, m *merge.Merger, rev string) (pl
 }
 
 // resolveName resolves what comes before any ^ or ~.
-func resolveName(refs storer.ReferenceStorer, m *merge.Merger, name string) (plumbing.Hash, error) {
+func resolveName(refs *refs, m *merge.Merger, name string) (plumbing.Hash, error) {
 	if plumbing.IsHash(name) {
 		return plumbing.NewHash(name), nil
 	}
@@ -87,8 +87,12 @@ func resolveName(refs storer.ReferenceStorer, m *merge.Merger, name string) (plu
 		name = "HEAD"
 	}
 	for _, rule := range refRules {
-		if ref, err := storer.ResolveReference(refs, plumbing.ReferenceName(fmt.Sprintf(rule, name))); err == nil {
-			return ref.Hash(), nil
+		h, err := refs.resolve(fmt.Sprintf(rule, name))
+		if err == nil {
+			return h, nil
+		}
+		if !errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return plumbing.ZeroHash, err
 		}
 	}
 	if len(name) < 4 || len(name) >= 40 || strings.Trim(strings.ToLower(name), "0123456789abcdef") != "" {
@@ -118,15 +122,19 @@ func resolveName(refs storer.ReferenceStorer, m *merge.Merger, name string) (plu
 // peelToCommit follows annotated tags from h to a commit.
 func peelToCommit(objs storer.EncodedObjectStorer, h plumbing.Hash, rev string) (plumbing.Hash, error) {
 	for range 10 {
-		obj, err := object.GetObject(objs, h)
+		obj, header, err := readHeader(objs, h, rev)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("read %q (%s): %w", rev, h, err)
+			return plumbing.ZeroHash, err
 		}
-		switch o := obj.(type) {
-		case *object.Commit:
-			return o.Hash, nil
-		case *object.Tag:
-			h = o.Target
+		switch obj.Type() {
+		case plumbing.CommitObject:
+			return h, nil
+		case plumbing.TagObject:
+			target := headerValues(header, "object")
+			if len(target) != 1 || !plumbing.IsHash(target[0]) {
+				return plumbing.ZeroHash, fmt.Errorf("read %q (%s): a tag without a valid object line", rev, h)
+			}
+			h = plumbing.NewHash(target[0])
 		default:
 			return plumbing.ZeroHash, fmt.Errorf("%q is a %s, not a commit", rev, obj.Type())
 		}
@@ -136,12 +144,53 @@ func peelToCommit(objs storer.EncodedObjectStorer, h plumbing.Hash, rev string) 
 
 // parent returns the n-th parent (from 1) of commit h.
 func parent(objs storer.EncodedObjectStorer, h plumbing.Hash, n int, rev string) (plumbing.Hash, error) {
-	c, err := object.GetCommit(objs, h)
+	obj, header, err := readHeader(objs, h, rev)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("read %q (%s): %w", rev, h, err)
+		return plumbing.ZeroHash, err
 	}
-	if n > len(c.ParentHashes) {
-		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %s has %d parents", rev, h, len(c.ParentHashes))
+	if obj.Type() != plumbing.CommitObject {
+		return plumbing.ZeroHash, fmt.Errorf("read %q (%s): a %s, not a commit", rev, h, obj.Type())
 	}
-	return c.ParentHashes[n-1], nil
+	parents := headerValues(header, "parent")
+	if n > len(parents) {
+		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %s has %d parents", rev, h, len(parents))
+	}
+	if !plumbing.IsHash(parents[n-1]) {
+		return plumbing.ZeroHash, fmt.Errorf("read %q (%s): bad parent line", rev, h)
+	}
+	return plumbing.NewHash(parents[n-1]), nil
+}
+
+// readHeader reads object h and the header of a commit or tag (the lines
+// before the first empty one).
+func readHeader(objs storer.EncodedObjectStorer, h plumbing.Hash, rev string) (plumbing.EncodedObject, string, error) {
+	obj, err := objs.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		return nil, "", fmt.Errorf("read %q (%s): %w", rev, h, err)
+	}
+	if t := obj.Type(); t != plumbing.CommitObject && t != plumbing.TagObject {
+		return obj, "", nil
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return nil, "", fmt.Errorf("read %q (%s): %w", rev, h, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, "", fmt.Errorf("read %q (%s): %w", rev, h, err)
+	}
+	header, _, _ := strings.Cut(string(b), "\n\n")
+	return obj, header, nil
+}
+
+// headerValues returns the values of the header lines named key, in order.
+func headerValues(header, key string) []string {
+	var out []string
+	for _, line := range strings.Split(header, "\n") {
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }

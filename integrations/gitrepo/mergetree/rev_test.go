@@ -61,14 +61,14 @@ func TestRevisionsAsGit(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer lr.Close()
-		m, err := merge.NewOnDisk(lr.st, lr.objectsDir)
+		m, err := merge.NewOnDisk(lr.objs, lr.objectsDir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer m.Close()
 		for _, rev := range revs {
 			want, gitErr := gittest.RunGit(dir, nil, "rev-parse", "-q", "--verify", rev+"^{commit}")
-			got, err := resolveCommit(lr.st, m, rev)
+			got, err := resolveCommit(lr.refs, m, rev)
 			switch {
 			case gitErr != nil && err == nil:
 				t.Errorf("%q: resolved to %s; git names no commit", rev, got)
@@ -79,7 +79,7 @@ func TestRevisionsAsGit(t *testing.T) {
 			}
 		}
 		for _, rev := range unsupported {
-			if got, err := resolveCommit(lr.st, m, rev); err == nil {
+			if got, err := resolveCommit(lr.refs, m, rev); err == nil {
 				t.Errorf("%q: resolved to %s, want an error", rev, got)
 			}
 		}

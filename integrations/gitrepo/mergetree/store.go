@@ -1,0 +1,261 @@
+package mergetree
+
+// The repository's objects and refs as merge-tree needs them, read here
+// rather than through go-git's filesystem storage: that package links
+// go-git's config (gcfg, encoding/gob, its URL parser) and its object
+// package (OpenPGP), whose initialisation was a third of the binary's
+// start. The engine's pack reader (merge.NewOnDisk) reads the packs; this
+// store is what it falls back on: loose objects, the object directories
+// named in objects/info/alternates, and the loose objects a merge writes.
+
+import (
+	"bufio"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/code-releaser/code-releaser/integrations/gitrepo/merge"
+)
+
+// maxAlternateDepth is how deep alternates of alternates are followed, as
+// git's limit.
+const maxAlternateDepth = 5
+
+// objectDir is a git object directory's loose objects, and its
+// alternates' objects (packed and loose). It implements go-git's
+// EncodedObjectStorer, the interface the engine takes.
+type objectDir struct {
+	dir   string
+	depth int
+
+	altOnce sync.Once
+	alts    []*merge.Merger // each alternate directory, read through the engine's pack reader
+	altErr  error
+}
+
+var _ storer.EncodedObjectStorer = (*objectDir)(nil)
+
+func (d *objectDir) loosePath(h plumbing.Hash) string {
+	hex := h.String()
+	return filepath.Join(d.dir, hex[:2], hex[2:])
+}
+
+// alternates opens, once, the object directories this one borrows from.
+func (d *objectDir) alternates() ([]*merge.Merger, error) {
+	d.altOnce.Do(func() {
+		b, err := os.ReadFile(filepath.Join(d.dir, "info", "alternates"))
+		if errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if err != nil {
+			d.altErr = fmt.Errorf("read the alternates of %s: %w", d.dir, err)
+			return
+		}
+		if d.depth >= maxAlternateDepth {
+			d.altErr = fmt.Errorf("%s: alternates nested more than %d deep", d.dir, maxAlternateDepth)
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			if !filepath.IsAbs(line) {
+				line = filepath.Join(d.dir, line) // relative to this object directory, as git reads it
+			}
+			alt := &objectDir{dir: filepath.Clean(line), depth: d.depth + 1}
+			m, err := merge.NewOnDisk(alt, alt.dir)
+			if err != nil {
+				d.altErr = fmt.Errorf("open the alternate object directory %s: %w", alt.dir, err)
+				return
+			}
+			d.alts = append(d.alts, m)
+		}
+	})
+	return d.alts, d.altErr
+}
+
+// Close releases the alternates' mapped packs.
+func (d *objectDir) Close() error {
+	var first error
+	for _, m := range d.alts {
+		if err := m.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	d.alts = nil
+	return first
+}
+
+// EncodedObject reads h: a loose object of this directory, else from an
+// alternate. t other than AnyObject must be h's type.
+func (d *objectDir) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := d.readLoose(h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		obj, err = d.fromAlternates(h)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t != plumbing.AnyObject && obj.Type() != t {
+		return nil, plumbing.ErrObjectNotFound
+	}
+	return obj, nil
+}
+
+func (d *objectDir) fromAlternates(h plumbing.Hash) (plumbing.EncodedObject, error) {
+	alts, err := d.alternates()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range alts {
+		obj, err := m.Storer().EncodedObject(plumbing.AnyObject, h)
+		if !errors.Is(err, plumbing.ErrObjectNotFound) {
+			return obj, err
+		}
+	}
+	return nil, plumbing.ErrObjectNotFound
+}
+
+// readLoose reads and checks the loose object h.
+func (d *objectDir) readLoose(h plumbing.Hash) (plumbing.EncodedObject, error) {
+	f, err := os.Open(d.loosePath(h))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, plumbing.ErrObjectNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	defer f.Close()
+	zr, err := zlib.NewReader(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	defer zr.Close()
+	br := bufio.NewReader(zr)
+	header, err := br.ReadString(0)
+	if err != nil {
+		return nil, fmt.Errorf("read object %s: no header: %w", h, err)
+	}
+	typName, sizeText, ok := strings.Cut(header[:len(header)-1], " ")
+	typ, terr := plumbing.ParseObjectType(typName)
+	size, serr := strconv.ParseUint(sizeText, 10, 40)
+	if !ok || terr != nil || serr != nil || typ < plumbing.CommitObject || typ > plumbing.TagObject {
+		return nil, fmt.Errorf("read object %s: bad header %q", h, header[:len(header)-1])
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(br, data); err != nil {
+		return nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	if n, _ := br.Read(make([]byte, 1)); n != 0 {
+		return nil, fmt.Errorf("read object %s: longer than its header says", h)
+	}
+	return merge.ReadObject(h, typ, data), nil
+}
+
+// HasEncodedObject tells whether h is here or in an alternate.
+func (d *objectDir) HasEncodedObject(h plumbing.Hash) error {
+	if _, err := os.Stat(d.loosePath(h)); err == nil {
+		return nil
+	}
+	alts, err := d.alternates()
+	if err != nil {
+		return err
+	}
+	for _, m := range alts {
+		if err := m.Storer().HasEncodedObject(h); err == nil {
+			return nil
+		}
+	}
+	return plumbing.ErrObjectNotFound
+}
+
+// EncodedObjectSize is the size of h's content.
+func (d *objectDir) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	obj, err := d.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		return 0, err
+	}
+	return obj.Size(), nil
+}
+
+// NewEncodedObject returns an object to fill and pass to SetEncodedObject.
+func (d *objectDir) NewEncodedObject() plumbing.EncodedObject { return &plumbing.MemoryObject{} }
+
+// SetEncodedObject writes obj as a loose object, as git writes one: zlib
+// at git's default loose compression (best speed), written to a temporary
+// file in the object directory, made read-only, then linked into place
+// (an object already there is left as it is).
+func (d *objectDir) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Hash, error) {
+	h := obj.Hash()
+	path := d.loosePath(h)
+	if _, err := os.Stat(path); err == nil {
+		return h, nil
+	}
+	if err := d.writeLoose(obj, path); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write object %s: %w", h, err)
+	}
+	return h, nil
+}
+
+func (d *objectDir) writeLoose(obj plumbing.EncodedObject, path string) error {
+	r, err := obj.Reader()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	tmp, err := os.CreateTemp(d.dir, "tmp_obj_")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // gone once linked into place, or on failure
+	zw, err := zlib.NewWriterLevel(tmp, zlib.BestSpeed)
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	_, err = fmt.Fprintf(zw, "%s %d\x00", obj.Type(), obj.Size())
+	if err == nil {
+		_, err = io.Copy(zw, r)
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o444)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
+		if rerr := os.Rename(tmp.Name(), path); rerr != nil { // no hard links on this filesystem
+			return rerr
+		}
+	}
+	return nil
+}
+
+// IterEncodedObjects is not needed by a merge.
+func (d *objectDir) IterEncodedObjects(plumbing.ObjectType) (storer.EncodedObjectIter, error) {
+	return nil, errors.New("merge-tree does not list objects")
+}
+
+// AddAlternate is not needed by a merge.
+func (d *objectDir) AddAlternate(string) error {
+	return errors.New("merge-tree does not add alternates")
+}
