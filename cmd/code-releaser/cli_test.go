@@ -285,6 +285,11 @@ func TestMergeTreeRepositoryKinds(t *testing.T) {
 	gittest.Git(t, tmp, "clone", "-q", "--bare", "--shared", packedSrc, sharedPacked)
 	chained := filepath.Join(tmp, "chained.git")
 	gittest.Git(t, tmp, "clone", "-q", "--bare", "--shared", sharedPacked, chained)
+	relative := filepath.Join(tmp, "relative.git") // alternates relative to the objects directory
+	gittest.Git(t, tmp, "clone", "-q", "--bare", "--shared", packedSrc, relative)
+	if err := os.WriteFile(filepath.Join(relative, "objects", "info", "alternates"), []byte("../../packed.git/objects\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	initBare := filepath.Join(tmp, "init.git")
 	gittest.Git(t, tmp, "init", "-q", "--bare", initBare)
 	gittest.Git(t, src, "push", "-q", initBare, "a", "b", "c")
@@ -307,6 +312,7 @@ func TestMergeTreeRepositoryKinds(t *testing.T) {
 		{"clone --shared (objects in an alternate directory)", shared, nil},
 		{"clone --shared of a packed repository", sharedPacked, nil},
 		{"clone --shared of a clone --shared (alternates of alternates)", chained, nil},
+		{"alternates with a relative path", relative, nil},
 		{"mirror subdirectory", filepath.Join(mirror, "refs"), nil},
 		{"GIT_DIR", t.TempDir(), func(k string) string {
 			if k == "GIT_DIR" {

@@ -52,6 +52,8 @@ func TestRevisionsAsGit(t *testing.T) {
 		c2, c2[:7], c3[:5], c2[:4], "HEAD~3",
 		// naming no commit
 		"nope", "master~99", "master^3", "a^2", blob, blob[:8], "zzzz", "master^{tree}",
+		// paths out of the refs, and files of the git directory that are no refs
+		"../HEAD", "refs/heads/../../HEAD", "/HEAD", "refs//heads/a", "config", "description", "objects",
 	}
 	// forms git takes and merge-tree does not: an error, never another commit
 	unsupported := []string{"master@{1}", "master^{/f2}", ":/f2"}
