@@ -3,7 +3,6 @@ package merge
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -35,12 +34,7 @@ func (c *blobCache) readBlob(ctx context.Context, h plumbing.Hash) ([]byte, erro
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
 	}
-	r, err := obj.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
-	}
-	defer r.Close()
-	b, err = io.ReadAll(r)
+	b, err = objectBytes(obj)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
 	}

@@ -280,14 +280,8 @@ func (ps *packedStore) read(p *packFile, off uint64, depth int) (plumbing.Object
 		if err != nil {
 			return 0, nil, fmt.Errorf("delta base %s: %w", bh, err)
 		}
-		r, err := obj.Reader()
-		if err != nil {
-			return 0, nil, err
-		}
-		base, err = io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			return 0, nil, err
+		if base, err = objectBytes(obj); err != nil {
+			return 0, nil, fmt.Errorf("delta base %s: %w", bh, err)
 		}
 		baseType = obj.Type()
 	}
