@@ -32,7 +32,7 @@ type commitTable struct {
 	mul   uint64 // odd; chosen when the table is first made
 }
 
-const commitTableMin = 1 << 10
+const commitTableMin = 1 << 7 // 2 KiB: a short walk reads tens of commits
 
 func idKey(h *plumbing.Hash) uint32 { return binary.LittleEndian.Uint32(h[:4]) }
 

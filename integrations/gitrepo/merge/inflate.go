@@ -150,6 +150,10 @@ var (
 	lengthExtra = [29]uint8{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0}
 	distBase    = [30]uint16{1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577}
 	distExtra   = [30]uint8{0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13}
+	// repeatBits and repeatBase are the extra bits and the least count of
+	// the code length code's repeat symbols 16, 17 and 18.
+	repeatBits = [3]uint{2, 3, 7}
+	repeatBase = [3]uint{3, 3, 11}
 	// codeLenOrder is the order of the code length code's lengths.
 	codeLenOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
 )
@@ -392,12 +396,12 @@ func (f *inflater) dynamic() error {
 		return errInflateCorrupt
 	}
 	var cl [19]uint8
+	if err := f.need(uint(3 * ncode)); err != nil { // at most 57 bits
+		return err
+	}
 	for i := range ncode {
-		v, err := f.take(3)
-		if err != nil {
-			return err
-		}
-		cl[codeLenOrder[i]] = uint8(v)
+		cl[codeLenOrder[i]] = uint8(f.bits & 7)
+		f.drop(3)
 	}
 	if err := f.codeLen.build(cl[:], f.list[:len(cl)]); err != nil {
 		return err
@@ -408,32 +412,45 @@ func (f *inflater) dynamic() error {
 	n, nLit := 0, 0
 	prev := uint8(0)
 	hasEnd := false
+	clMask := uint64(1)<<f.codeLen.root - 1
 	for i := 0; i < total; {
-		sym, err := f.decode(&f.codeLen)
-		if err != nil {
-			return err
+		// A code (at most 7 bits) and its extra bits (at most 7) come
+		// from the buffer when they are in it, else through decode and
+		// take, which read on or fail.
+		if f.nbits < 14 {
+			f.refill()
 		}
-		var rep uint
-		switch {
-		case sym < 16:
-			prev, rep = uint8(sym), 1
-		case sym == 16:
-			if i == 0 {
+		var sym int
+		if e := f.codeLen.table[f.bits&clMask]; e != 0 && f.nbits >= 14 {
+			f.drop(uint(e & 15))
+			sym = int(e >> 4)
+		} else {
+			var err error
+			if sym, err = f.decode(&f.codeLen); err != nil {
+				return err
+			}
+		}
+		rep := uint(1)
+		if sym < 16 {
+			prev = uint8(sym)
+		} else {
+			if sym == 16 && i == 0 {
 				return errInflateCorrupt
 			}
-			rep, err = f.take(2)
-			rep += 3
-		case sym == 17:
-			rep, err = f.take(3)
-			rep += 3
-			prev = 0
-		default:
-			rep, err = f.take(7)
-			rep += 11
-			prev = 0
-		}
-		if err != nil {
-			return err
+			if sym > 16 {
+				prev = 0
+			}
+			nb, base := repeatBits[sym-16], repeatBase[sym-16]
+			if f.nbits >= nb {
+				rep = uint(f.bits&(1<<nb-1)) + base
+				f.drop(nb)
+			} else {
+				v, err := f.take(nb)
+				if err != nil {
+					return err
+				}
+				rep = v + base
+			}
 		}
 		if i+int(rep) > total {
 			return errInflateCorrupt
