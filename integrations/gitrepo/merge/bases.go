@@ -27,6 +27,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -66,8 +67,12 @@ type graphCommit struct {
 
 	parentPos []uint32
 
-	// parentPtrs caches the resolved parents (same order as parents).
-	parentPtrs atomic.Pointer[[]*graphCommit]
+	// parentArr (with parentState parentsSet) caches the resolved
+	// parents of a commit with at most two, parentPtrs those of one with
+	// more (same order as parents): no allocation for most commits.
+	parentArr   [2]*graphCommit
+	parentState atomic.Uint32
+	parentPtrs  atomic.Pointer[[]*graphCommit]
 
 	// virtual marks a commit made by newVirtualCommit (not in the storer).
 	virtual bool
@@ -501,20 +506,51 @@ func parseGitTimestamp(b []byte) uint64 {
 
 // parentsOf returns the resolved parents of c, loading them if needed.
 func (g *commitGraph) parentsOf(ctx context.Context, c *graphCommit) ([]*graphCommit, error) {
+	n := len(c.parents)
+	if n <= len(c.parentArr) {
+		if c.parentState.Load() == parentsSet {
+			return c.parentArr[:n], nil
+		}
+		var ps [2]*graphCommit
+		if err := g.resolveParents(ctx, c, ps[:n]); err != nil {
+			return nil, err
+		}
+		return c.setParents(ps), nil
+	}
 	if p := c.parentPtrs.Load(); p != nil {
 		return *p, nil
 	}
-	// the slice and what points to it in one allocation for most commits
-	pl := new(struct {
-		ps     []*graphCommit
-		inline [2]*graphCommit
-	})
-	if len(c.parents) <= len(pl.inline) {
-		pl.ps = pl.inline[:len(c.parents)]
-	} else {
-		pl.ps = make([]*graphCommit, len(c.parents))
+	ps := make([]*graphCommit, n)
+	if err := g.resolveParents(ctx, c, ps); err != nil {
+		return nil, err
 	}
-	ps := pl.ps
+	c.parentPtrs.Store(&ps)
+	return ps, nil
+}
+
+// States of graphCommit.parentArr.
+const (
+	parentsUnset uint32 = iota
+	parentsWriting
+	parentsSet
+)
+
+// setParents caches ps (the first len(c.parents) of them) as c's
+// parents, unless another goroutine does, and returns the cached ones.
+func (c *graphCommit) setParents(ps [2]*graphCommit) []*graphCommit {
+	if c.parentState.CompareAndSwap(parentsUnset, parentsWriting) {
+		c.parentArr = ps
+		c.parentState.Store(parentsSet)
+	} else {
+		for c.parentState.Load() != parentsSet {
+			runtime.Gosched() // another goroutine is writing the same parents
+		}
+	}
+	return c.parentArr[:len(c.parents)]
+}
+
+// resolveParents puts c's parents into ps.
+func (g *commitGraph) resolveParents(ctx context.Context, c *graphCommit, ps []*graphCommit) error {
 	if c.inGraph && !c.grafted {
 		// by position: no lookup of the hash in the graph
 		for i, h := range c.parents {
@@ -524,24 +560,22 @@ func (g *commitGraph) parentsOf(ctx context.Context, c *graphCommit) ([]*graphCo
 			if p == nil {
 				var err error
 				if p, err = g.fromGraph(h, c.parentPos[i]); err != nil {
-					return nil, fmt.Errorf("parent of %s: %w", c.hash, err)
+					return fmt.Errorf("parent of %s: %w", c.hash, err)
 				}
 				p = g.share(p)
 			}
 			ps[i] = p
 		}
-		c.parentPtrs.Store(&pl.ps)
-		return ps, nil
+		return nil
 	}
 	for i, h := range c.parents {
 		p, err := g.commit(ctx, h)
 		if err != nil {
-			return nil, fmt.Errorf("parent of %s: %w", c.hash, err)
+			return fmt.Errorf("parent of %s: %w", c.hash, err)
 		}
 		ps[i] = p
 	}
-	c.parentPtrs.Store(&pl.ps)
-	return ps, nil
+	return nil
 }
 
 // newVirtualCommit registers an in-memory commit, as merge-ort's
@@ -564,7 +598,13 @@ func (g *commitGraph) newVirtualCommit(ctx context.Context, tree plumbing.Hash, 
 	binary.BigEndian.PutUint64(seed[24:], g.virtualSeq.Add(1))
 	h := plumbing.Hash(sha1.Sum(seed[:]))
 	c := &graphCommit{hash: h, tree: tree, parents: append([]plumbing.Hash(nil), parents...), virtual: true, gen: genInfinity}
-	c.parentPtrs.Store(&ps)
+	if len(ps) <= len(c.parentArr) {
+		var arr [2]*graphCommit
+		copy(arr[:], ps)
+		c.setParents(arr)
+	} else {
+		c.parentPtrs.Store(&ps)
+	}
 	g.mu.Lock()
 	g.commits.add(c, 0) // a new id: nothing has it
 	g.mu.Unlock()
