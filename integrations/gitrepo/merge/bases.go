@@ -27,6 +27,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -52,21 +53,33 @@ type graphCommit struct {
 	// strtoumax; 0 when the header is not "author" then "committer"). It is
 	// unsigned, like git's timestamp_t, because git compares it unsigned.
 	date uint64
-	// virtual marks a commit made by newVirtualCommit (not in the storer).
-	virtual bool
 	// gen is the generation number from the commit-graph (genInfinity for a
 	// commit that is not in it); inGraph tells pos (its position there) and
 	// parentPos are set.
-	gen       uint64
-	inGraph   bool
-	pos       uint32
+	gen uint64
+	pos uint32
+
+	// walkID and walkRef are the ref that the walk walkID gave the commit:
+	// only the walk that holds its graph's marker (commitGraph.marker)
+	// reads or writes them.
+	walkRef uint32
+	walkID  uint64
+
 	parentPos []uint32
+
+	// parentArr (with parentState parentsSet) caches the resolved
+	// parents of a commit with at most two, parentPtrs those of one with
+	// more (same order as parents): no allocation for most commits.
+	parentArr   [2]*graphCommit
+	parentState atomic.Uint32
+	parentPtrs  atomic.Pointer[[]*graphCommit]
+
+	// virtual marks a commit made by newVirtualCommit (not in the storer).
+	virtual bool
+	inGraph bool
 	// grafted marks a commit whose parents the graft table replaced:
 	// parentPos is not used for it.
 	grafted bool
-
-	// parentPtrs caches the resolved parents (same order as parents).
-	parentPtrs atomic.Pointer[[]*graphCommit]
 }
 
 // committerTime returns the committer date as a time.Time (UTC).
@@ -87,12 +100,18 @@ type commitGraph struct {
 	file *graphFile // git's commit-graph, nil when there is none
 
 	mu      sync.RWMutex
-	commits map[plumbing.Hash]*graphCommit
+	commits commitTable
 
 	loadMu sync.Mutex // serializes storer reads
 	buf    []byte     // read buffer, guarded by loadMu
+	slab   commitSlab // what load makes commits of, guarded by loadMu
 
 	virtualSeq atomic.Uint64
+
+	// marker is the id of the walk that may keep its refs in the commits
+	// (graphCommit.walkID), 0 when none does: one walk at a time, the
+	// others keep them in a table of their own.
+	marker atomic.Uint64
 
 	// grafts replaces the parents of some commits (see Merger.SetGrafts).
 	grafts atomic.Pointer[graftTable]
@@ -143,13 +162,13 @@ func (g *commitGraph) setGrafts(t map[plumbing.Hash]plumbing.Hash) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.grafts.Store(&graftTable{parents: maps.Clone(t)})
-	g.commits = make(map[plumbing.Hash]*graphCommit)
+	g.commits = commitTable{}
 }
 
 // newCommitGraph reads s's commit-graph file when s is a repository on a
 // filesystem that has one (see openGraphFile).
 func newCommitGraph(s storer.EncodedObjectStorer) *commitGraph {
-	return &commitGraph{s: s, file: openGraphFile(s), commits: make(map[plumbing.Hash]*graphCommit)}
+	return &commitGraph{s: s, file: openGraphFile(s)}
 }
 
 // genOrdered tells the paint walk to order by generation first (git's
@@ -163,7 +182,7 @@ func (g *commitGraph) gensEnabled() bool { return g.file != nil && g.file.gens }
 // commit returns the parsed commit h, from the cache or the storer.
 func (g *commitGraph) commit(ctx context.Context, h plumbing.Hash) (*graphCommit, error) {
 	g.mu.RLock()
-	c := g.commits[h]
+	c := g.commits.get(&h)
 	g.mu.RUnlock()
 	if c != nil {
 		return c, nil
@@ -188,10 +207,10 @@ func (g *commitGraph) commit(ctx context.Context, h plumbing.Hash) (*graphCommit
 func (g *commitGraph) share(c *graphCommit) *graphCommit {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if old := g.commits[c.hash]; old != nil {
+	if old := g.commits.get(&c.hash); old != nil {
 		return old
 	}
-	g.commits[c.hash] = c
+	g.commits.add(c, 0)
 	return c
 }
 
@@ -202,7 +221,7 @@ func (g *commitGraph) commitAt(pos uint32) (*graphCommit, error) {
 		return nil, err
 	}
 	g.mu.RLock()
-	c := g.commits[h]
+	c := g.commits.get(&h)
 	g.mu.RUnlock()
 	if c != nil {
 		return c, nil
@@ -243,6 +262,28 @@ func (g *commitGraph) load(h plumbing.Hash) (*graphCommit, error) {
 	}
 	g.loadMu.Lock()
 	defer g.loadMu.Unlock()
+	if ps, ok := g.s.(*packedStore); ok {
+		if cap(g.buf) < 1<<10 {
+			g.buf = make([]byte, 1<<10)
+		}
+		typ, data, found, err := ps.readInto(h, g.buf[:cap(g.buf)])
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			if typ != plumbing.CommitObject {
+				return nil, fmt.Errorf("object is a %s: %w", typ, errObjectNotCommit)
+			}
+			if cap(data) > cap(g.buf) && cap(data) <= 1<<16 {
+				g.buf = data
+			}
+			c, err := parseCommitInto(&g.slab, h, data)
+			if err != nil {
+				return nil, err
+			}
+			return g.graft(c), nil
+		}
+	}
 	obj, err := g.s.EncodedObject(plumbing.AnyObject, h)
 	if err != nil {
 		return nil, err
@@ -275,7 +316,7 @@ func (g *commitGraph) load(h plumbing.Hash) (*graphCommit, error) {
 	if cap(buf) <= 1<<16 {
 		g.buf = buf
 	}
-	c, err := parseGraphCommit(h, buf)
+	c, err := parseCommitInto(&g.slab, h, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -286,27 +327,77 @@ func (g *commitGraph) load(h plumbing.Hash) (*graphCommit, error) {
 // parse_commit_buffer does: a "tree" line, then any number of "parent"
 // lines, then the committer date found after an "author" line.
 func parseGraphCommit(h plumbing.Hash, b []byte) (*graphCommit, error) {
+	return parseCommitInto(nil, h, b)
+}
+
+// parseCommitInto is parseGraphCommit making the commit from slab (nil:
+// from the heap).
+func parseCommitInto(slab *commitSlab, h plumbing.Hash, b []byte) (*graphCommit, error) {
 	const hexLen = 2 * len(plumbing.Hash{})
 	const treeLen = len("tree ") + hexLen // without the newline
 	const parentLen = len("parent ") + hexLen
-	c := &graphCommit{hash: h, gen: genInfinity}
+	var tree plumbing.Hash
 	if len(b) <= treeLen+1 || string(b[:5]) != "tree " || b[treeLen] != '\n' {
 		return nil, errors.New("bogus commit object: no tree line")
 	}
-	if !parseHexOID(b[5:treeLen], &c.tree) {
+	if !parseHexOID(b[5:treeLen], &tree) {
 		return nil, errors.New("bogus commit object: bad tree hash")
 	}
 	b = b[treeLen+1:]
+	var scratch [4]plumbing.Hash
+	parents := scratch[:0]
 	for len(b) > parentLen && string(b[:7]) == "parent " {
 		var p plumbing.Hash
 		if len(b) <= parentLen+1 || b[parentLen] != '\n' || !parseHexOID(b[7:parentLen], &p) {
 			return nil, errors.New("bogus commit object: bad parent line")
 		}
-		c.parents = append(c.parents, p)
+		parents = append(parents, p)
 		b = b[parentLen+1:]
 	}
+	c := slab.newCommit()
+	c.hash, c.tree, c.gen = h, tree, genInfinity
+	c.parents = slab.copyIDs(parents)
 	c.date = parseCommitDate(b)
 	return c, nil
+}
+
+// commitSlab hands out the commits that a walk without a commit-graph
+// parses (all 60,000 of a git.git-sized history for maint and master),
+// and their parents' ids, from chunks: one allocation for many commits
+// instead of two each. They stay in the graph's cache anyway.
+type commitSlab struct {
+	commits []graphCommit
+	ids     []plumbing.Hash
+}
+
+func (s *commitSlab) newCommit() *graphCommit {
+	if s == nil {
+		return new(graphCommit)
+	}
+	if len(s.commits) == 0 {
+		s.commits = make([]graphCommit, 64)
+	}
+	c := &s.commits[0]
+	s.commits = s.commits[1:]
+	return c
+}
+
+// copyIDs returns a copy of ids (nil when there are none), which appends
+// to it do not change.
+func (s *commitSlab) copyIDs(ids []plumbing.Hash) []plumbing.Hash {
+	if len(ids) == 0 {
+		return nil
+	}
+	if s == nil || len(ids) > 16 {
+		return slices.Clone(ids)
+	}
+	if len(s.ids) < len(ids) {
+		s.ids = make([]plumbing.Hash, 256)
+	}
+	out := s.ids[:len(ids):len(ids)]
+	copy(out, ids)
+	s.ids = s.ids[len(ids):]
+	return out
 }
 
 func parseHexOID(src []byte, h *plumbing.Hash) bool {
@@ -415,37 +506,76 @@ func parseGitTimestamp(b []byte) uint64 {
 
 // parentsOf returns the resolved parents of c, loading them if needed.
 func (g *commitGraph) parentsOf(ctx context.Context, c *graphCommit) ([]*graphCommit, error) {
+	n := len(c.parents)
+	if n <= len(c.parentArr) {
+		if c.parentState.Load() == parentsSet {
+			return c.parentArr[:n], nil
+		}
+		var ps [2]*graphCommit
+		if err := g.resolveParents(ctx, c, ps[:n]); err != nil {
+			return nil, err
+		}
+		return c.setParents(ps), nil
+	}
 	if p := c.parentPtrs.Load(); p != nil {
 		return *p, nil
 	}
-	ps := make([]*graphCommit, len(c.parents))
+	ps := make([]*graphCommit, n)
+	if err := g.resolveParents(ctx, c, ps); err != nil {
+		return nil, err
+	}
+	c.parentPtrs.Store(&ps)
+	return ps, nil
+}
+
+// States of graphCommit.parentArr.
+const (
+	parentsUnset uint32 = iota
+	parentsWriting
+	parentsSet
+)
+
+// setParents caches ps (the first len(c.parents) of them) as c's
+// parents, unless another goroutine does, and returns the cached ones.
+func (c *graphCommit) setParents(ps [2]*graphCommit) []*graphCommit {
+	if c.parentState.CompareAndSwap(parentsUnset, parentsWriting) {
+		c.parentArr = ps
+		c.parentState.Store(parentsSet)
+	} else {
+		for c.parentState.Load() != parentsSet {
+			runtime.Gosched() // another goroutine is writing the same parents
+		}
+	}
+	return c.parentArr[:len(c.parents)]
+}
+
+// resolveParents puts c's parents into ps.
+func (g *commitGraph) resolveParents(ctx context.Context, c *graphCommit, ps []*graphCommit) error {
 	if c.inGraph && !c.grafted {
 		// by position: no lookup of the hash in the graph
 		for i, h := range c.parents {
 			g.mu.RLock()
-			p := g.commits[h]
+			p := g.commits.get(&h)
 			g.mu.RUnlock()
 			if p == nil {
 				var err error
 				if p, err = g.fromGraph(h, c.parentPos[i]); err != nil {
-					return nil, fmt.Errorf("parent of %s: %w", c.hash, err)
+					return fmt.Errorf("parent of %s: %w", c.hash, err)
 				}
 				p = g.share(p)
 			}
 			ps[i] = p
 		}
-		c.parentPtrs.Store(&ps)
-		return ps, nil
+		return nil
 	}
 	for i, h := range c.parents {
 		p, err := g.commit(ctx, h)
 		if err != nil {
-			return nil, fmt.Errorf("parent of %s: %w", c.hash, err)
+			return fmt.Errorf("parent of %s: %w", c.hash, err)
 		}
 		ps[i] = p
 	}
-	c.parentPtrs.Store(&ps)
-	return ps, nil
+	return nil
 }
 
 // newVirtualCommit registers an in-memory commit, as merge-ort's
@@ -468,9 +598,15 @@ func (g *commitGraph) newVirtualCommit(ctx context.Context, tree plumbing.Hash, 
 	binary.BigEndian.PutUint64(seed[24:], g.virtualSeq.Add(1))
 	h := plumbing.Hash(sha1.Sum(seed[:]))
 	c := &graphCommit{hash: h, tree: tree, parents: append([]plumbing.Hash(nil), parents...), virtual: true, gen: genInfinity}
-	c.parentPtrs.Store(&ps)
+	if len(ps) <= len(c.parentArr) {
+		var arr [2]*graphCommit
+		copy(arr[:], ps)
+		c.setParents(arr)
+	} else {
+		c.parentPtrs.Store(&ps)
+	}
 	g.mu.Lock()
-	g.commits[h] = c
+	g.commits.add(c, 0) // a new id: nothing has it
 	g.mu.Unlock()
 	return h, nil
 }
@@ -478,8 +614,8 @@ func (g *commitGraph) newVirtualCommit(ctx context.Context, tree plumbing.Hash, 
 // forgetVirtualCommit drops a commit made by newVirtualCommit.
 func (g *commitGraph) forgetVirtualCommit(h plumbing.Hash) {
 	g.mu.Lock()
-	if c := g.commits[h]; c != nil && c.virtual {
-		delete(g.commits, h)
+	if c := g.commits.get(&h); c != nil && c.virtual {
+		g.commits.remove(&h)
 	}
 	g.mu.Unlock()
 }
@@ -525,7 +661,9 @@ type walker struct {
 	grafted []uint64     // positions whose parents come from the graft table
 	state   [][]refState // by ref: chunks of stateChunk refs, made when first touched
 	others  []*graphCommit
-	otherOf map[*graphCommit]uint32
+	id      uint64      // this walk's id
+	marks   bool        // the walk keeps the others' refs in them (walkID, walkRef)
+	otherOf commitTable // the others' refs when it does not
 	pbuf    []uint32
 
 	// the paint walk's queue: newer committer date first (by generation
@@ -538,8 +676,16 @@ type walker struct {
 	byGen    bool
 }
 
+// walkIDs numbers the walks of all graphs.
+var walkIDs atomic.Uint64
+
+// newWalker starts a walk; release ends it.
 func (g *commitGraph) newWalker(ctx context.Context) *walker {
-	w := &walker{g: g, ctx: ctx, byGen: g.genOrdered()}
+	w := &walker{g: g, ctx: ctx, byGen: g.genOrdered(), id: walkIDs.Add(1)}
+	// The walk that takes the marker may keep its refs in the commits
+	// themselves: what one walk wrote there happens before the next one
+	// takes the marker (the marker's atomic operations order them).
+	w.marks = g.marker.CompareAndSwap(0, w.id)
 	if f := g.file; f != nil {
 		w.file, w.total = f, f.total
 		w.state = make([][]refState, f.total/stateChunk+1)
@@ -548,6 +694,14 @@ func (g *commitGraph) newWalker(ctx context.Context) *walker {
 		}
 	}
 	return w
+}
+
+// release ends the walk: it gives back the marker if it has it.
+func (w *walker) release() {
+	if w.marks {
+		w.marks = false
+		w.g.marker.Store(0)
+	}
 }
 
 // reset clears the flags and the queue for another walk.
@@ -563,15 +717,20 @@ func (w *walker) ref(c *graphCommit) uint32 {
 	if c.inGraph && w.file != nil {
 		return c.pos
 	}
-	if r, ok := w.otherOf[c]; ok {
+	if w.marks {
+		if c.walkID == w.id {
+			return c.walkRef
+		}
+	} else if r, ok := w.otherOf.refOf(c); ok {
 		return r
-	}
-	if w.otherOf == nil {
-		w.otherOf = make(map[*graphCommit]uint32)
 	}
 	r := w.total + uint32(len(w.others))
 	w.others = append(w.others, c)
-	w.otherOf[c] = r
+	if w.marks {
+		c.walkID, c.walkRef = w.id, r
+	} else {
+		w.otherOf.add(c, r)
+	}
 	return r
 }
 
@@ -819,6 +978,7 @@ func (g *commitGraph) mergeBaseCommits(ctx context.Context, a, b plumbing.Hash) 
 		return []*graphCommit{ca}, nil
 	}
 	w := g.newWalker(ctx)
+	defer w.release()
 	list, err := w.paint(w.ref(ca), []uint32{w.ref(cb)}, false)
 	if err != nil {
 		return nil, err
@@ -984,6 +1144,7 @@ func (g *commitGraph) isAncestor(ctx context.Context, a, b plumbing.Hash) (bool,
 		return true, nil
 	}
 	w := g.newWalker(ctx)
+	defer w.release()
 	ra, rb := w.ref(ca), w.ref(cb)
 	if g.gensEnabled() && ca.gen != genInfinity {
 		// Generations cut the walk off below a.

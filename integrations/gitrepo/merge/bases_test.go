@@ -847,7 +847,7 @@ func BenchmarkMergeBases(b *testing.B) {
 				b.Fatal(err)
 			}
 			st.Close()
-			loaded = len(g.commits)
+			loaded = g.commits.len()
 		}
 		if !slices.Equal(got, want) {
 			b.Fatalf("mergeBases = %v, git says %v", got, want)

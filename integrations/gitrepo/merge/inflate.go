@@ -41,18 +41,38 @@ type huffTable struct {
 	sym   [288]uint16               // symbols in canonical order
 }
 
-// build makes the table for the code lengths of symbols 0..len(lengths)-1.
-// As zlib, it refuses an over-subscribed code and an incomplete one unless
-// its longest code has one bit (a single code), and accepts no code at all
-// (every decode then fails).
-func (h *huffTable) build(lengths []uint8) error {
-	h.count = [maxCodeLen + 1]uint16{}
-	maxLen := uint(0)
-	for _, l := range lengths {
-		if l != 0 { // most are 0: no chain of increments of one counter
-			h.count[l]++
-			maxLen = max(maxLen, uint(l))
+// symLen is a symbol and the length of its code (not 0).
+type symLen struct {
+	sym uint16
+	len uint8
+}
+
+// build makes the table for the code lengths of symbols
+// 0..len(lengths)-1; scratch must have room for them.
+func (h *huffTable) build(lengths []uint8, scratch []symLen) error {
+	n := 0
+	for s, l := range lengths {
+		if l != 0 {
+			scratch[n] = symLen{uint16(s), l}
+			n++
 		}
+	}
+	return h.buildList(scratch[:n], 0)
+}
+
+// buildList makes the table for a code given by its symbols of non-zero
+// length, in increasing order of symbol, each less base. Most of a
+// commit's 316 code lengths are 0: dynamic gathers the others while it
+// reads them, and this goes over them alone. As zlib, it refuses an
+// over-subscribed code and an incomplete one unless its longest code has
+// one bit (a single code), and accepts no code at all (every decode then
+// fails).
+func (h *huffTable) buildList(list []symLen, base uint16) error {
+	h.count = [maxCodeLen + 1]uint16{}
+	maxLen := uint8(0)
+	for _, e := range list {
+		h.count[e.len&maxCodeLen]++ // e.len is at most 15
+		maxLen = max(maxLen, e.len)
 	}
 	left := 1
 	for l := 1; l <= maxCodeLen; l++ {
@@ -64,27 +84,31 @@ func (h *huffTable) build(lengths []uint8) error {
 	if left > 0 && maxLen > 1 {
 		return errInflateCorrupt
 	}
-	var offs [maxCodeLen + 2]uint16
-	for l := 1; l <= maxCodeLen; l++ {
+	var offs [maxCodeLen + 1]uint16
+	for l := 1; l < maxCodeLen; l++ {
 		offs[l+1] = offs[l] + h.count[l]
 	}
-	for s, l := range lengths {
-		if l != 0 {
-			h.sym[offs[l]] = uint16(s)
-			offs[l]++
-		}
+	for _, e := range list {
+		o := &offs[e.len&maxCodeLen]
+		h.sym[*o] = e.sym - base
+		*o++
 	}
-	h.root = min(max(maxLen, 1), huffRootBits)
-	size := 1 << h.root
-	clear(h.table[:size])
+	// The table for codes of at most l bits has 2^l entries, a code's at
+	// its bits reversed (the stream sends codes from their first bit):
+	// that of l+1 bits is two copies of it, then the codes of l+1 bits.
+	// Entries of no code stay 0 (codes longer than root, or none).
+	h.root = uint(min(max(maxLen, 1), huffRootBits))
+	t := h.table[:1<<h.root]
+	t[0], t[1] = 0, 0
 	code, i := 0, 0
 	for l := uint(1); l <= h.root; l++ {
+		size := 1 << l
+		if l > 1 {
+			copy(t[size/2:size], t[:size/2])
+		}
 		for range h.count[l] {
 			rev := int(bits.Reverse16(uint16(code)) >> (16 - l))
-			e := h.sym[i]<<4 | uint16(l)
-			for j := rev; j < size; j += 1 << l {
-				h.table[j] = e
-			}
+			t[rev] = h.sym[i]<<4 | uint16(l)
 			code++
 			i++
 		}
@@ -114,7 +138,8 @@ var fixedTables = sync.OnceValue(func() *[2]huffTable {
 	for i := range dist {
 		dist[i] = 5
 	}
-	if t[0].build(lit[:]) != nil || t[1].build(dist[:]) != nil {
+	scratch := make([]symLen, len(lit))
+	if t[0].build(lit[:], scratch) != nil || t[1].build(dist[:], scratch) != nil {
 		panic("inflate: fixed tables")
 	}
 	return &t
@@ -125,6 +150,10 @@ var (
 	lengthExtra = [29]uint8{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0}
 	distBase    = [30]uint16{1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577}
 	distExtra   = [30]uint8{0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13}
+	// repeatBits and repeatBase are the extra bits and the least count of
+	// the code length code's repeat symbols 16, 17 and 18.
+	repeatBits = [3]uint{2, 3, 7}
+	repeatBase = [3]uint{3, 3, 11}
 	// codeLenOrder is the order of the code length code's lengths.
 	codeLenOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
 )
@@ -146,7 +175,7 @@ type inflater struct {
 	nbits uint
 
 	lit, dist, codeLen huffTable
-	lens               [286 + 30]uint8
+	list               [286 + 30]symLen // a dynamic block's codes (by buildList)
 }
 
 // inflate reads one zlib stream from src into out, which must be exactly
@@ -367,115 +396,241 @@ func (f *inflater) dynamic() error {
 		return errInflateCorrupt
 	}
 	var cl [19]uint8
-	for i := range ncode {
-		v, err := f.take(3)
-		if err != nil {
-			return err
-		}
-		cl[codeLenOrder[i]] = uint8(v)
-	}
-	if err := f.codeLen.build(cl[:]); err != nil {
+	if err := f.need(uint(3 * ncode)); err != nil { // at most 57 bits
 		return err
 	}
-	lens := f.lens[:nlen+ndist]
-	for i := 0; i < len(lens); {
-		sym, err := f.decode(&f.codeLen)
-		if err != nil {
-			return err
+	for i := range ncode {
+		cl[codeLenOrder[i]] = uint8(f.bits & 7)
+		f.drop(3)
+	}
+	if err := f.codeLen.build(cl[:], f.list[:len(cl)]); err != nil {
+		return err
+	}
+	// The lengths of the literal/length code, then of the distance code;
+	// only those not 0 are kept (in f.list), in order.
+	total := nlen + ndist
+	n, nLit := 0, 0
+	prev := uint8(0)
+	hasEnd := false
+	clMask := uint64(1)<<f.codeLen.root - 1
+	for i := 0; i < total; {
+		// A code (at most 7 bits) and its extra bits (at most 7) come
+		// from the buffer when they are in it, else through decode and
+		// take, which read on or fail.
+		if f.nbits < 14 {
+			f.refill()
 		}
+		var sym int
+		if e := f.codeLen.table[f.bits&clMask]; e != 0 && f.nbits >= 14 {
+			f.drop(uint(e & 15))
+			sym = int(e >> 4)
+		} else {
+			var err error
+			if sym, err = f.decode(&f.codeLen); err != nil {
+				return err
+			}
+		}
+		rep := uint(1)
 		if sym < 16 {
-			lens[i] = uint8(sym)
-			i++
-			continue
-		}
-		var rep uint
-		var val uint8
-		switch sym {
-		case 16:
-			if i == 0 {
+			prev = uint8(sym)
+		} else {
+			if sym == 16 && i == 0 {
 				return errInflateCorrupt
 			}
-			val = lens[i-1]
-			rep, err = f.take(2)
-			rep += 3
-		case 17:
-			rep, err = f.take(3)
-			rep += 3
-		default:
-			rep, err = f.take(7)
-			rep += 11
+			if sym > 16 {
+				prev = 0
+			}
+			nb, base := repeatBits[sym-16], repeatBase[sym-16]
+			if f.nbits >= nb {
+				rep = uint(f.bits&(1<<nb-1)) + base
+				f.drop(nb)
+			} else {
+				v, err := f.take(nb)
+				if err != nil {
+					return err
+				}
+				rep = v + base
+			}
 		}
-		if err != nil {
-			return err
-		}
-		if i+int(rep) > len(lens) {
+		if i+int(rep) > total {
 			return errInflateCorrupt
 		}
+		if prev == 0 {
+			i += int(rep)
+			continue
+		}
 		for ; rep > 0; rep-- {
-			lens[i] = val
+			f.list[n] = symLen{uint16(i), prev}
+			n++
+			if i < nlen {
+				nLit++
+			}
+			hasEnd = hasEnd || i == 256
 			i++
 		}
 	}
-	if lens[256] == 0 { // no end-of-block code
+	lit, dist := f.list[:nLit], f.list[nLit:n]
+	if !hasEnd { // no end-of-block code
 		return errInflateCorrupt
 	}
-	if err := f.lit.build(lens[:nlen]); err != nil {
+	if err := f.lit.buildList(lit, 0); err != nil {
 		return err
 	}
-	return f.dist.build(lens[nlen:])
+	return f.dist.buildList(dist, uint16(nlen))
 }
 
-// codes decodes a block's symbols up to its end.
+// codes decodes a block's symbols up to its end: fast while 8 bytes of
+// input are at hand (nearly always: the pack is mapped), one symbol at a
+// time otherwise.
 func (f *inflater) codes(lit, dist *huffTable, out []byte, pos int) (int, error) {
 	for {
-		sym, err := f.decode(lit)
-		if err != nil {
+		var done bool
+		var err error
+		if len(f.in) >= 8 {
+			if pos, done, err = f.codesFast(lit, dist, out, pos); done || err != nil {
+				return pos, err
+			}
+		}
+		if pos, done, err = f.codeStep(lit, dist, out, pos); done || err != nil {
 			return pos, err
 		}
-		switch {
-		case sym < 256:
+	}
+}
+
+// codesFast decodes symbols with the bit buffer in registers, refilled
+// with 8 bytes at a time to hold what a literal or a length and distance
+// pair takes (at most 48 bits), until the end of the block (done), less
+// than 8 bytes of input, or a literal/length code longer than the table.
+func (f *inflater) codesFast(lit, dist *huffTable, out []byte, pos int) (_ int, done bool, err error) {
+	bits, nbits, in := f.bits, f.nbits, f.in
+	litMask, distMask := uint64(1)<<lit.root-1, uint64(1)<<dist.root-1
+	for {
+		if nbits < 48 {
+			if len(in) < 8 {
+				break
+			}
+			k := (63 - nbits) >> 3 // whole bytes that fit: 1 to 7
+			bits |= (binary.LittleEndian.Uint64(in) & (1<<(8*k) - 1)) << nbits
+			nbits += 8 * k
+			in = in[k:]
+		}
+		e := lit.table[bits&litMask]
+		if e == 0 {
+			break // a long code, or none: codeStep decodes it
+		}
+		n := uint(e & 15)
+		bits >>= n
+		nbits -= n
+		sym := int(e >> 4)
+		if sym < 256 {
 			if pos == len(out) {
-				return pos, errInflateLonger
+				err = errInflateLonger
+				break
 			}
 			out[pos] = byte(sym)
 			pos++
 			continue
-		case sym == 256:
-			return pos, nil
-		case sym > 285:
-			return pos, errInflateCorrupt
+		}
+		if sym == 256 {
+			done = true
+			break
+		}
+		if sym > 285 {
+			err = errInflateCorrupt
+			break
 		}
 		sym -= 257
-		extra, err := f.take(uint(lengthExtra[sym]))
-		if err != nil {
-			return pos, err
-		}
-		n := int(lengthBase[sym]) + int(extra)
-		ds, err := f.decode(dist)
-		if err != nil {
-			return pos, err
-		}
-		if ds >= 30 {
-			return pos, errInflateCorrupt
-		}
-		extra, err = f.take(uint(distExtra[ds]))
-		if err != nil {
-			return pos, err
-		}
-		d := int(distBase[ds]) + int(extra)
-		if d > pos {
-			return pos, fmt.Errorf("%w: distance %d back at %d", errInflateCorrupt, d, pos)
-		}
-		if n > len(out)-pos {
-			return pos, errInflateLonger
-		}
-		if d >= n {
-			copy(out[pos:pos+n], out[pos-d:pos-d+n])
-			pos += n
+		ne := uint(lengthExtra[sym])
+		length := int(lengthBase[sym]) + int(bits&(1<<ne-1))
+		bits >>= ne
+		nbits -= ne
+		e = dist.table[bits&distMask]
+		if e == 0 { // a long distance code, or none
+			f.bits, f.nbits, f.in = bits, nbits, in
+			if pos, err = f.distance(dist, out, pos, length); err != nil {
+				return pos, false, err
+			}
+			bits, nbits, in = f.bits, f.nbits, f.in
 			continue
 		}
-		for end := pos + n; pos < end; pos++ {
-			out[pos] = out[pos-d]
+		n = uint(e & 15)
+		bits >>= n
+		nbits -= n
+		ds := int(e >> 4)
+		if ds >= 30 {
+			err = errInflateCorrupt
+			break
+		}
+		ne = uint(distExtra[ds])
+		d := int(distBase[ds]) + int(bits&(1<<ne-1))
+		bits >>= ne
+		nbits -= ne
+		if pos, err = copyMatch(out, pos, length, d); err != nil {
+			break
 		}
 	}
+	f.bits, f.nbits, f.in = bits, nbits, in
+	return pos, done, err
+}
+
+// codeStep decodes one symbol (with its distance), reading input as it
+// needs it; done at the end of the block.
+func (f *inflater) codeStep(lit, dist *huffTable, out []byte, pos int) (int, bool, error) {
+	sym, err := f.decode(lit)
+	if err != nil {
+		return pos, false, err
+	}
+	switch {
+	case sym < 256:
+		if pos == len(out) {
+			return pos, false, errInflateLonger
+		}
+		out[pos] = byte(sym)
+		return pos + 1, false, nil
+	case sym == 256:
+		return pos, true, nil
+	case sym > 285:
+		return pos, false, errInflateCorrupt
+	}
+	sym -= 257
+	extra, err := f.take(uint(lengthExtra[sym]))
+	if err != nil {
+		return pos, false, err
+	}
+	pos, err = f.distance(dist, out, pos, int(lengthBase[sym])+int(extra))
+	return pos, false, err
+}
+
+// distance reads a distance and copies the n bytes it points back to.
+func (f *inflater) distance(dist *huffTable, out []byte, pos, n int) (int, error) {
+	ds, err := f.decode(dist)
+	if err != nil {
+		return pos, err
+	}
+	if ds >= 30 {
+		return pos, errInflateCorrupt
+	}
+	extra, err := f.take(uint(distExtra[ds]))
+	if err != nil {
+		return pos, err
+	}
+	return copyMatch(out, pos, n, int(distBase[ds])+int(extra))
+}
+
+// copyMatch copies n bytes from d back at pos.
+func copyMatch(out []byte, pos, n, d int) (int, error) {
+	if d > pos {
+		return pos, fmt.Errorf("%w: distance %d back at %d", errInflateCorrupt, d, pos)
+	}
+	if n > len(out)-pos {
+		return pos, errInflateLonger
+	}
+	if d >= n {
+		copy(out[pos:pos+n], out[pos-d:pos-d+n])
+		return pos + n, nil
+	}
+	for end := pos + n; pos < end; pos++ {
+		out[pos] = out[pos-d]
+	}
+	return pos, nil
 }

@@ -225,6 +225,41 @@ func (ps *packedStore) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	return int64(len(data)), err
 }
 
+// readInto reads the object h from the packs, inflating it into buf when
+// it is stored whole (as nearly every commit is) and buf is large enough,
+// else into new memory; found is false when no pack has it. The merge-base
+// walk without a commit-graph reads tens of thousands of commits this way
+// and keeps none of them: none costs an allocation, nor a copy.
+func (ps *packedStore) readInto(h plumbing.Hash, buf []byte) (typ plumbing.ObjectType, data []byte, found bool, err error) {
+	p, off, ok := ps.find(h)
+	if !ok {
+		return 0, nil, false, nil
+	}
+	if off < 12 || off >= uint64(p.size) {
+		return 0, nil, true, fmt.Errorf("read %s from %s: offset %d out of the pack", h, filepath.Base(p.packPath), off)
+	}
+	src := ps.source(p, off)
+	typ, size, err := src.header()
+	if err == nil && (typ == plumbing.OFSDeltaObject || typ == plumbing.REFDeltaObject) {
+		ps.putSource(src)
+		typ, data, err = ps.read(p, off, 0)
+	} else if err == nil {
+		if size <= uint64(cap(buf)) {
+			data = buf[:size]
+			err = ps.inflateInto(src, data)
+		} else {
+			data, err = ps.inflate(src, size)
+		}
+		ps.putSource(src)
+	} else {
+		ps.putSource(src)
+	}
+	if err != nil {
+		return 0, nil, true, fmt.Errorf("read %s from %s: %w", h, filepath.Base(p.packPath), err)
+	}
+	return typ, data, true, nil
+}
+
 // read returns the type and content of the object at off in p. The
 // object is read with one positioned read of a small window in most cases.
 func (ps *packedStore) read(p *packFile, off uint64, depth int) (plumbing.ObjectType, []byte, error) {
@@ -475,16 +510,22 @@ func (ps *packedStore) inflate(src *packSource, size uint64) ([]byte, error) {
 	if size > maxObjectSize {
 		return nil, fmt.Errorf("object of %d bytes: too large to merge", size)
 	}
+	out := make([]byte, size)
+	if err := ps.inflateInto(src, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// inflateInto decompresses len(out) bytes of zlib data from src into out.
+func (ps *packedStore) inflateInto(src *packSource, out []byte) error {
 	f, _ := ps.zpool.Get().(*inflater)
 	if f == nil {
 		f = new(inflater)
 	}
-	defer ps.zpool.Put(f)
-	out := make([]byte, size)
-	if err := f.inflate(src, out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	err := f.inflate(src, out)
+	ps.zpool.Put(f)
+	return err
 }
 
 // applyDelta applies a git delta to base.
