@@ -20,7 +20,6 @@ package merge
 
 import (
 	"context"
-	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -596,7 +595,10 @@ func (g *commitGraph) newVirtualCommit(ctx context.Context, tree plumbing.Hash, 
 	var seed [32]byte
 	copy(seed[:], "code-releaser virtual commit\x00\x00")
 	binary.BigEndian.PutUint64(seed[24:], g.virtualSeq.Add(1))
-	h := plumbing.Hash(sha1.Sum(seed[:]))
+	var h plumbing.Hash
+	sum := newSHA1()
+	sum.Write(seed[:])
+	sum.Sum(h[:0])
 	c := &graphCommit{hash: h, tree: tree, parents: append([]plumbing.Hash(nil), parents...), virtual: true, gen: genInfinity}
 	if len(ps) <= len(c.parentArr) {
 		var arr [2]*graphCommit

@@ -14,10 +14,11 @@ package merge
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha1"
+	"crypto"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"os"
@@ -25,6 +26,7 @@ import (
 	"strconv"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	gghash "github.com/go-git/go-git/v5/plumbing/hash"
 )
 
 // ErrThinPack is returned by IndexPack for a pack with deltas against
@@ -159,7 +161,7 @@ func scanPack(f *os.File, size int64) ([]indexedObject, map[int]plumbing.Hash, p
 	sumc := make(chan error, 1)
 	var trailer plumbing.Hash
 	go func() {
-		h := sha1.New()
+		h := newSHA1()
 		if _, err := io.Copy(h, io.NewSectionReader(f, 0, size-20)); err != nil {
 			sumc <- err
 			return
@@ -281,9 +283,17 @@ func scanObjects(f *os.File, size int64, n uint32) ([]indexedObject, map[int]plu
 	return objs, refBases, nil
 }
 
+// newSHA1 is SHA-1 with collision detection (go-git's, sha1cd), as git
+// hashes objects and packs (its sha1dc): an object crafted to collide
+// with another gets an id of its own instead of passing for it. It is
+// also as fast as crypto/sha1 on objects of a few hundred bytes, and
+// keeps crypto/sha1 (which links the FIPS module, a tenth of the
+// merge-tree binary's package initialisation) out of the engine.
+func newSHA1() hash.Hash { return gghash.New(crypto.SHA1) }
+
 // objectID hashes an object as git does: "<type> <size>\0" then the content.
 func objectID(t plumbing.ObjectType, data []byte, hdr *[]byte) plumbing.Hash {
-	h := sha1.New()
+	h := newSHA1()
 	b := append((*hdr)[:0], t.String()...)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(len(data)), 10)
@@ -453,6 +463,7 @@ func packIndexV2(objs []indexedObject, sum plumbing.Hash) []byte {
 		b = binary.BigEndian.AppendUint64(b, off)
 	}
 	b = append(b, sum[:]...)
-	idxSum := sha1.Sum(b)
-	return append(b, idxSum[:]...)
+	h := newSHA1()
+	h.Write(b)
+	return h.Sum(b)
 }
