@@ -34,7 +34,7 @@ func openLocalRepo(dir string, getenv func(string) string) (*localRepo, error) {
 	objectsDir := filepath.Join(commonDir, "objects")
 	return &localRepo{
 		gitDir: gitDir, objectsDir: objectsDir,
-		objs: &objectDir{dir: objectsDir},
+		objs: newObjectDir(objectsDir),
 		refs: &refs{gitDir: gitDir, commonDir: commonDir},
 	}, nil
 }

@@ -26,8 +26,9 @@ import (
 	"github.com/code-releaser/code-releaser/integrations/gitrepo/merge"
 )
 
-// maxAlternateDepth is how deep alternates of alternates are followed, as
-// git's limit.
+// maxAlternateDepth is the deepest alternate whose own alternates are
+// read, as git's limit: the repository's file is read at depth 0, so
+// objects are found at most six directories down.
 const maxAlternateDepth = 5
 
 // objectDir is a git object directory's loose objects, and its
@@ -36,10 +37,35 @@ const maxAlternateDepth = 5
 type objectDir struct {
 	dir   string
 	depth int
+	seen  *seenDirs // the object directories of the whole chain, shared
 
 	altOnce sync.Once
 	alts    []*merge.Merger // each alternate directory, read through the engine's pack reader
 	altErr  error
+}
+
+// seenDirs are the object directories a repository reads, its own and
+// every alternate's: each is read once, as git links each once.
+type seenDirs struct {
+	mu   sync.Mutex
+	dirs map[string]bool
+}
+
+// add tells whether dir is new, and notes it.
+func (s *seenDirs) add(dir string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dirs[dir] {
+		return false
+	}
+	s.dirs[dir] = true
+	return true
+}
+
+// newObjectDir is the object directory of a repository.
+func newObjectDir(dir string) *objectDir {
+	dir = filepath.Clean(dir)
+	return &objectDir{dir: dir, seen: &seenDirs{dirs: map[string]bool{dir: true}}}
 }
 
 var _ storer.EncodedObjectStorer = (*objectDir)(nil)
@@ -49,19 +75,19 @@ func (d *objectDir) loosePath(h plumbing.Hash) string {
 	return filepath.Join(d.dir, hex[:2], hex[2:])
 }
 
-// alternates opens, once, the object directories this one borrows from.
+// alternates opens, once, the object directories this one borrows from,
+// as git links them: a path relative to this directory or absolute, each
+// directory once (the repository's own and a cycle are skipped), one that
+// does not exist skipped, and none more than six levels down (git warns
+// of those and reads without them).
 func (d *objectDir) alternates() ([]*merge.Merger, error) {
 	d.altOnce.Do(func() {
 		b, err := os.ReadFile(filepath.Join(d.dir, "info", "alternates"))
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) || d.depth > maxAlternateDepth {
 			return
 		}
 		if err != nil {
 			d.altErr = fmt.Errorf("read the alternates of %s: %w", d.dir, err)
-			return
-		}
-		if d.depth >= maxAlternateDepth {
-			d.altErr = fmt.Errorf("%s: alternates nested more than %d deep", d.dir, maxAlternateDepth)
 			return
 		}
 		for _, line := range strings.Split(string(b), "\n") {
@@ -72,7 +98,11 @@ func (d *objectDir) alternates() ([]*merge.Merger, error) {
 			if !filepath.IsAbs(line) {
 				line = filepath.Join(d.dir, line) // relative to this object directory, as git reads it
 			}
-			alt := &objectDir{dir: filepath.Clean(line), depth: d.depth + 1}
+			dir := filepath.Clean(line)
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() || !d.seen.add(dir) {
+				continue
+			}
+			alt := &objectDir{dir: dir, depth: d.depth + 1, seen: d.seen}
 			m, err := merge.NewOnDisk(alt, alt.dir)
 			if err != nil {
 				d.altErr = fmt.Errorf("open the alternate object directory %s: %w", alt.dir, err)

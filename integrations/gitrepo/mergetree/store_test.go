@@ -1,0 +1,181 @@
+package mergetree
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/code-releaser/code-releaser/integrations/gitrepo/gittest"
+)
+
+// sourceRepo makes a repository with a base and two branches, a and b,
+// that merge cleanly, packed (gc) unless loose.
+func sourceRepo(t *testing.T, dir string, loose bool) {
+	t.Helper()
+	gittest.Git(t, dir, "init", "-q", "-b", "master")
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("f.txt", "1\n2\n3\n")
+	gittest.Git(t, dir, "add", "-A")
+	gittest.Git(t, dir, "commit", "-q", "-m", "base")
+	for _, br := range []struct{ name, file, body string }{{"a", "f.txt", "1\n2\n3\n4\n"}, {"b", "g.txt", "g\n"}} {
+		gittest.Git(t, dir, "checkout", "-q", "-b", br.name, "master")
+		write(br.file, br.body)
+		gittest.Git(t, dir, "add", "-A")
+		gittest.Git(t, dir, "commit", "-q", "-m", br.name)
+	}
+	if !loose {
+		gittest.Git(t, dir, "gc", "-q")
+	}
+}
+
+// mergeAB merges b into a in dir as merge-tree does, and as git does.
+func mergeAB(t *testing.T, dir string) (got string, err error, want string, gitErr error) {
+	t.Helper()
+	res, err := Merge(context.Background(), dir, func(string) string { return "" }, "a", "b")
+	if err == nil {
+		got = res.Tree.String()
+	}
+	want, gitErr = gittest.RunGit(dir, nil, "merge-tree", "--write-tree", "a", "b")
+	return got, err, strings.TrimSpace(want), gitErr
+}
+
+// TestAlternatesAsGit: the object directories named in
+// objects/info/alternates are read as git reads them: each once (the
+// repository's own, a repeated one and a cycle skipped), one that does not
+// exist skipped, comments ignored, and none deeper than git's six levels
+// — where git cannot find an object for that reason, merge-tree fails too.
+func TestAlternatesAsGit(t *testing.T) {
+	gittest.RequireGit(t)
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sourceRepo(t, src, false)
+	srcObjects := filepath.Join(src, ".git", "objects")
+	clone := func(name, from string) string {
+		d := filepath.Join(tmp, name)
+		gittest.Git(t, tmp, "clone", "-q", "--bare", "--shared", from, d)
+		return d
+	}
+	setAlternates := func(repo string, lines ...string) {
+		if err := os.WriteFile(filepath.Join(repo, "objects", "info", "alternates"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(t *testing.T, repo string) {
+		got, err, want, gitErr := mergeAB(t, repo)
+		switch {
+		case gitErr != nil && err == nil:
+			t.Errorf("merged to %s where git fails: %v", got, gitErr)
+		case gitErr == nil && err != nil:
+			t.Errorf("%v; git merges to %s", err, want)
+		case gitErr == nil && got != want:
+			t.Errorf("merged to %s, git to %s", got, want)
+		}
+	}
+
+	t.Run("repeated, missing, own and commented directories", func(t *testing.T) {
+		repo := clone("odd", src)
+		setAlternates(repo, "# a comment", filepath.Join(tmp, "no-such-dir"), srcObjects, srcObjects,
+			filepath.Join(repo, "objects"), "../../src/.git/objects")
+		check(t, repo)
+	})
+	t.Run("a cycle", func(t *testing.T) {
+		one := clone("cycle-1", src)
+		two := clone("cycle-2", one) // two → one → src
+		setAlternates(one, srcObjects, filepath.Join(two, "objects"))
+		check(t, two)
+		check(t, one)
+	})
+	t.Run("nested up to seven levels down", func(t *testing.T) {
+		prev := src
+		var chain []string
+		for i := range 7 {
+			prev = clone("chain-"+string(rune('a'+i)), prev)
+			chain = append(chain, prev)
+		}
+		for _, repo := range chain {
+			check(t, repo) // src's objects one to seven levels down: git finds them at six, not at seven
+		}
+		if _, err, _, gitErr := mergeAB(t, chain[len(chain)-1]); gitErr == nil || err == nil {
+			t.Fatalf("git (%v) and merge-tree (%v) merged where src is seven levels down; the test means to check a failure", gitErr, err)
+		}
+	})
+}
+
+// TestBrokenLooseObjects: a loose object that is not what git writes —
+// garbage, cut short, a header that lies about the size or names no type —
+// makes the merge fail with the object's id in the error, as git fails,
+// never a merge of wrong content.
+func TestBrokenLooseObjects(t *testing.T) {
+	gittest.RequireGit(t)
+	for name, damage := range map[string]func(t *testing.T, path string, raw []byte) []byte{
+		"garbage": func(*testing.T, string, []byte) []byte { return []byte("not zlib at all") },
+		"cut short": func(_ *testing.T, _ string, raw []byte) []byte {
+			return raw[:len(raw)/2]
+		},
+		"a header that lies about the size": func(t *testing.T, _ string, _ []byte) []byte {
+			return deflate(t, "blob 999\x001\n2\n3\n4\n")
+		},
+		"a header of no type": func(t *testing.T, _ string, _ []byte) []byte {
+			return deflate(t, "bolb 8\x001\n2\n3\n4\n")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			sourceRepo(t, dir, true)
+			blob := gittest.Git(t, dir, "rev-parse", "a:f.txt")
+			path := filepath.Join(dir, ".git", "objects", blob[:2], blob[2:])
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, damage(t, path, raw), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// b changed another file: the merge reads a's tree, and f.txt
+			// only if it compares it, so make b change f.txt too
+			gittest.Git(t, dir, "checkout", "-q", "b")
+			if err := os.WriteFile(filepath.Join(dir, "f.txt"), []byte("0\n1\n2\n3\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			gittest.Git(t, dir, "commit", "-q", "-am", "b changes f.txt")
+			got, err, _, gitErr := mergeAB(t, dir)
+			if gitErr == nil {
+				t.Fatalf("git merged despite the damaged %s; the test means to check a failure", blob)
+			}
+			if err == nil {
+				t.Fatalf("merged to %s with the blob %s damaged; git: %v", got, blob, gitErr)
+			}
+			if !strings.Contains(err.Error(), blob[:7]) {
+				t.Errorf("the error does not name the damaged object %s: %v", blob, err)
+			}
+		})
+	}
+}
+
+// deflate compresses s as a loose object file is.
+func deflate(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := zlib.NewWriter(&b)
+	if _, err := w.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
