@@ -24,7 +24,8 @@ const maxSymrefDepth = 5
 type refs struct {
 	gitDir, commonDir string
 
-	packed map[string]plumbing.Hash // read on first use
+	packed    map[string]plumbing.Hash // read on first use
+	packedErr error                    // why it could not be read, then and every time after
 }
 
 // resolve returns the commit, tag or other object the ref name points at,
@@ -78,15 +79,21 @@ func (r *refs) read(name string) (target string, h plumbing.Hash, err error) {
 	return "", plumbing.ZeroHash, plumbing.ErrReferenceNotFound
 }
 
-// packedRefs reads the common directory's packed-refs once.
+// packedRefs reads the common directory's packed-refs once. A file that
+// does not parse is an error for every ref looked up in it, as git dies
+// on it: never the refs read before the bad line.
 func (r *refs) packedRefs() (map[string]plumbing.Hash, error) {
-	if r.packed != nil {
-		return r.packed, nil
+	if r.packed == nil && r.packedErr == nil {
+		r.packed, r.packedErr = readPackedRefs(filepath.Join(r.commonDir, "packed-refs"))
 	}
-	r.packed = map[string]plumbing.Hash{}
-	f, err := os.Open(filepath.Join(r.commonDir, "packed-refs"))
+	return r.packed, r.packedErr
+}
+
+func readPackedRefs(path string) (map[string]plumbing.Hash, error) {
+	packed := map[string]plumbing.Hash{}
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return r.packed, nil
+		return packed, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read packed-refs: %w", err)
@@ -101,14 +108,14 @@ func (r *refs) packedRefs() (map[string]plumbing.Hash, error) {
 		}
 		id, name, ok := strings.Cut(line, " ")
 		if !ok || !plumbing.IsHash(id) {
-			return nil, fmt.Errorf("packed-refs: bad line %q", line)
+			return nil, fmt.Errorf("%s: unexpected line %q", path, line)
 		}
-		r.packed[name] = plumbing.NewHash(id)
+		packed[name] = plumbing.NewHash(id)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read packed-refs: %w", err)
 	}
-	return r.packed, nil
+	return packed, nil
 }
 
 // perWorktreeRef tells whether a ref lives in each worktree's own git

@@ -90,3 +90,64 @@ func TestRevisionsAsGit(t *testing.T) {
 	git("gc", "-q")
 	t.Run("packed", check)
 }
+
+// TestBrokenRefsAsGit: refs that are not what git writes — a loose ref of
+// garbage, a symbolic ref to nothing, two symbolic refs naming each other,
+// a packed-refs line that does not parse — name no commit, as for git
+// rev-parse; none panics or names another commit.
+func TestBrokenRefsAsGit(t *testing.T) {
+	gittest.RequireGit(t)
+	dir := t.TempDir()
+	sourceRepo(t, dir, false)
+	gitDir := filepath.Join(dir, ".git")
+	writeRef := func(name, content string) {
+		path := filepath.Join(gitDir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeRef("refs/heads/garbage", "hello\n")
+	writeRef("refs/heads/short", "9a4ba77\n")
+	writeRef("refs/heads/dangling", "ref: refs/heads/nothing\n")
+	writeRef("refs/heads/loop1", "ref: refs/heads/loop2\n")
+	writeRef("refs/heads/loop2", "ref: refs/heads/loop1\n")
+	check := func(t *testing.T, revs ...string) {
+		lr, err := openLocalRepo(dir, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lr.Close()
+		m, err := merge.NewOnDisk(lr.objs, lr.objectsDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		for _, rev := range revs {
+			want, gitErr := gittest.RunGit(dir, nil, "rev-parse", "-q", "--verify", rev+"^{commit}")
+			got, err := resolveCommit(lr.refs, m, rev)
+			switch {
+			case gitErr != nil && err == nil:
+				t.Errorf("%q: resolved to %s; git names no commit", rev, got)
+			case gitErr == nil && err != nil:
+				t.Errorf("%q: %v; git says %s", rev, err, want)
+			case gitErr == nil && got.String() != want:
+				t.Errorf("%q: resolved to %s; git says %s", rev, got, want)
+			}
+		}
+	}
+	t.Run("loose", func(t *testing.T) { check(t, "garbage", "short", "dangling", "loop1", "a", "b") })
+	t.Run("packed-refs with a line that does not parse", func(t *testing.T) {
+		packed := filepath.Join(gitDir, "packed-refs")
+		b, err := os.ReadFile(packed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(packed, append(b, "not a packed ref\n"...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		check(t, "a", "master", "nope")
+	})
+}
