@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,22 +17,13 @@ import (
 func TestMergeTree(t *testing.T) {
 	gittest.RequireGit(t)
 	dir := t.TempDir()
-	gittest.Git(t, dir, "init", "-q", "-b", "master")
-	write := func(name, body string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("f.txt", "1\n2\n3\n")
-	gittest.Git(t, dir, "add", "-A")
-	gittest.Git(t, dir, "commit", "-q", "-m", "base")
+	w := gittest.InitWork(t, dir)
+	w.Commit(t, "base", map[string]string{"f.txt": "1\n2\n3\n"})
 	for _, br := range []struct{ name, file, body string }{
 		{"a", "f.txt", "1\nA\n3\n"}, {"b", "f.txt", "1\nB\n3\n"}, {"c", "g.txt", "g\n"},
 	} {
-		gittest.Git(t, dir, "checkout", "-q", "-b", br.name, "master")
-		write(br.file, br.body)
-		gittest.Git(t, dir, "add", "-A")
-		gittest.Git(t, dir, "commit", "-q", "-m", br.name)
+		w.Branch(t, br.name, "master")
+		w.Commit(t, br.name, map[string]string{br.file: br.body})
 	}
 	clean := gittest.Git(t, dir, "merge-tree", "--write-tree", "a", "c")
 	for _, tc := range []struct {

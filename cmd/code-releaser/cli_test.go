@@ -244,28 +244,15 @@ func TestMergeTreeRepositoryKinds(t *testing.T) {
 	gittest.RequireGit(t)
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
-	if err := os.MkdirAll(filepath.Join(src, "sub", "deeper"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	gittest.Git(t, src, "init", "-q", "-b", "master")
-	write := func(name, body string) {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("f.txt", "1\n2\n3\n")
-	write("sub/deeper/keep", "k\n")
-	gittest.Git(t, src, "add", "-A")
-	gittest.Git(t, src, "commit", "-q", "-m", "base")
+	w := gittest.InitWork(t, src)
+	w.Commit(t, "base", map[string]string{"f.txt": "1\n2\n3\n", "sub/deeper/keep": "k\n"})
 	for _, br := range []struct{ name, file, body string }{
 		{"a", "f.txt", "1\nA\n3\n"}, {"b", "f.txt", "1\nB\n3\n"}, {"c", "g.txt", "g\n"},
 	} {
-		gittest.Git(t, src, "checkout", "-q", "-b", br.name, "master")
-		write(br.file, br.body)
-		gittest.Git(t, src, "add", "-A")
-		gittest.Git(t, src, "commit", "-q", "-m", br.name)
+		w.Branch(t, br.name, "master")
+		w.Commit(t, br.name, map[string]string{br.file: br.body})
 	}
-	gittest.Git(t, src, "checkout", "-q", "master")
+	w.Checkout(t, "master")
 	wantClean := gittest.Git(t, src, "merge-tree", "--write-tree", "a", "c")
 
 	bareClone := filepath.Join(tmp, "clone.git")

@@ -146,6 +146,17 @@ func (r *Remote) Clone(tb testing.TB) *Work {
 	return &Work{Dir: dir}
 }
 
+// InitWork makes a repository with a worktree in dir (made if missing),
+// on branch master with no commit yet.
+func InitWork(tb testing.TB, dir string) *Work {
+	tb.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	Git(tb, dir, "init", "--quiet", "-b", "master")
+	return &Work{Dir: dir}
+}
+
 // Git runs git in the work clone.
 func (w *Work) Git(tb testing.TB, args ...string) string {
 	tb.Helper()

@@ -58,28 +58,8 @@ func TestRevisionsAsGit(t *testing.T) {
 	// forms git takes and merge-tree does not: an error, never another commit
 	unsupported := []string{"master@{1}", "master^{/f2}", ":/f2"}
 	check := func(t *testing.T) {
-		lr, err := openLocalRepo(dir, func(string) string { return "" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer lr.Close()
-		m, err := merge.NewOnDisk(lr.objs, lr.objectsDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		for _, rev := range revs {
-			want, gitErr := gittest.RunGit(dir, nil, "rev-parse", "-q", "--verify", rev+"^{commit}")
-			got, err := resolveCommit(lr.refs, m, rev)
-			switch {
-			case gitErr != nil && err == nil:
-				t.Errorf("%q: resolved to %s; git names no commit", rev, got)
-			case gitErr == nil && err != nil:
-				t.Errorf("%q: %v; git says %s", rev, err, want)
-			case gitErr == nil && got.String() != want:
-				t.Errorf("%q: resolved to %s; git says %s", rev, got, want)
-			}
-		}
+		checkRevisions(t, dir, revs)
+		lr, m := openForRevisions(t, dir)
 		for _, rev := range unsupported {
 			if got, err := resolveCommit(lr.refs, m, rev); err == nil {
 				t.Errorf("%q: resolved to %s, want an error", rev, got)
@@ -114,30 +94,7 @@ func TestBrokenRefsAsGit(t *testing.T) {
 	writeRef("refs/heads/dangling", "ref: refs/heads/nothing\n")
 	writeRef("refs/heads/loop1", "ref: refs/heads/loop2\n")
 	writeRef("refs/heads/loop2", "ref: refs/heads/loop1\n")
-	check := func(t *testing.T, revs ...string) {
-		lr, err := openLocalRepo(dir, func(string) string { return "" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer lr.Close()
-		m, err := merge.NewOnDisk(lr.objs, lr.objectsDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		for _, rev := range revs {
-			want, gitErr := gittest.RunGit(dir, nil, "rev-parse", "-q", "--verify", rev+"^{commit}")
-			got, err := resolveCommit(lr.refs, m, rev)
-			switch {
-			case gitErr != nil && err == nil:
-				t.Errorf("%q: resolved to %s; git names no commit", rev, got)
-			case gitErr == nil && err != nil:
-				t.Errorf("%q: %v; git says %s", rev, err, want)
-			case gitErr == nil && got.String() != want:
-				t.Errorf("%q: resolved to %s; git says %s", rev, got, want)
-			}
-		}
-	}
+	check := func(t *testing.T, revs ...string) { checkRevisions(t, dir, revs) }
 	t.Run("loose", func(t *testing.T) { check(t, "garbage", "short", "dangling", "loop1", "a", "b") })
 	t.Run("packed-refs with a line that does not parse", func(t *testing.T) {
 		packed := filepath.Join(gitDir, "packed-refs")
@@ -150,4 +107,41 @@ func TestBrokenRefsAsGit(t *testing.T) {
 		}
 		check(t, "a", "master", "nope")
 	})
+}
+
+// openForRevisions opens the repository of dir as merge-tree does; the
+// test closes it.
+func openForRevisions(t *testing.T, dir string) (*localRepo, *merge.Merger) {
+	t.Helper()
+	lr, err := openLocalRepo(dir, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lr.Close() })
+	m, err := merge.NewOnDisk(lr.objs, lr.objectsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return lr, m
+}
+
+// checkRevisions resolves each revision in the repository of dir and
+// checks it against git rev-parse --verify REV^{commit}: the same commit,
+// or an error where git names none.
+func checkRevisions(t *testing.T, dir string, revs []string) {
+	t.Helper()
+	lr, m := openForRevisions(t, dir)
+	for _, rev := range revs {
+		want, gitErr := gittest.RunGit(dir, nil, "rev-parse", "-q", "--verify", rev+"^{commit}")
+		got, err := resolveCommit(lr.refs, m, rev)
+		switch {
+		case gitErr != nil && err == nil:
+			t.Errorf("%q: resolved to %s; git names no commit", rev, got)
+		case gitErr == nil && err != nil:
+			t.Errorf("%q: %v; git says %s", rev, err, want)
+		case gitErr == nil && got.String() != want:
+			t.Errorf("%q: resolved to %s; git says %s", rev, got, want)
+		}
+	}
 }

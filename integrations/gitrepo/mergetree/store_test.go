@@ -16,23 +16,14 @@ import (
 // that merge cleanly, packed (gc) unless loose.
 func sourceRepo(t *testing.T, dir string, loose bool) {
 	t.Helper()
-	gittest.Git(t, dir, "init", "-q", "-b", "master")
-	write := func(name, body string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("f.txt", "1\n2\n3\n")
-	gittest.Git(t, dir, "add", "-A")
-	gittest.Git(t, dir, "commit", "-q", "-m", "base")
+	w := gittest.InitWork(t, dir)
+	w.Commit(t, "base", map[string]string{"f.txt": "1\n2\n3\n"})
 	for _, br := range []struct{ name, file, body string }{{"a", "f.txt", "1\n2\n3\n4\n"}, {"b", "g.txt", "g\n"}} {
-		gittest.Git(t, dir, "checkout", "-q", "-b", br.name, "master")
-		write(br.file, br.body)
-		gittest.Git(t, dir, "add", "-A")
-		gittest.Git(t, dir, "commit", "-q", "-m", br.name)
+		w.Branch(t, br.name, "master")
+		w.Commit(t, br.name, map[string]string{br.file: br.body})
 	}
 	if !loose {
-		gittest.Git(t, dir, "gc", "-q")
+		w.Git(t, "gc", "-q")
 	}
 }
 
@@ -56,9 +47,6 @@ func TestAlternatesAsGit(t *testing.T) {
 	gittest.RequireGit(t)
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
-	if err := os.Mkdir(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	sourceRepo(t, src, false)
 	srcObjects := filepath.Join(src, ".git", "objects")
 	clone := func(name, from string) string {
