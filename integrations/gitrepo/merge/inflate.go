@@ -181,23 +181,31 @@ type inflater struct {
 // inflate reads one zlib stream from src into out, which must be exactly
 // the inflated size; it reads past the stream's end into src's buffer.
 func (f *inflater) inflate(src chunkSource, out []byte) error {
+	_, err := f.inflatePrefix(src, out)
+	return err
+}
+
+// inflatePrefix is inflate that also returns how many bytes of out it
+// wrote: all of them when it returns no error, and the stream's start
+// when it stops with errInflateLonger or errInflateShorter.
+func (f *inflater) inflatePrefix(src chunkSource, out []byte) (int, error) {
 	f.src, f.in, f.taken, f.err, f.bits, f.nbits = src, nil, 0, nil, 0, 0
 	defer func() { f.src, f.in = nil, nil }()
 	if err := f.need(16); err != nil {
-		return err
+		return 0, err
 	}
 	cmf, flg := byte(f.bits), byte(f.bits>>8)
 	f.drop(16)
 	if cmf&0x0f != 8 || cmf>>4 > 7 || (uint(cmf)<<8|uint(flg))%31 != 0 {
-		return errInflateHeader
+		return 0, errInflateHeader
 	}
 	if flg&0x20 != 0 {
-		return errors.New("inflate: zlib stream needs a preset dictionary")
+		return 0, errors.New("inflate: zlib stream needs a preset dictionary")
 	}
 	pos := 0
 	for {
 		if err := f.need(3); err != nil {
-			return err
+			return pos, err
 		}
 		final, typ := f.bits&1, (f.bits>>1)&3
 		f.drop(3)
@@ -216,29 +224,29 @@ func (f *inflater) inflate(src chunkSource, out []byte) error {
 			err = errInflateCorrupt
 		}
 		if err != nil {
-			return err
+			return pos, err
 		}
 		if final == 1 {
 			break
 		}
 	}
 	if pos != len(out) {
-		return errInflateShorter
+		return pos, errInflateShorter
 	}
 	f.drop(f.nbits % 8)
 	var sum [4]byte
 	for i := range sum {
 		if err := f.need(8); err != nil {
-			return err
+			return pos, err
 		}
 		sum[i] = byte(f.bits)
 		f.drop(8)
 	}
 	if binary.BigEndian.Uint32(sum[:]) != adler32.Checksum(out) {
-		return errInflateChecksum
+		return pos, errInflateChecksum
 	}
 	f.rest = len(f.in) + int(f.nbits/8)
-	return nil
+	return pos, nil
 }
 
 // consumed is how many bytes of src the last successful inflate used: the

@@ -9,26 +9,6 @@ import (
 	"testing"
 )
 
-// sliceChunks feeds an inflater a byte slice in pieces of at most n bytes
-// (n < 1: in one piece), as the pack reader's windows do.
-type sliceChunks struct {
-	b []byte
-	n int
-}
-
-func (s *sliceChunks) chunk() ([]byte, error) {
-	if len(s.b) == 0 {
-		return nil, io.ErrUnexpectedEOF
-	}
-	k := len(s.b)
-	if s.n > 0 {
-		k = min(k, s.n)
-	}
-	c := s.b[:k]
-	s.b = s.b[k:]
-	return c, nil
-}
-
 // zlibStream compresses data at a zlib level (0: stored blocks, -2: Huffman
 // codes only, 1 and 9: fixed and dynamic blocks with matches).
 func zlibStream(t testing.TB, data []byte, level int) []byte {

@@ -9,14 +9,13 @@ package mergetree
 // named in objects/info/alternates, and the loose objects a merge writes.
 
 import (
-	"bufio"
-	"compress/zlib"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/adler32"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -158,36 +157,16 @@ func (d *objectDir) fromAlternates(h plumbing.Hash) (plumbing.EncodedObject, err
 
 // readLoose reads and checks the loose object h.
 func (d *objectDir) readLoose(h plumbing.Hash) (plumbing.EncodedObject, error) {
-	f, err := os.Open(d.loosePath(h))
+	file, err := os.ReadFile(d.loosePath(h))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, plumbing.ErrObjectNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read object %s: %w", h, err)
 	}
-	defer f.Close()
-	zr, err := zlib.NewReader(bufio.NewReader(f))
+	typ, data, err := merge.ReadLooseObject(file)
 	if err != nil {
 		return nil, fmt.Errorf("read object %s: %w", h, err)
-	}
-	defer zr.Close()
-	br := bufio.NewReader(zr)
-	header, err := br.ReadString(0)
-	if err != nil {
-		return nil, fmt.Errorf("read object %s: no header: %w", h, err)
-	}
-	typName, sizeText, ok := strings.Cut(header[:len(header)-1], " ")
-	typ, terr := plumbing.ParseObjectType(typName)
-	size, serr := strconv.ParseUint(sizeText, 10, 40)
-	if !ok || terr != nil || serr != nil || typ < plumbing.CommitObject || typ > plumbing.TagObject {
-		return nil, fmt.Errorf("read object %s: bad header %q", h, header[:len(header)-1])
-	}
-	data := make([]byte, size)
-	if _, err := io.ReadFull(br, data); err != nil {
-		return nil, fmt.Errorf("read object %s: %w", h, err)
-	}
-	if n, _ := br.Read(make([]byte, 1)); n != 0 {
-		return nil, fmt.Errorf("read object %s: longer than its header says", h)
 	}
 	return merge.ReadObject(h, typ, data), nil
 }
@@ -243,23 +222,16 @@ func (d *objectDir) writeLoose(obj plumbing.EncodedObject, path string) error {
 		return err
 	}
 	defer r.Close()
+	content := fmt.Appendf(nil, "%s %d\x00", obj.Type(), obj.Size())
+	if content, err = appendAll(content, r); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(d.dir, "tmp_obj_")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // gone once linked into place, or on failure
-	zw, err := zlib.NewWriterLevel(tmp, zlib.BestSpeed)
-	if err != nil {
-		tmp.Close()
-		return err
-	}
-	_, err = fmt.Fprintf(zw, "%s %d\x00", obj.Type(), obj.Size())
-	if err == nil {
-		_, err = io.Copy(zw, r)
-	}
-	if err == nil {
-		err = zw.Close()
-	}
+	_, err = tmp.Write(storedZlib(content))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -278,6 +250,46 @@ func (d *objectDir) writeLoose(obj plumbing.EncodedObject, path string) error {
 		}
 	}
 	return nil
+}
+
+// appendAll appends what r reads to b.
+func appendAll(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+// storedZlib is data as a zlib stream of stored (uncompressed) deflate
+// blocks (RFC 1950, 1951): what git writes with core.looseCompression=0,
+// and what every git reads. The objects merge-tree writes are a merge's
+// trees and conflicted files, few and small; compressing them would link
+// compress/flate, whose tables are built at every start of the binary.
+func storedZlib(data []byte) []byte {
+	const maxBlock = 65535
+	sum := adler32.Checksum(data)
+	out := make([]byte, 0, 2+len(data)+5*(len(data)/maxBlock+1)+4)
+	out = append(out, 0x78, 0x01) // deflate, 32 KiB window, no dictionary, level "fastest"
+	for first := true; first || len(data) > 0; first = false {
+		n := min(len(data), maxBlock)
+		final := byte(0)
+		if n == len(data) {
+			final = 1
+		}
+		out = append(out, final, byte(n), byte(n>>8), byte(^n), byte(^n>>8))
+		out = append(out, data[:n]...)
+		data = data[n:]
+	}
+	return binary.BigEndian.AppendUint32(out, sum)
 }
 
 // IterEncodedObjects is not needed by a merge.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,4 +167,22 @@ func deflate(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// TestStoredZlibIsZlib: the loose objects merge-tree writes are zlib
+// streams compress/zlib reads back whole, across the 64 KiB stored-block
+// boundary (git reading them back is checked by
+// TestMergeTreeRepositoryKinds).
+func TestStoredZlibIsZlib(t *testing.T) {
+	for _, n := range []int{0, 1, 100, 65535, 65536, 65537, 200000} {
+		data := bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n]
+		zr, err := zlib.NewReader(bytes.NewReader(storedZlib(data)))
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes: read back %d bytes, %v", n, len(got), err)
+		}
+	}
 }
