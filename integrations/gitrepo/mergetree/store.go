@@ -201,9 +201,11 @@ func (d *objectDir) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 func (d *objectDir) NewEncodedObject() plumbing.EncodedObject { return &plumbing.MemoryObject{} }
 
 // SetEncodedObject writes obj as a loose object, as git writes one: zlib
-// at git's default loose compression (best speed), written to a temporary
-// file in the object directory, made read-only, then linked into place
-// (an object already there is left as it is).
+// SetEncodedObject writes obj as a loose object as git writes one with
+// core.looseCompression=0 (a zlib stream of stored blocks, see
+// storedZlib), to a temporary file in the object directory, made
+// read-only, then linked into place (an object already there is left as
+// it is).
 func (d *objectDir) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Hash, error) {
 	h := obj.Hash()
 	path := d.loosePath(h)
