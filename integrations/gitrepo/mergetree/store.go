@@ -200,7 +200,6 @@ func (d *objectDir) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 // NewEncodedObject returns an object to fill and pass to SetEncodedObject.
 func (d *objectDir) NewEncodedObject() plumbing.EncodedObject { return &plumbing.MemoryObject{} }
 
-// SetEncodedObject writes obj as a loose object, as git writes one: zlib
 // SetEncodedObject writes obj as a loose object as git writes one with
 // core.looseCompression=0 (a zlib stream of stored blocks, see
 // storedZlib), to a temporary file in the object directory, made
