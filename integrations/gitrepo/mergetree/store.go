@@ -223,10 +223,11 @@ func (d *objectDir) writeLoose(obj plumbing.EncodedObject, path string) error {
 		return err
 	}
 	defer r.Close()
-	content := fmt.Appendf(nil, "%s %d\x00", obj.Type(), obj.Size())
-	if content, err = appendAll(content, r); err != nil {
+	data, err := io.ReadAll(r)
+	if err != nil {
 		return err
 	}
+	content := append(fmt.Appendf(nil, "%s %d\x00", obj.Type(), len(data)), data...)
 	tmp, err := os.CreateTemp(d.dir, "tmp_obj_")
 	if err != nil {
 		return err
@@ -251,23 +252,6 @@ func (d *objectDir) writeLoose(obj plumbing.EncodedObject, path string) error {
 		}
 	}
 	return nil
-}
-
-// appendAll appends what r reads to b.
-func appendAll(b []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
 }
 
 // storedZlib is data as a zlib stream of stored (uncompressed) deflate
