@@ -44,7 +44,7 @@ func main() {
 
 // mergeFunc is mergetree.Merge or, in a process that exits next,
 // mergetree.MergeAndExit.
-type mergeFunc func(ctx context.Context, dir string, getenv func(string) string, ours, theirs string) (*merge.Result, error)
+type mergeFunc func(ctx context.Context, env mergetree.Env, ours, theirs string) (*merge.Result, error)
 
 // run is main without the process: it returns the exit status.
 func run(ctx context.Context, args []string, dir string, getenv func(string) string, stdout, stderr io.Writer, mergeCommits mergeFunc) int {
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, dir string, getenv func(string) str
 		fmt.Fprintf(stderr, "%s: %s\nusage: %s %s\n", name, err, name, mergetree.Usage)
 		return 2
 	}
-	res, err := mergeCommits(ctx, dir, getenv, a.Ours, a.Theirs)
+	res, err := mergeCommits(ctx, mergetree.Env{Dir: dir, Getenv: getenv, Stderr: prefixed{name, stderr}}, a.Ours, a.Theirs)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", name, strings.TrimSpace(err.Error()))
 		return mergetree.Failed
@@ -72,4 +72,18 @@ func run(ctx context.Context, args []string, dir string, getenv func(string) str
 		return 1
 	}
 	return 0
+}
+
+// prefixed writes to w with each write prefixed by the command's name, as
+// its errors are: "code-releaser-merge-tree: warning: …".
+type prefixed struct {
+	name string
+	w    io.Writer
+}
+
+func (p prefixed) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(p.w, p.name+": "); err != nil {
+		return 0, err
+	}
+	return p.w.Write(b)
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -56,6 +58,30 @@ func TestMergeTree(t *testing.T) {
 					exitCode, exitOut.String(), exitErrs.String(), code, out.String(), errs.String())
 			}
 		})
+	}
+}
+
+// TestMergeTreeWarns: what git only warns about (an alternate object
+// directory that does not exist) is said on stderr under the command's
+// name, and the merge goes on.
+func TestMergeTreeWarns(t *testing.T) {
+	gittest.RequireGit(t)
+	dir := t.TempDir()
+	w := gittest.InitWork(t, dir)
+	w.Commit(t, "base", map[string]string{"f.txt": "1\n"})
+	w.Branch(t, "a", "master")
+	w.Commit(t, "a", map[string]string{"a.txt": "a\n"})
+	alternates := filepath.Join(dir, ".git", "objects", "info", "alternates")
+	missing := filepath.Join(dir, "gone", "objects")
+	if err := os.WriteFile(alternates, []byte(missing+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := gittest.Git(t, dir, "merge-tree", "--write-tree", "master", "a") + "\n"
+	var out, errs bytes.Buffer
+	code := run(context.Background(), []string{"master", "a"}, dir, func(string) string { return "" }, &out, &errs, mergetree.Merge)
+	wantErr := "code-releaser-merge-tree: warning: object directory " + missing + " does not exist; check " + alternates + "\n"
+	if code != 0 || out.String() != want || errs.String() != wantErr {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 0, %q, %q", code, out.String(), errs.String(), want, wantErr)
 	}
 }
 

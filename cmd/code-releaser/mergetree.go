@@ -24,7 +24,7 @@ func runMergeTree(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	res, err := mergetree.Merge(ctx, e.dir, e.getenv, a.Ours, a.Theirs)
+	res, err := mergetree.Merge(ctx, mergetree.Env{Dir: e.dir, Getenv: e.getenv, Stderr: e.stderr}, a.Ours, a.Theirs)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "code-releaser merge-tree: %s\n", strings.TrimSpace(err.Error()))
 		return exitError{mergeTreeFailed}

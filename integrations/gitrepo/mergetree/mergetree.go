@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -57,27 +58,46 @@ func ParseArgs(args []string) (Args, error) {
 	return a, nil
 }
 
+// Env is where merge-tree runs: the directory it starts from (the
+// repository is found from there as git finds it), the environment
+// ($GIT_DIR), and where warnings go — what git only warns about (an
+// alternate object directory that is missing, or nested too deep) is
+// skipped, as git skips it, and said there.
+type Env struct {
+	Dir    string
+	Getenv func(string) string
+	Stderr io.Writer
+}
+
 // Merge merges the commit theirs names into the one ours names, in the
-// repository that contains dir (found as git finds it; getenv answers
-// $GIT_DIR). Revisions are resolved as git does for a branch, a tag, a
-// full or abbreviated id, HEAD, and the suffixes ^, ^N, ~, ~N, ^{} and
-// ^{commit}; tags are peeled. The repository's files are released before
-// it returns.
-func Merge(ctx context.Context, dir string, getenv func(string) string, ours, theirs string) (*merge.Result, error) {
-	return mergeIn(ctx, dir, getenv, ours, theirs, true)
+// repository env.Dir is in. Revisions are resolved as git does for a
+// branch, a tag, a full or abbreviated id, HEAD, and the suffixes ^, ^N,
+// ~, ~N, ^{} and ^{commit}; tags are peeled. The repository's files are
+// released before it returns.
+func Merge(ctx context.Context, env Env, ours, theirs string) (*merge.Result, error) {
+	return mergeIn(ctx, env, ours, theirs, true)
 }
 
 // MergeAndExit is Merge for a process that exits once it has printed the
 // result: the repository's files stay open and mapped, for the kernel to
 // release at exit, which it does faster than unmapping them one by one
 // (about 0.5 ms less for a merge in a git.git-sized repository).
-func MergeAndExit(ctx context.Context, dir string, getenv func(string) string, ours, theirs string) (*merge.Result, error) {
-	return mergeIn(ctx, dir, getenv, ours, theirs, false)
+func MergeAndExit(ctx context.Context, env Env, ours, theirs string) (*merge.Result, error) {
+	return mergeIn(ctx, env, ours, theirs, false)
 }
 
-func mergeIn(ctx context.Context, dir string, getenv func(string) string, ours, theirs string, release bool) (*merge.Result, error) {
-	lr, err := openLocalRepo(dir, getenv)
+func mergeIn(ctx context.Context, env Env, ours, theirs string, release bool) (*merge.Result, error) {
+	lr, err := openLocalRepo(env.Dir, env.Getenv)
 	if err != nil {
+		return nil, err
+	}
+	if env.Stderr != nil {
+		lr.objs.seen.warn = func(msg string) { fmt.Fprintf(env.Stderr, "warning: %s\n", msg) }
+	}
+	// the alternates now, as git links them before a merge, so that what
+	// is wrong with them is said whether or not the merge needs them
+	if _, err := lr.objs.alternates(); err != nil {
+		lr.Close()
 		return nil, err
 	}
 	m, err := merge.NewOnDisk(lr.objs, lr.objectsDir)

@@ -48,6 +48,14 @@ type objectDir struct {
 type seenDirs struct {
 	mu   sync.Mutex
 	dirs map[string]bool
+	warn func(msg string) // says what is skipped; nil: nothing is said
+}
+
+// warnf says what is skipped, where there is someone to tell.
+func (s *seenDirs) warnf(format string, args ...any) {
+	if s.warn != nil {
+		s.warn(fmt.Sprintf(format, args...))
+	}
 }
 
 // add tells whether dir is new, and notes it.
@@ -82,7 +90,11 @@ func (d *objectDir) loosePath(h plumbing.Hash) string {
 func (d *objectDir) alternates() ([]*merge.Merger, error) {
 	d.altOnce.Do(func() {
 		b, err := os.ReadFile(filepath.Join(d.dir, "info", "alternates"))
-		if errors.Is(err, os.ErrNotExist) || d.depth > maxAlternateDepth {
+		if errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if d.depth > maxAlternateDepth {
+			d.seen.warnf("%s: ignoring alternate object stores, nesting too deep", d.dir)
 			return
 		}
 		if err != nil {
@@ -98,7 +110,11 @@ func (d *objectDir) alternates() ([]*merge.Merger, error) {
 				line = filepath.Join(d.dir, line) // relative to this object directory, as git reads it
 			}
 			dir := filepath.Clean(line)
-			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() || !d.seen.add(dir) {
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				d.seen.warnf("object directory %s does not exist; check %s", dir, filepath.Join(d.dir, "info", "alternates"))
+				continue
+			}
+			if !d.seen.add(dir) {
 				continue
 			}
 			alt := &objectDir{dir: dir, depth: d.depth + 1, seen: d.seen}

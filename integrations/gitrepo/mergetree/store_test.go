@@ -28,10 +28,15 @@ func sourceRepo(t *testing.T, dir string, loose bool) {
 	}
 }
 
-// mergeAB merges b into a in dir as merge-tree does, and as git does.
-func mergeAB(t *testing.T, dir string) (got string, err error, want string, gitErr error) {
+// mergeAB merges b into a in dir as merge-tree does (its warnings into
+// stderr, when not nil), and as git does.
+func mergeAB(t *testing.T, dir string, stderr *bytes.Buffer) (got string, err error, want string, gitErr error) {
 	t.Helper()
-	res, err := Merge(context.Background(), dir, func(string) string { return "" }, "a", "b")
+	env := Env{Dir: dir, Getenv: func(string) string { return "" }}
+	if stderr != nil {
+		env.Stderr = stderr
+	}
+	res, err := Merge(context.Background(), env, "a", "b")
 	if err == nil {
 		got = res.Tree.String()
 	}
@@ -60,8 +65,9 @@ func TestAlternatesAsGit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check := func(t *testing.T, repo string) {
-		got, err, want, gitErr := mergeAB(t, repo)
+	check := func(t *testing.T, repo string) string {
+		var stderr bytes.Buffer
+		got, err, want, gitErr := mergeAB(t, repo, &stderr)
 		switch {
 		case gitErr != nil && err == nil:
 			t.Errorf("merged to %s where git fails: %v", got, gitErr)
@@ -70,13 +76,18 @@ func TestAlternatesAsGit(t *testing.T) {
 		case gitErr == nil && got != want:
 			t.Errorf("merged to %s, git to %s", got, want)
 		}
+		return stderr.String()
 	}
 
 	t.Run("repeated, missing, own and commented directories", func(t *testing.T) {
 		repo := clone("odd", src)
 		setAlternates(repo, "# a comment", filepath.Join(tmp, "no-such-dir"), srcObjects, srcObjects,
 			filepath.Join(repo, "objects"), "../../src/.git/objects")
-		check(t, repo)
+		warnings := check(t, repo)
+		if want := "warning: object directory " + filepath.Join(tmp, "no-such-dir") + " does not exist; check " +
+			filepath.Join(repo, "objects", "info", "alternates") + "\n"; warnings != want {
+			t.Errorf("warnings %q, want %q", warnings, want)
+		}
 	})
 	t.Run("a cycle", func(t *testing.T) {
 		one := clone("cycle-1", src)
@@ -95,8 +106,12 @@ func TestAlternatesAsGit(t *testing.T) {
 		for _, repo := range chain {
 			check(t, repo) // src's objects one to seven levels down: git finds them at six, not at seven
 		}
-		if _, err, _, gitErr := mergeAB(t, chain[len(chain)-1]); gitErr == nil || err == nil {
+		var stderr bytes.Buffer
+		if _, err, _, gitErr := mergeAB(t, chain[len(chain)-1], &stderr); gitErr == nil || err == nil {
 			t.Fatalf("git (%v) and merge-tree (%v) merged where src is seven levels down; the test means to check a failure", gitErr, err)
+		}
+		if !strings.Contains(stderr.String(), "warning: "+filepath.Join(chain[0], "objects")+": ignoring alternate object stores, nesting too deep") {
+			t.Errorf("no warning that the alternates of %s are ignored: %q", chain[0], stderr.String())
 		}
 	})
 }
@@ -141,7 +156,7 @@ func TestBrokenLooseObjects(t *testing.T) {
 				t.Fatal(err)
 			}
 			gittest.Git(t, dir, "commit", "-q", "-am", "b changes f.txt")
-			got, err, _, gitErr := mergeAB(t, dir)
+			got, err, _, gitErr := mergeAB(t, dir, nil)
 			if gitErr == nil {
 				t.Fatalf("git merged despite the damaged %s; the test means to check a failure", blob)
 			}
