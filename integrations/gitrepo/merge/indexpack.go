@@ -199,7 +199,7 @@ func scanObjects(f *os.File, size int64, n uint32) ([]indexedObject, map[int]plu
 	var z inflater
 	end := uint64(12)
 	var out []byte
-	hdr := make([]byte, 0, 32)
+	var ids objectHasher
 	for i := range objs {
 		o := &objs[i]
 		o.off = uint64(src.pos())
@@ -270,7 +270,7 @@ func scanObjects(f *os.File, size int64, n uint32) ([]indexedObject, map[int]plu
 			return nil, nil, err
 		}
 		if !o.typ.IsDelta() {
-			o.hash = objectID(o.typ, out, &hdr)
+			o.hash = ids.id(o.typ, out)
 			o.resolved = true
 		}
 		if cap(out) > 16<<20 {
@@ -291,18 +291,27 @@ func scanObjects(f *os.File, size int64, n uint32) ([]indexedObject, map[int]plu
 // merge-tree binary's package initialisation) out of the engine.
 func newSHA1() hash.Hash { return gghash.New(crypto.SHA1) }
 
-// objectID hashes an object as git does: "<type> <size>\0" then the content.
-func objectID(t plumbing.ObjectType, data []byte, hdr *[]byte) plumbing.Hash {
-	h := newSHA1()
-	b := append((*hdr)[:0], t.String()...)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(len(data)), 10)
-	b = append(b, 0)
-	*hdr = b
-	h.Write(b)
-	h.Write(data)
+// objectHasher hashes objects as git does: "<type> <size>\0" then the
+// content. One is reused for every object of a pack (a hasher and a
+// header buffer each, not one per object).
+type objectHasher struct {
+	h   hash.Hash
+	hdr []byte
+}
+
+func (o *objectHasher) id(t plumbing.ObjectType, data []byte) plumbing.Hash {
+	if o.h == nil {
+		o.h = newSHA1()
+	}
+	o.h.Reset()
+	o.hdr = append(o.hdr[:0], t.String()...)
+	o.hdr = append(o.hdr, ' ')
+	o.hdr = strconv.AppendInt(o.hdr, int64(len(data)), 10)
+	o.hdr = append(o.hdr, 0)
+	o.h.Write(o.hdr)
+	o.h.Write(data)
 	var id plumbing.Hash
-	h.Sum(id[:0])
+	o.h.Sum(id[:0])
 	return id
 }
 
@@ -359,7 +368,7 @@ type deltaResolver struct {
 	byOff  []int32 // OFS_DELTAs by their base's offset
 	byHash map[plumbing.Hash][]int32
 	z      inflater
-	hdr    []byte
+	ids    objectHasher
 	delta  []byte // scratch for a delta's instructions
 	src    *packSource
 }
@@ -412,7 +421,7 @@ func (r *deltaResolver) children(o *indexedObject, data []byte) error {
 				return fmt.Errorf("delta at offset %d: %w", c.off, err)
 			}
 			c.typ = o.typ
-			c.hash = objectID(c.typ, out, &r.hdr)
+			c.hash = r.ids.id(c.typ, out)
 			c.resolved = true
 			if r.hasChildren(c) {
 				if err := r.children(c, out); err != nil {
