@@ -84,6 +84,14 @@ func TestAlternatesAsGit(t *testing.T) {
 		setAlternates(repo, "# a comment", filepath.Join(tmp, "no-such-dir"), srcObjects, srcObjects,
 			filepath.Join(repo, "objects"), "../../src/.git/objects")
 		warnings := check(t, repo)
+		lr, err := openLocalRepo(repo, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lr.Close()
+		if alts, err := lr.objs.alternates(); err != nil || len(alts) != 1 {
+			t.Errorf("%d alternate directories opened (%v), want src's once", len(alts), err)
+		}
 		if want := "warning: object directory " + filepath.Join(tmp, "no-such-dir") + " does not exist; check " +
 			filepath.Join(repo, "objects", "info", "alternates") + "\n"; warnings != want {
 			t.Errorf("warnings %q, want %q", warnings, want)
