@@ -171,6 +171,12 @@ func (r *run) announce(ctx context.Context, occupants, graduated []Occupant) {
 		}
 	}
 	r.update(ctx, ReleaseUpdate{State: StateReleased})
+	// In the trail before anyone is told: whoever reads the announcement
+	// and asks for the next env at once (prod requires stg) must find the
+	// release there, as they would find a failure (finish records those
+	// before it tells).
+	r.audit(ctx, Event{Action: ActionReleased, SHA: r.rec.DeployedSHA})
+	r.releasedInTrail = true
 	a := Announcement{
 		Release: r.rec, Env: r.env, Ticket: r.ticket,
 		Occupants: occupants, Others: others, Graduated: graduated, Deploy: r.deployed,

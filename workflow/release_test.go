@@ -830,3 +830,72 @@ func TestStatus(t *testing.T) {
 		t.Errorf("History(Dev): err = %v, want invalid", err)
 	}
 }
+
+// trailAtAnnouncement is a Notifier that, when a release is announced,
+// reads the env's trail as a user who asks for the next env at once would
+// have it read.
+type trailAtAnnouncement struct {
+	*workflowtest.Notifier
+	store *store.Memory
+	mu    sync.Mutex
+	seen  map[string][]workflow.Event // by release id: its events then
+}
+
+func (n *trailAtAnnouncement) Released(ctx context.Context, a workflow.Announcement) error {
+	evs, err := n.store.Events(ctx, a.Env.Name, 0)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	for _, e := range evs {
+		if e.ReleaseID == a.Release.ID {
+			n.seen[a.Release.ID] = append(n.seen[a.Release.ID], e)
+		}
+	}
+	n.mu.Unlock()
+	return n.Notifier.Released(ctx, a)
+}
+
+// TestAnnouncedReleaseIsInTheTrail: a release is in its env's trail
+// before it is announced, once. prod requires stg and reads stg's trail
+// for a ticket already in master (not an occupant): someone who saw
+// "released to stg" and asked for prod at once was refused with "has not
+// been released to stg" when the trail was written after the announcement.
+func TestAnnouncedReleaseIsInTheTrail(t *testing.T) {
+	var n *trailAtAnnouncement
+	w := newWorld(t, func(c *workflow.Config, d *workflow.Deps) {
+		c.Envs[2].RequiresEnv = "stg"
+		n = &trailAtAnnouncement{Notifier: &workflowtest.Notifier{}, store: d.Store.(*store.Memory), seen: map[string][]workflow.Event{}}
+		d.Notifier = n
+	})
+	w.repo.Commit("OPS-1", "OPS-1", map[string]string{"one.yml": "1\n"})
+	w.repo.Commit("OPS-2", "OPS-2", map[string]string{"two.yml": "2\n"})
+	w.repo.MergeBranch("master", "OPS-1", "Merge pull request #1 from OPS-1")
+	for _, r := range []workflow.Release{w.mustRelease(t, "OPS-2", "dev", ana), w.mustRelease(t, "OPS-1", "stg", cy), w.mustRelease(t, "OPS-1", "prod", ana)} {
+		n.mu.Lock()
+		seen := n.seen[r.ID]
+		n.mu.Unlock()
+		var released int
+		for _, e := range seen {
+			if e.Action == workflow.ActionReleased {
+				released++
+			}
+		}
+		if released != 1 {
+			t.Errorf("%s to %s: %d %q events in the trail when it was announced, want 1 (%+v)", r.Ticket, r.Env, released, workflow.ActionReleased, seen)
+		}
+		evs, err := w.store.Events(t.Context(), r.Env, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		released = 0
+		for _, e := range evs {
+			if e.ReleaseID == r.ID && e.Action == workflow.ActionReleased {
+				released++
+			}
+		}
+		if released != 1 {
+			t.Errorf("%s to %s: %d %q events in the trail at the end, want 1", r.Ticket, r.Env, released, workflow.ActionReleased)
+		}
+	}
+}

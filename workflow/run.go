@@ -32,6 +32,9 @@ type run struct {
 	// unrecorded: the store did not take a final state of the release
 	// (update or final).
 	unrecorded bool
+	// releasedInTrail: announce put the release in the env's trail before
+	// it told the channel (finish does not again).
+	releasedInTrail bool
 }
 
 // under runs work while r holds lease l (see Service.underLease). It does
@@ -145,7 +148,9 @@ func (r *run) finish(ctx context.Context, err error) bool {
 		if !r.final(ctx, ReleaseUpdate{State: StateReleased}) {
 			return false
 		}
-		r.audit(ctx, Event{Action: ActionReleased, SHA: r.rec.DeployedSHA})
+		if !r.releasedInTrail {
+			r.audit(ctx, Event{Action: ActionReleased, SHA: r.rec.DeployedSHA})
+		}
 		r.log.Info("released", slog.String("sha", r.rec.DeployedSHA), took)
 		return true
 	}
