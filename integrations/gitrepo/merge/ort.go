@@ -196,9 +196,91 @@ type mergeState struct {
 	unclean     bool // a conflict without a conflicted path (git's clean=0)
 	// deferred lists, per side, the directories that only that side
 	// changed (or added), not walked yet: merge-ort's
-	// possible_trivial_merges. walked[side] is set once they are walked.
-	deferred [3][]deferredDir
-	walked   [3]bool
+	// possible_trivial_merges. noDefer[side] is set once a side is known
+	// to need every directory walked (git's trivial_merges_okay = 0), and
+	// targetDirs[side] holds the directories above the cached rename
+	// destinations that the redone walk must read (git's target_dirs).
+	deferred   [3][]deferredDir
+	noDefer    [3]bool
+	targetDirs [3]map[string]bool
+	// redo is set when walking the deferred directories at least tripled
+	// the paths: rename detection then caches what it found and the walk
+	// starts again (merge-ort's redo_after_renames). cache holds the
+	// renames of the first walk during the second.
+	redo  bool
+	cache *renameCache
+}
+
+// renameCache is what merge-ort keeps of the first walk's rename detection
+// when it redoes the walk (cached_pairs, cached_target_names,
+// cached_irrelevant and the kept dir_rename_count), per side.
+type renameCache struct {
+	// pairs maps a relevant source to its rename destination, or to ""
+	// when it was deleted.
+	pairs [3]map[string]string
+	// targets are the destinations in pairs.
+	targets [3]map[string]bool
+	// irrelevant are the sources that rename detection found no longer
+	// relevant (RELEVANT_NO_MORE).
+	irrelevant [3]map[string]bool
+	// dirRenameCount is the first detection's directory rename counts.
+	dirRenameCount [3]map[string]map[string]int
+}
+
+// cacheRenames keeps what the first rename detection found, as merge-ort's
+// possibly_cache_new_pair does before it redoes the walk: for each relevant
+// source of a side, its destination or its deletion, and the sources found
+// no longer relevant. Renames of irrelevant sources (exact renames find
+// them too) are not kept: the redone walk may not even see them.
+func (st *mergeState) cacheRenames(pairs [3][]renamePair, counts [3]map[string]map[string]int, noMore [3]map[string]bool) {
+	c := &renameCache{}
+	for side := 1; side <= 2; side++ {
+		c.pairs[side] = map[string]string{}
+		c.targets[side] = map[string]bool{}
+		c.irrelevant[side] = map[string]bool{}
+		c.dirRenameCount[side] = counts[side]
+		renamed := make(map[string]string, len(pairs[side]))
+		for _, p := range pairs[side] {
+			renamed[p.From.path] = p.To.path
+		}
+		for _, d := range st.deleted[side] {
+			src := d.path
+			switch to, ok := renamed[src]; {
+			case !st.relevant[side][src]:
+			case ok:
+				c.pairs[side][src] = to
+				c.targets[side][to] = true
+			case noMore[side][src]:
+				c.irrelevant[side][src] = true
+			default:
+				c.pairs[side][src] = ""
+			}
+		}
+	}
+	st.cache = c
+}
+
+// renames are a side's cached renames, ordered by destination.
+func (c *renameCache) renames(side int) []renamePair {
+	var out []renamePair
+	for from, to := range c.pairs[side] {
+		if to != "" {
+			out = append(out, renamePair{From: fileEntry{path: from}, To: fileEntry{path: to}, Score: 100})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].To.path < out[j].To.path })
+	return out
+}
+
+// cached reports whether the redone walk already knows what became of the
+// source path deleted on side (a rename, a deletion or an irrelevant
+// source).
+func (c *renameCache) cached(side int, path string) bool {
+	if c == nil {
+		return false
+	}
+	_, ok := c.pairs[side][path]
+	return ok || c.irrelevant[side][path]
 }
 
 // deferredDir is a directory whose walk waits until the end of collect.
@@ -250,14 +332,21 @@ func (st *mergeState) mergeTrees(ctx context.Context, base, ours, theirs plumbin
 	if base == ours && base == theirs {
 		return &Result{Tree: base}, nil
 	}
-	if err := st.collect(ctx, "", roots, 0); err != nil {
-		return nil, err
-	}
-	if err := st.handleDeferred(ctx); err != nil {
-		return nil, err
-	}
-	if err := st.renames(ctx); err != nil {
-		return nil, err
+	for {
+		if err := st.collect(ctx, "", roots, 0); err != nil {
+			return nil, err
+		}
+		if err := st.handleDeferred(ctx); err != nil {
+			return nil, err
+		}
+		redo, err := st.renames(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !redo {
+			break
+		}
+		st.restart()
 	}
 	if err := st.processEntries(ctx); err != nil {
 		return nil, err
@@ -331,11 +420,20 @@ func (st *mergeState) collect(ctx context.Context, dir string, trees [3]version,
 	return nil
 }
 
+// restart clears what the walk and rename detection collected, keeping
+// the rename cache and the blob cache, for the redone walk.
+func (st *mergeState) restart() {
+	cache, blobs := st.cache, st.blobs
+	*st = *newMergeState(st.m, st.opt, st.depth)
+	st.cache, st.blobs = cache, blobs
+}
+
 // deferSide is the side whose walk of directory e can wait (0: none), as
 // merge-ort's collect_merge_info_callback decides: a directory that one
 // side left as the base has it (the other side's version may be taken
 // whole), or that only one side added, unless directory rename detection
-// needs the files below it (childMask 7).
+// needs the files below it (childMask 7), the side is known to need all
+// its directories walked, or a cached rename destination lies below it.
 func (st *mergeState) deferSide(e entry, childMask uint8) int {
 	if childMask == 7 {
 		return 0
@@ -350,43 +448,98 @@ func (st *mergeState) deferSide(e entry, childMask uint8) int {
 	if e.filemask == 0 && (e.dirmask == 2 || e.dirmask == 4) {
 		side = int(e.dirmask / 2)
 	}
-	if side == 0 || st.walked[side] {
+	if side == 0 || st.noDefer[side] || st.targetDirs[side][e.path] {
 		return 0
 	}
 	return side
 }
 
 // handleDeferred settles the deferred directories, as merge-ort's
-// handle_deferred_entries does in a merge without cached renames: a side
-// with no relevant rename source needs no rename destination below them,
-// so each takes that side's version whole (a file, a tree, or nothing)
-// without reading it; otherwise they are walked now, and the side's
-// additions and deletions are put back in the order of a full walk.
-// (Below such a directory the other side has the base's version, so the
-// walk cannot find a relevant source: the decision stands.)
+// handle_deferred_entries does. A side that needs no rename destination
+// below them takes each whole (a file, a tree, or nothing) without reading
+// it: a side with no relevant rename source, or, in the redone walk, one
+// whose relevant sources are all cached, except the directories above
+// cached destinations not walked yet, which are walked (their
+// subdirectories may wait again, then are taken whole). Otherwise every
+// deferred directory of the side is walked now, and the additions and
+// deletions are put back in the order of a full walk. (Below such a
+// directory the other side has the base's version, so the walk cannot
+// find a relevant source: the decision stands.)
+//
+// When walking them at least tripled the paths collected, the merge will
+// redo its walk once renames are known (the first walk only).
 func (st *mergeState) handleDeferred(ctx context.Context) error {
+	before, grew := len(st.paths), false
 	for side := 1; side <= 2; side++ {
-		if len(st.relevant[side]) == 0 {
-			for _, d := range st.deferred[side] {
+		okay := st.noteCachedTargets(side)
+		st.noDefer[side] = !okay
+		pending := st.deferred[side]
+		st.deferred[side] = nil
+		walked := false
+		for _, d := range pending {
+			if okay && !st.targetDirs[side][d.e.path] {
 				st.resolve(d.e.path, d.e.v[side])
+				continue
 			}
-			continue
-		}
-		st.walked[side] = true
-		for _, d := range st.deferred[side] {
 			if err := st.collect(ctx, d.e.path, d.e.subtrees(), d.mask); err != nil {
 				return err
 			}
+			walked = true
 		}
-		if len(st.deferred[side]) > 0 {
+		// directories deferred again while walking those above cached
+		// destinations
+		for _, d := range st.deferred[side] {
+			st.resolve(d.e.path, d.e.v[side])
+		}
+		st.deferred[side] = nil
+		if walked {
 			for s := 1; s <= 2; s++ {
 				sortWalkOrder(st.deleted[s])
 				sortWalkOrder(st.added[s])
 				sortWalkOrder(st.adds[s])
 			}
 		}
+		if !okay {
+			grew = true
+		}
+	}
+	// git's wanted_factor: the ratio is an integer division
+	if grew && st.cache == nil && before > 0 && len(st.paths)/before >= 3 {
+		st.redo = true
 	}
 	return nil
+}
+
+// noteCachedTargets reports whether side's deferred directories may be
+// taken whole: every relevant source of the side has a cached outcome (so
+// there is none in the first walk). It records in targetDirs the
+// directories above the cached destinations not collected yet.
+func (st *mergeState) noteCachedTargets(side int) bool {
+	for src := range st.relevant[side] {
+		if st.cache == nil {
+			return false
+		}
+		if st.cache.irrelevant[side][src] {
+			continue
+		}
+		to, ok := st.cache.pairs[side][src]
+		if !ok {
+			return false
+		}
+		if to == "" {
+			continue // a deletion
+		}
+		if _, seen := st.paths[to]; seen {
+			continue
+		}
+		if st.targetDirs[side] == nil {
+			st.targetDirs[side] = map[string]bool{}
+		}
+		for d := dirname(to); d != "" && !st.targetDirs[side][d]; d = dirname(d) {
+			st.targetDirs[side][d] = true
+		}
+	}
+	return true
 }
 
 // sortWalkOrder sorts entries in the order collect walks them: by path
@@ -575,7 +728,6 @@ func (st *mergeState) noteRenameCandidates(e entry, dirRenameMask uint8) {
 	for side := 1; side <= 2; side++ {
 		sm := uint8(1) << side
 		if e.filemask&1 != 0 && e.filemask&sm == 0 {
-			st.deleted[side] = append(st.deleted[side], fileEntry{e.path, e.v[0].mode, e.v[0].hash})
 			contentRel, locationRel := e.matchMask&e.filemask == 0, dirRenameMask == 7
 			if contentRel || locationRel {
 				st.relevant[side][e.path] = true
@@ -583,13 +735,18 @@ func (st *mergeState) noteRenameCandidates(e entry, dirRenameMask uint8) {
 			if locationRel && !contentRel {
 				st.locationOnly[side][e.path] = true
 			}
+			// the redone walk does not detect again what it cached
+			if !st.cache.cached(side, e.path) {
+				st.deleted[side] = append(st.deleted[side], fileEntry{e.path, e.v[0].mode, e.v[0].hash})
+			}
 		}
 		// git's merges set rename_empty=0: an empty file is
 		// never a rename destination.
 		if e.filemask&1 == 0 && e.filemask&sm != 0 {
 			st.adds[side] = append(st.adds[side], fileEntry{e.path, e.v[side].mode, e.v[side].hash})
 		}
-		if e.filemask&1 == 0 && e.filemask&sm != 0 && e.v[side].hash != emptyBlobHash {
+		if e.filemask&1 == 0 && e.filemask&sm != 0 && e.v[side].hash != emptyBlobHash &&
+			(st.cache == nil || !st.cache.targets[side][e.path]) {
 			st.added[side] = append(st.added[side], fileEntry{e.path, e.v[side].mode, e.v[side].hash})
 		}
 	}
@@ -625,21 +782,43 @@ func (st *mergeState) resolve(path string, v version) {
 	st.paths[path] = &pathInfo{resolved: true, clean: true, result: v, isNull: !v.present()}
 }
 
-// renames detects renames on both sides and folds them into the path
-// infos, like merge-ort's detect_and_process_renames + process_renames.
+// sidePair is a rename of one side.
 type sidePair struct {
 	renamePair
 	side int
 }
 
-func (st *mergeState) renames(ctx context.Context) error {
+// renames detects renames on both sides and folds them into the path
+// infos, like merge-ort's detect_and_process_renames + process_renames.
+// When the walk is to be redone (st.redo), it stops once renames are
+// detected, caches them and reports true: the caller walks again, and the
+// second time the cached renames are used instead of detected again.
+func (st *mergeState) renames(ctx context.Context) (bool, error) {
 	var pairs [3][]renamePair
 	var counts [3]map[string]map[string]int
+	var noMore [3]map[string]bool
+	detected, limited := false, false
 	for side := 1; side <= 2; side++ {
-		if len(st.deleted[side]) == 0 || len(st.relevant[side]) == 0 || len(st.added[side]) == 0 {
+		rel, loc := st.relevant[side], st.locationOnly[side]
+		if st.cache != nil {
+			// sources whose outcome is cached are not detected again;
+			// the first detection's directory rename counts stand
+			// unless this side is detected again
+			counts[side] = st.cache.dirRenameCount[side]
+			rel = map[string]bool{}
+			for p := range st.relevant[side] {
+				if !st.cache.cached(side, p) {
+					rel[p] = true
+				}
+			}
+		}
+		if len(rel) == 0 || len(st.deleted[side]) == 0 {
 			continue
 		}
-		rel, loc := st.relevant[side], st.locationOnly[side]
+		detected = true // git runs diffcore even without destinations
+		if len(st.added[side]) == 0 {
+			continue
+		}
 		rr, err := detectRenamesDetailed(ctx, st.blobs, st.deleted[side], st.added[side], renameOptions{
 			Limit:        st.opt.RenameLimit,
 			Relevant:     func(p string) bool { return rel[p] },
@@ -647,9 +826,19 @@ func (st *mergeState) renames(ctx context.Context) error {
 			DirsRemoved:  st.dirsRemoved[side],
 		})
 		if err != nil {
-			return fmt.Errorf("detect renames: %w", err)
+			return false, fmt.Errorf("detect renames: %w", err)
 		}
-		pairs[side], counts[side] = rr.Pairs, rr.DirRenameCount
+		pairs[side], counts[side], noMore[side] = rr.Pairs, rr.DirRenameCount, rr.NoLongerRelevant
+		limited = limited || rr.NeededLimit > 0
+	}
+	if st.redo && detected && !limited {
+		st.cacheRenames(pairs, counts, noMore)
+		return true, nil
+	}
+	if st.cache != nil {
+		for side := 1; side <= 2; side++ {
+			pairs[side] = append(pairs[side], st.cache.renames(side)...)
+		}
 	}
 	// Directory renames (git's default merge.directoryRenames=conflict):
 	// not in the merges that build a virtual base.
@@ -707,7 +896,7 @@ func (st *mergeState) renames(ctx context.Context) error {
 			merged, clean, err := st.contentMerge(ctx, oldpath, base.stages[0], side1.stages[1], side2.stages[2],
 				[3]string{oldpath, newpath, p2}, 1+2*st.depth)
 			if err != nil {
-				return err
+				return false, err
 			}
 			wasBinary := !clean && merged.version == side1.stages[1]
 			side1.stages[1] = merged.version
@@ -748,7 +937,7 @@ func (st *mergeState) renames(ctx context.Context) error {
 			b, s1, s2 := st.paths[pn[0]], st.paths[pn[1]], st.paths[pn[2]]
 			merged, clean, err := st.contentMerge(ctx, oldpath, b.stages[0], s1.stages[1], s2.stages[2], pn, 1+2*st.depth)
 			if err != nil {
-				return err
+				return false, err
 			}
 			newinfo.stages[target] = merged.version
 			if !clean {
@@ -780,7 +969,7 @@ func (st *mergeState) renames(ctx context.Context) error {
 			oldinfo.isNull, oldinfo.clean = true, true
 		}
 	}
-	return nil
+	return false, nil
 }
 
 type mergedVersion struct {

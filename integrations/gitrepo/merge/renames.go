@@ -115,6 +115,11 @@ type renameResult struct {
 	// dir_rename_count: for each removed directory, how many renames went
 	// from directly in it to each destination directory.
 	DirRenameCount map[string]map[string]int
+	// NoLongerRelevant are the relevant sources (LocationOnly ones) that
+	// were dropped before the inexact step because the renames of their
+	// directories were already decided: git's RELEVANT_NO_MORE, which
+	// merge-ort caches as irrelevant when it redoes its walk.
+	NoLongerRelevant map[string]bool
 }
 
 // blobSizer is optionally implemented by a blobSource that can tell a blob's
@@ -159,6 +164,7 @@ type renameDetector struct {
 	dsts     []renameCand
 	deleted  []fileEntry
 	dirs     dirRenameInfo
+	noMore   map[string]bool // sources dropped as RELEVANT_NO_MORE
 }
 
 // detectRenamesDetailed is detectRenames with the extra results merge-ort uses.
@@ -247,6 +253,7 @@ func (d *renameDetector) run() (renameResult, error) {
 		})
 	}
 	res.DirRenameCount = d.dirs.result()
+	res.NoLongerRelevant = d.noMore
 	return res, nil
 }
 
@@ -429,13 +436,15 @@ func (d *renameDetector) dropSettledLocationSources() {
 			return true
 		}
 		for dir := dirName(s.entry.path); ; dir = dirName(dir) {
-			switch di.removed[dir] {
-			case renameDirNotRelevant:
-				return false
-			case renameDirForItself:
+			rel := di.removed[dir]
+			if rel == renameDirForItself {
 				return true
 			}
-			if dir == "" {
+			if rel == renameDirNotRelevant || dir == "" {
+				if d.noMore == nil {
+					d.noMore = map[string]bool{}
+				}
+				d.noMore[s.entry.path] = true
 				return false
 			}
 		}

@@ -217,13 +217,8 @@ var trivN = flag.Int("trivial.n", 60, "number of random histories in TestTrivial
 // tree, where each side moves files between directories, renames whole
 // directories, deletes directories and edits files, mostly in directories
 // the other side leaves alone, and requires git's tree and conflicts.
-//
-// Known difference (the engine before the shortcut had it too): git redoes
-// its walk after rename detection when walking the set-aside directories
-// at least tripled the paths ("redo after renames"), and the redone walk
-// leaves out a file whose exact rename was found the first time though no
-// merge needed it (-ort.seed=5, case 2324 of -trivial.n=2325); the engine
-// does not redo.
+// Some of them make git redo its walk after rename detection ("redo after
+// renames", see TestRedoAfterRenames), as -ort.seed=5 does in case 2324.
 //
 //	go test ./integrations/gitrepo/merge -run TestTrivialDirectoryMergesRandom -trivial.n=3000 -ort.seed=5
 func TestTrivialDirectoryMergesRandom(t *testing.T) {
