@@ -899,3 +899,78 @@ func TestAnnouncedReleaseIsInTheTrail(t *testing.T) {
 		}
 	}
 }
+
+// flushedAtAnnouncement is the in-memory store losing its data the moment
+// a release is announced, as Redis does on FLUSHALL: its epoch changes and
+// the events appended before are gone.
+type flushedAtAnnouncement struct {
+	*store.Memory
+	mu      sync.Mutex
+	flushed time.Time
+}
+
+func (s *flushedAtAnnouncement) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flushed = time.Now()
+}
+
+func (s *flushedAtAnnouncement) Epoch(ctx context.Context) (string, bool, error) {
+	s.mu.Lock()
+	flushed := !s.flushed.IsZero()
+	s.mu.Unlock()
+	if flushed {
+		return "after-the-flush", false, nil
+	}
+	return s.Memory.Epoch(ctx)
+}
+
+func (s *flushedAtAnnouncement) Events(ctx context.Context, env string, n int) ([]workflow.Event, error) {
+	evs, err := s.Memory.Events(ctx, env, n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var kept []workflow.Event
+	for _, e := range evs {
+		if s.flushed.IsZero() || !e.At.Before(s.flushed) {
+			kept = append(kept, e)
+		}
+	}
+	return kept, err
+}
+
+type flushOnRelease struct {
+	*workflowtest.Notifier
+	store *flushedAtAnnouncement
+}
+
+func (n flushOnRelease) Released(ctx context.Context, a workflow.Announcement) error {
+	n.store.flush()
+	return n.Notifier.Released(ctx, a)
+}
+
+// TestReleasedSurvivesAFlushAfterTheAnnouncement: when the store loses its
+// data between the announcement (which put the release in the trail) and
+// the release's end, the end writes it in the trail again.
+func TestReleasedSurvivesAFlushAfterTheAnnouncement(t *testing.T) {
+	var st *flushedAtAnnouncement
+	w := newWorld(t, func(c *workflow.Config, d *workflow.Deps) {
+		st = &flushedAtAnnouncement{Memory: d.Store.(*store.Memory)}
+		d.Store = st
+		d.Notifier = flushOnRelease{Notifier: &workflowtest.Notifier{}, store: st}
+	})
+	w.repo.Commit("OPS-2", "OPS-2", map[string]string{"two.yml": "2\n"})
+	r := w.mustRelease(t, "OPS-2", "dev", ana)
+	evs, err := st.Events(t.Context(), "dev", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var released int
+	for _, e := range evs {
+		if e.ReleaseID == r.ID && e.Action == workflow.ActionReleased {
+			released++
+		}
+	}
+	if released != 1 {
+		t.Errorf("%d %q events in dev's trail after the flush, want 1: %+v", released, workflow.ActionReleased, evs)
+	}
+}

@@ -263,6 +263,8 @@ func (r *run) outliveReset(ctx context.Context, err error) error {
 		return err
 	}
 	r.log.Warn("the state store lost its data during the release; writing its record again", slog.Any("outcome", err))
+	// what announce put in the trail went with the data: finish writes it again
+	r.releasedInTrail = false
 	rec := r.rec
 	if cerr := r.s.store.CreateRelease(ctx, rec); cerr != nil && KindOf(cerr) != Invalid {
 		r.log.Error("write the release record again", slog.Any("err", cerr))
