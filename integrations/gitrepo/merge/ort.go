@@ -469,7 +469,7 @@ func (st *mergeState) deferSide(e entry, childMask uint8) int {
 // When walking them at least tripled the paths collected, the merge will
 // redo its walk once renames are known (the first walk only).
 func (st *mergeState) handleDeferred(ctx context.Context) error {
-	before, grew := len(st.paths), false
+	before := len(st.paths)
 	for side := 1; side <= 2; side++ {
 		okay := st.noteCachedTargets(side)
 		st.noDefer[side] = !okay
@@ -499,12 +499,10 @@ func (st *mergeState) handleDeferred(ctx context.Context) error {
 				sortWalkOrder(st.adds[s])
 			}
 		}
-		if !okay {
-			grew = true
-		}
 	}
-	// git's wanted_factor: the ratio is an integer division
-	if grew && st.cache == nil && before > 0 && len(st.paths)/before >= 3 {
+	// git's wanted_factor: the ratio is an integer division (a side whose
+	// directories were all taken whole added no path to it)
+	if st.cache == nil && before > 0 && len(st.paths)/before >= 3 {
 		st.redo = true
 	}
 	return nil
@@ -515,10 +513,13 @@ func (st *mergeState) handleDeferred(ctx context.Context) error {
 // there is none in the first walk). It records in targetDirs the
 // directories above the cached destinations not collected yet.
 func (st *mergeState) noteCachedTargets(side int) bool {
+	if len(st.relevant[side]) == 0 {
+		return true
+	}
+	if st.cache == nil {
+		return false
+	}
 	for src := range st.relevant[side] {
-		if st.cache == nil {
-			return false
-		}
 		if st.cache.irrelevant[side][src] {
 			continue
 		}

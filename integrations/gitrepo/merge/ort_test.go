@@ -329,12 +329,7 @@ func TestMergeMatchesGit(t *testing.T) {
 		}
 		t.Logf("repository kept at %s", dir)
 	}
-	gitCmd(t, dir, nil, "init", "-q", "--bare")
-	repo, err := git.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := repo.Storer
+	st := oracleRepo(t, dir).Storer
 	g := &gen{r: rand.New(rand.NewPCG(*ortSeed, 0x5eed))}
 	m := New(st)
 	ctx := context.Background()
@@ -350,13 +345,10 @@ func TestMergeMatchesGit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("case %d (%s): merge: %v", i, graph, err)
 		}
-		got := formatForTest(res)
-		wantInfo := conflictInfoOnly(want)
-		if res.Clean() != wantClean || got != wantInfo {
+		if diff := differsFromGit(t, dir, res, want, wantClean); diff != "" {
 			failures++
 			if failures <= 5 {
-				t.Errorf("case %d (%s; ours %s theirs %s): engine differs from git\n--- git\n%s\n--- engine\n%s\n%s",
-					i, graph, ours, theirs, want, got, treeDiff(t, dir, firstLine(want), res.Tree.String()))
+				t.Errorf("case %d (%s; ours %s theirs %s): %s", i, graph, ours, theirs, diff)
 			}
 			return
 		}
@@ -450,6 +442,29 @@ func formatForTest(res *Result) string {
 		}
 	}
 	return b.String()
+}
+
+// oracleRepo makes a bare repository in dir, where git merges as the
+// oracle, and opens it for the engine.
+func oracleRepo(t testing.TB, dir string) *git.Repository {
+	t.Helper()
+	gitCmd(t, dir, nil, "init", "-q", "--bare")
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+// differsFromGit compares the engine's result with git merge-tree's output
+// want (clean: wantClean) in dir: "" when they agree, else both, and the
+// difference of their trees.
+func differsFromGit(t testing.TB, dir string, res *Result, want string, wantClean bool) string {
+	got := formatForTest(res)
+	if res.Clean() == wantClean && got == conflictInfoOnly(want) {
+		return ""
+	}
+	return fmt.Sprintf("engine differs from git\n--- git\n%s\n--- engine\n%s\n%s", want, got, treeDiff(t, dir, firstLine(want), res.Tree.String()))
 }
 
 // treeDiff shows how two trees differ, with the first differing blob.

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 )
 
@@ -29,12 +28,7 @@ import (
 func TestRedoAfterRenames(t *testing.T) {
 	requireGit(t)
 	dir := t.TempDir()
-	gitCmd(t, dir, nil, "init", "-q", "--bare")
-	repo, err := git.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := repo.Storer
+	st := oracleRepo(t, dir).Storer
 	m := New(st)
 	ctx := context.Background()
 	reg := func(c string) file { return file{filemode.Regular, c} }
@@ -85,9 +79,8 @@ func TestRedoAfterRenames(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if got := formatForTest(res); res.Clean() != wantClean || got != conflictInfoOnly(want) {
-			t.Errorf("%s: engine differs from git\n--- git\n%s\n--- engine\n%s\n%s", c.name, want, got,
-				treeDiff(t, dir, firstLine(want), res.Tree.String()))
+		if diff := differsFromGit(t, dir, res, want, wantClean); diff != "" {
+			t.Errorf("%s: %s", c.name, diff)
 		}
 	}
 }

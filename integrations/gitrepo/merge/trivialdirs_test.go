@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -66,12 +65,7 @@ func lines(name string, n int) string {
 func TestTrivialDirectoryMerges(t *testing.T) {
 	requireGit(t)
 	dir := t.TempDir()
-	gitCmd(t, dir, nil, "init", "-q", "--bare")
-	repo, err := git.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter := newTreeCounter(repo.Storer)
+	counter := newTreeCounter(oracleRepo(t, dir).Storer)
 	m := New(counter)
 	ctx := context.Background()
 	reg := func(c string) file { return file{filemode.Regular, c} }
@@ -189,9 +183,8 @@ func TestTrivialDirectoryMerges(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if got := formatForTest(res); res.Clean() != wantClean || got != conflictInfoOnly(want) {
-			t.Errorf("%s: engine differs from git\n--- git\n%s\n--- engine\n%s\n%s", c.name, want, got,
-				treeDiff(t, dir, firstLine(want), res.Tree.String()))
+		if diff := differsFromGit(t, dir, res, want, wantClean); diff != "" {
+			t.Errorf("%s: %s", c.name, diff)
 			continue
 		}
 		if wantClean == c.wantConflicts {
@@ -231,12 +224,7 @@ func TestTrivialDirectoryMergesRandom(t *testing.T) {
 		}
 		t.Logf("repository kept at %s", dir)
 	}
-	gitCmd(t, dir, nil, "init", "-q", "--bare")
-	repo, err := git.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := repo.Storer
+	st := oracleRepo(t, dir).Storer
 	m := New(st)
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(*ortSeed, 0x7d1))
@@ -353,11 +341,10 @@ func TestTrivialDirectoryMergesRandom(t *testing.T) {
 		if err != nil {
 			t.Fatalf("case %d: merge: %v", i, err)
 		}
-		if got := formatForTest(res); res.Clean() != wantClean || got != conflictInfoOnly(want) {
+		if diff := differsFromGit(t, dir, res, want, wantClean); diff != "" {
 			failures++
 			if failures <= 5 {
-				t.Errorf("case %d (ours %s theirs %s): engine differs from git\n--- git\n%s\n--- engine\n%s\n%s",
-					i, ours, theirs, want, got, treeDiff(t, dir, firstLine(want), res.Tree.String()))
+				t.Errorf("case %d (ours %s theirs %s): %s", i, ours, theirs, diff)
 			}
 			continue
 		}
